@@ -1,2 +1,5 @@
 export * from './errors.ts';
 export * from './manifest.ts';
+export * from './classify.ts';
+export * from './features.ts';
+export * from './models.ts';

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { featureDtype } from './features.ts';
+
+/** Limits of the classify routes (the edge enforces them and answers 413/400 naming them). */
+export const CLASSIFY_LIMITS = {
+  /** Most vectors in one request. */
+  maxBatch: 256,
+  /** Largest accepted request body (features or image), bytes. */
+  maxBodyBytes: 16 * 1024 * 1024,
+} as const;
+
+/** Header that selects float16 binary features (same as `?dtype=float16`). */
+export const FEATURE_DTYPE_HEADER = 'x-feature-dtype';
+
+const finite = z.number().refine(Number.isFinite, 'expected a finite number');
+
+/** JSON body of `POST /v1/models/:alias/classify`: one vector or a batch `[n][d]`. */
+export const classifyJsonRequest = z.object({
+  features: z.union([z.array(finite).min(1), z.array(z.array(finite).min(1)).min(1)]),
+});
+export type ClassifyJsonRequest = z.infer<typeof classifyJsonRequest>;
+
+/** Query of the classify route: `dtype` applies to `application/octet-stream` bodies. */
+export const classifyQuery = z.object({
+  dtype: featureDtype.optional(),
+});
+export type ClassifyQuery = z.infer<typeof classifyQuery>;
+
+/** Where classify-image got its features. */
+export const featureSource = z.enum(['cache', 'gpu']);
+export type FeatureSource = z.infer<typeof featureSource>;
+
+/** One classified vector: the decided label and the probability of every class by name. */
+export const prediction = z.object({
+  label: z.string(),
+  probabilities: z.record(z.string(), z.number()),
+});
+export type Prediction = z.infer<typeof prediction>;
+
+/** Answer of the classify routes; `predictions` has one entry per input vector, in order. */
+export const classifyResponse = z.object({
+  alias: z.string(),
+  version: z.string(),
+  predictions: z.array(prediction),
+  /** classify-image only: whether features came from the edge cache or the gpu service. */
+  source: featureSource.optional(),
+  /** classify-image only: sha256 of the image bytes (the cache key). */
+  imageSha256: z.string().optional(),
+});
+export type ClassifyResponse = z.infer<typeof classifyResponse>;
