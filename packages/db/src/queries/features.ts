@@ -1,0 +1,131 @@
+import { and, asc, eq, sql } from 'drizzle-orm';
+import type { Db } from '../db.ts';
+import { InvalidInputError } from '../errors.ts';
+import { features, images } from '../schema/index.ts';
+import type { Split } from './datasets.ts';
+
+export interface FeatureVector {
+  imageId: string;
+  featureSet: string;
+  shape: number[];
+  /** float32 values; stored little-endian. */
+  values: Float32Array;
+}
+
+function toBytes(values: Float32Array): Uint8Array {
+  const out = new Uint8Array(values.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i] as number, true);
+  return out;
+}
+
+function fromBytes(bytes: Uint8Array, into: Float32Array, offset: number): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = bytes.byteLength / 4;
+  for (let i = 0; i < n; i++) into[offset + i] = view.getFloat32(i * 4, true);
+}
+
+/**
+ * Stores feature vectors; a vector already stored for (image, feature set) is kept, so a re-run or two
+ * workers racing on the same image never produce a second row. Returns how many rows were new.
+ */
+export async function saveFeatures(db: Db, vectors: FeatureVector[]): Promise<number> {
+  if (vectors.length === 0) return 0;
+  for (const v of vectors) {
+    const size = v.shape.reduce((a, b) => a * b, 1);
+    if (size !== v.values.length) {
+      throw new InvalidInputError(
+        'values',
+        `shape [${v.shape}] needs ${size} values, got ${v.values.length}`,
+      );
+    }
+    if (!v.values.every(Number.isFinite))
+      throw new InvalidInputError('values', `image ${v.imageId}: not finite`);
+  }
+  const inserted = await db
+    .insert(features)
+    .values(
+      vectors.map((v) => ({
+        imageId: v.imageId,
+        featureSet: v.featureSet,
+        dtype: 'float32' as const,
+        shape: v.shape,
+        vector: toBytes(v.values),
+      })),
+    )
+    .onConflictDoNothing()
+    .returning({ imageId: features.imageId });
+  return inserted.length;
+}
+
+/** Extraction progress of a dataset for one feature set: ready images and how many have a vector. */
+export async function featureProgress(
+  db: Db,
+  datasetId: string,
+  featureSet: string,
+): Promise<{ total: number; done: number }> {
+  const [row] = await db
+    .select({
+      total: sql<number>`count(*)`.mapWith(Number),
+      done: sql<number>`count(${features.imageId})`.mapWith(Number),
+    })
+    .from(images)
+    .leftJoin(features, and(eq(features.imageId, images.id), eq(features.featureSet, featureSet)))
+    .where(and(eq(images.datasetId, datasetId), eq(images.status, 'ready')));
+  return { total: row?.total ?? 0, done: row?.done ?? 0 };
+}
+
+/** The feature sets a dataset has vectors for, with counts. */
+export async function listFeatureSets(
+  db: Db,
+  datasetId: string,
+): Promise<{ featureSet: string; n: number }[]> {
+  return db
+    .select({ featureSet: features.featureSet, n: sql<number>`count(*)`.mapWith(Number) })
+    .from(features)
+    .innerJoin(images, eq(images.id, features.imageId))
+    .where(eq(images.datasetId, datasetId))
+    .groupBy(features.featureSet)
+    .orderBy(features.featureSet);
+}
+
+/** A split's features as one row-major matrix [n, d] with each row's label and image id. */
+export interface FeatureMatrix {
+  imageIds: string[];
+  labels: string[];
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Loads every stored vector of a dataset's split for one feature set, in a stable order. */
+export async function loadFeatureMatrix(
+  db: Db,
+  datasetId: string,
+  featureSet: string,
+  split: Split,
+): Promise<FeatureMatrix> {
+  const rows = await db
+    .select({
+      imageId: features.imageId,
+      label: images.label,
+      shape: features.shape,
+      vector: features.vector,
+    })
+    .from(features)
+    .innerJoin(images, eq(images.id, features.imageId))
+    .where(and(eq(images.datasetId, datasetId), eq(images.split, split), eq(features.featureSet, featureSet)))
+    .orderBy(asc(images.id));
+  const shape = rows[0]?.shape ?? [];
+  const d = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(rows.length * d);
+  rows.forEach((row, i) => {
+    if (!row.vector || row.vector.byteLength !== d * 4) {
+      throw new InvalidInputError(
+        'features',
+        `image ${row.imageId}: vector has ${row.vector?.byteLength ?? 0} bytes, expected ${d * 4}`,
+      );
+    }
+    fromBytes(row.vector, data, i * d);
+  });
+  return { imageIds: rows.map((r) => r.imageId), labels: rows.map((r) => r.label), shape, data };
+}

@@ -1,0 +1,150 @@
+import { and, asc, eq, notExists, sql } from 'drizzle-orm';
+import type { Db } from '../db.ts';
+import { InvalidInputError, NotFoundError } from '../errors.ts';
+import { features, imageBlobs, images } from '../schema/index.ts';
+import { getDataset, SPLITS, type Split } from './datasets.ts';
+
+export type Image = typeof images.$inferSelect;
+
+export interface NewImage {
+  datasetId: string;
+  split: string;
+  label: string;
+  sha256: string;
+  originalName?: string | null;
+  width: number;
+  height: number;
+  bytes: number;
+  /** The original bytes, stored once per content hash; omit when `storageKey` points elsewhere (`file:`). */
+  data?: Uint8Array;
+  storageKey?: string;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * Adds an image idempotently: the same content (sha256) in the same dataset is a no-op that returns the
+ * stored row with `duplicate: true`, also when two writers race. Nothing is written when input is invalid.
+ */
+export async function addImage(db: Db, input: NewImage): Promise<{ image: Image; duplicate: boolean }> {
+  const dataset = await getDataset(db, input.datasetId);
+  if (!SPLITS.includes(input.split as Split)) {
+    throw new InvalidInputError('split', `'${input.split}' is not one of ${SPLITS.join(', ')}`);
+  }
+  if (!dataset.classes.includes(input.label)) {
+    throw new InvalidInputError(
+      'label',
+      `'${input.label}' is not one of the dataset's classes ${dataset.classes.join(', ')}`,
+    );
+  }
+  if (!SHA256.test(input.sha256))
+    throw new InvalidInputError('sha256', 'expected 64 lowercase hex characters');
+  if (!input.data && !input.storageKey)
+    throw new InvalidInputError('data', 'either data or storageKey is required');
+  const storageKey = input.storageKey ?? `pg:${input.sha256}`;
+  return db.transaction(async (tx) => {
+    if (input.data) {
+      await tx.insert(imageBlobs).values({ sha256: input.sha256, data: input.data }).onConflictDoNothing();
+    }
+    const [inserted] = await tx
+      .insert(images)
+      .values({
+        datasetId: dataset.id,
+        split: input.split as Split,
+        label: input.label,
+        sha256: input.sha256,
+        originalName: input.originalName ?? null,
+        width: input.width,
+        height: input.height,
+        bytes: input.bytes,
+        storageKey,
+      })
+      .onConflictDoNothing({ target: [images.datasetId, images.sha256] })
+      .returning();
+    if (inserted) return { image: inserted, duplicate: false };
+    const [existing] = await tx
+      .select()
+      .from(images)
+      .where(and(eq(images.datasetId, dataset.id), eq(images.sha256, input.sha256)));
+    return { image: existing as Image, duplicate: true };
+  });
+}
+
+/** One image by id; throws NotFoundError. */
+export async function getImage(db: Db, id: string): Promise<Image> {
+  const [row] = await db.select().from(images).where(eq(images.id, id));
+  if (!row) throw new NotFoundError('image', id);
+  return row;
+}
+
+/** The stored bytes of a `pg:` image; throws NotFoundError. */
+export async function getImageBlob(db: Db, sha256: string): Promise<Uint8Array> {
+  const [row] = await db
+    .select({ data: imageBlobs.data })
+    .from(imageBlobs)
+    .where(eq(imageBlobs.sha256, sha256));
+  if (!row) throw new NotFoundError('image blob', sha256);
+  return row.data;
+}
+
+/** Images of a dataset in a stable order, optionally of one split. */
+export async function listImages(
+  db: Db,
+  datasetId: string,
+  options: { split?: Split; limit?: number; offset?: number } = {},
+): Promise<Image[]> {
+  const where = options.split
+    ? and(eq(images.datasetId, datasetId), eq(images.split, options.split))
+    : eq(images.datasetId, datasetId);
+  return db
+    .select()
+    .from(images)
+    .where(where)
+    .orderBy(asc(images.createdAt), asc(images.id))
+    .limit(options.limit ?? 1000)
+    .offset(options.offset ?? 0);
+}
+
+/** Image counts of a dataset by split and label. */
+export async function countImages(
+  db: Db,
+  datasetId: string,
+): Promise<{ split: Split; label: string; n: number }[]> {
+  return db
+    .select({ split: images.split, label: images.label, n: sql<number>`count(*)`.mapWith(Number) })
+    .from(images)
+    .where(eq(images.datasetId, datasetId))
+    .groupBy(images.split, images.label)
+    .orderBy(images.split, images.label);
+}
+
+/** Ids of ready images of a dataset that have no vector yet for `featureSet`. */
+export async function imagesMissingFeatures(
+  db: Db,
+  datasetId: string,
+  featureSet: string,
+  limit = 10_000,
+): Promise<Pick<Image, 'id' | 'sha256' | 'storageKey'>[]> {
+  return db
+    .select({ id: images.id, sha256: images.sha256, storageKey: images.storageKey })
+    .from(images)
+    .where(
+      and(
+        eq(images.datasetId, datasetId),
+        eq(images.status, 'ready'),
+        notExists(
+          db
+            .select({ one: sql`1` })
+            .from(features)
+            .where(and(eq(features.imageId, images.id), eq(features.featureSet, featureSet))),
+        ),
+      ),
+    )
+    .orderBy(asc(images.id))
+    .limit(limit);
+}
+
+/** Marks an image that cannot be featurized (e.g. its bytes no longer decode), keeping the reason. */
+export async function markImageFailed(db: Db, id: string, error: string): Promise<void> {
+  await db.update(images).set({ status: 'failed', error }).where(eq(images.id, id));
+}
