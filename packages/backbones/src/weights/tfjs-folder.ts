@@ -1,0 +1,174 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { BackboneError } from '../errors.ts';
+
+/** model.json as the tfjs converter writes it (current format) or tfjs-models did (legacy, no `format`). */
+interface ModelJson {
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+  modelTopology: Record<string, unknown>;
+  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+}
+
+/** A TF.js layers-model folder read into memory. */
+export interface LayersModelFolder {
+  /** Path of model.json. */
+  modelJsonPath: string;
+  /** `layers-model` for the current format, `legacy` when model.json has no `format` key. */
+  format: 'layers-model' | 'legacy';
+  /** The Keras model config (legacy `{ keras_version, model_config }` wrappers unwrapped). */
+  modelConfig: Record<string, unknown>;
+  weightSpecs: tf.io.WeightsManifestEntry[];
+  weightData: ArrayBuffer;
+}
+
+const DTYPE_BYTES: Record<string, number> = {
+  float32: 4,
+  int32: 4,
+  bool: 1,
+  uint8: 1,
+  uint16: 2,
+  float16: 2,
+};
+
+/** Bytes one manifest entry occupies in the concatenated weight data. */
+export function weightEntryBytes(entry: tf.io.WeightsManifestEntry): number {
+  const dtype = entry.quantization?.dtype ?? entry.dtype;
+  const size = DTYPE_BYTES[dtype];
+  if (size === undefined) {
+    throw new BackboneError('weights_corrupt', `weight ${entry.name}: dtype ${dtype} is not supported`);
+  }
+  return entry.shape.reduce((a, b) => a * b, 1) * size;
+}
+
+async function readJson(file: string): Promise<ModelJson> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new BackboneError('weights_not_found', `cannot read ${file}: expected a TF.js model.json`, {
+      cause,
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new BackboneError('weights_corrupt', `${file} is not valid JSON (${text.length} bytes)`, { cause });
+  }
+  const m = json as Partial<ModelJson> | null;
+  if (
+    m === null ||
+    typeof m !== 'object' ||
+    typeof m.modelTopology !== 'object' ||
+    m.modelTopology === null ||
+    !Array.isArray(m.weightsManifest)
+  ) {
+    throw new BackboneError(
+      'weights_corrupt',
+      `${file} is not a TF.js layers model: expected modelTopology and weightsManifest keys`,
+    );
+  }
+  if (m.format !== undefined && m.format !== 'layers-model') {
+    throw new BackboneError(
+      'weights_corrupt',
+      `${file} has format ${JSON.stringify(m.format)}, expected "layers-model" (graph models are not supported)`,
+    );
+  }
+  return m as ModelJson;
+}
+
+/** Resolves a folder or a model.json path to the model.json path. */
+export async function modelJsonPathOf(source: string): Promise<string> {
+  try {
+    const s = await stat(source);
+    return s.isDirectory() ? path.join(source, 'model.json') : source;
+  } catch (cause) {
+    throw new BackboneError('weights_not_found', `weights path ${source} does not exist`, { cause });
+  }
+}
+
+/**
+ * Reads a TF.js layers-model folder (model.json + weight shards), checking that every shard exists and
+ * that the bytes match the manifest, so a truncated download fails here and names the first short weight.
+ */
+export async function readLayersModelFolder(source: string): Promise<LayersModelFolder> {
+  const modelJsonPath = await modelJsonPathOf(source);
+  const json = await readJson(modelJsonPath);
+  const dir = path.dirname(modelJsonPath);
+  const buffers: Buffer[] = [];
+  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
+  for (const group of json.weightsManifest) {
+    let groupBytes = 0;
+    const groupBuffers: Buffer[] = [];
+    for (const p of group.paths) {
+      const file = path.join(dir, p);
+      try {
+        groupBuffers.push(await readFile(file));
+      } catch (cause) {
+        throw new BackboneError(
+          'weights_not_found',
+          `weight shard ${file} listed in ${modelJsonPath} is missing`,
+          {
+            cause,
+          },
+        );
+      }
+    }
+    const actual = groupBuffers.reduce((a, b) => a + b.length, 0);
+    for (const w of group.weights) {
+      const need = weightEntryBytes(w);
+      if (groupBytes + need > actual) {
+        throw new BackboneError(
+          'weights_truncated',
+          `weight ${w.name} ${JSON.stringify(w.shape)} needs bytes ${groupBytes}..${groupBytes + need} but shards ` +
+            `${group.paths.join(', ')} hold ${actual} bytes: the files are truncated`,
+          { details: { weight: w.name, expectedBytes: groupBytes + need, actualBytes: actual } },
+        );
+      }
+      groupBytes += need;
+    }
+    if (groupBytes !== actual) {
+      throw new BackboneError(
+        'weights_corrupt',
+        `shards ${group.paths.join(', ')} hold ${actual} bytes, the manifest describes ${groupBytes}`,
+      );
+    }
+    buffers.push(...groupBuffers);
+    weightSpecs.push(...group.weights);
+  }
+  const all = Buffer.concat(buffers);
+  const topology = json.modelTopology;
+  const modelConfig =
+    typeof topology.model_config === 'object' && topology.model_config !== null
+      ? (topology.model_config as Record<string, unknown>)
+      : topology;
+  return {
+    modelJsonPath,
+    format: json.format === undefined ? 'legacy' : 'layers-model',
+    modelConfig,
+    weightSpecs,
+    weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer,
+  };
+}
+
+/**
+ * A `tf.io.IOHandler` that loads a layers model from a local folder: plain `@tensorflow/tfjs` has no
+ * `file://` handler in Node. Both the current and the legacy (no `format`) model.json load.
+ * @example const model = await tf.loadLayersModel(fileIOHandler('../shared/models/mobilenet_v1_0.75_224'));
+ */
+export function fileIOHandler(source: string): tf.io.IOHandler {
+  return {
+    async load(): Promise<tf.io.ModelArtifacts> {
+      const folder = await readLayersModelFolder(source);
+      return {
+        modelTopology: folder.modelConfig,
+        weightSpecs: folder.weightSpecs,
+        weightData: folder.weightData,
+        format: 'layers-model',
+      };
+    },
+  };
+}
