@@ -17,6 +17,8 @@ export interface Database {
 export interface ConnectOptions {
   /** Postgres URL; defaults to `DATABASE_URL`. Without one an embedded Postgres is started. */
   url?: string;
+  /** Start the embedded Postgres even when `DATABASE_URL` is set. */
+  embedded?: boolean;
   /** Data directory of the embedded database (default `.edgehead/pg` under the working directory). */
   dataDir?: string;
   /** Port of the embedded database (default 0: any free port). */
@@ -37,7 +39,7 @@ export interface ConnectOptions {
  * await database.close();
  */
 export async function connect(options: ConnectOptions = {}): Promise<Database> {
-  const url = options.url ?? process.env.DATABASE_URL;
+  const url = options.embedded ? undefined : (options.url ?? process.env.DATABASE_URL);
   const embedded = url
     ? null
     : await startEmbeddedPostgres({
@@ -45,7 +47,9 @@ export async function connect(options: ConnectOptions = {}): Promise<Database> {
         ...(options.port === undefined ? {} : { port: options.port }),
       });
   const target = url ?? (embedded as EmbeddedPostgres).url;
-  const sql = postgres(target, { max: options.max ?? 10, onnotice: () => undefined });
+  // Unnamed statements only: the embedded database is one backend shared by every process, where named
+  // prepared statements of two clients would collide (and Hyperdrive prefers them too).
+  const sql = postgres(target, { max: options.max ?? 10, prepare: false, onnotice: () => undefined });
   try {
     if (options.migrate !== false) await applyMigrations(target);
   } catch (error) {

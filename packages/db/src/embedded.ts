@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { PgliteWireServer } from './wire-server.ts';
 
 /** Options of the embedded Postgres (PGlite served over the Postgres wire protocol). */
 export interface EmbeddedPostgresOptions {
@@ -36,14 +36,10 @@ export async function startEmbeddedPostgres(
   if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
   const pglite = options.dataDir ? new PGlite(options.dataDir) : new PGlite();
   await pglite.waitReady;
-  const server = new PGLiteSocketServer({
-    db: pglite,
-    host,
-    port: options.port ?? 0,
-    maxConnections: options.maxConnections ?? 64,
-  });
+  const server = new PgliteWireServer(pglite, options.maxConnections ?? 64);
+  let port: number;
   try {
-    await server.start();
+    port = await server.listen(host, options.port ?? 0);
   } catch (cause) {
     await pglite.close();
     const where = `${host}:${options.port ?? 0}`;
@@ -55,12 +51,11 @@ export async function startEmbeddedPostgres(
       { cause },
     );
   }
-  const port = Number(server.getServerConn().split(':').pop());
   return {
     url: `postgres://postgres@${host}:${port}/postgres`,
     port,
     async stop() {
-      await server.stop();
+      await server.close();
       await pglite.close();
     },
   };
