@@ -1,0 +1,113 @@
+import { z } from 'zod';
+
+/** Named starting points for a head config; explicit fields in a request override the preset's. */
+export const headPresetName = z.enum([
+  // The Keras "feature extraction with a pretrained convnet" recipe, exactly.
+  'keras-vgg16-feature-extraction',
+  // edgehead's default: adam + early stopping on val_loss + a validation-chosen threshold.
+  'edgehead-default',
+]);
+export type HeadPresetName = z.infer<typeof headPresetName>;
+
+/** Early stopping on val_loss (Keras `EarlyStopping(monitor='val_loss')` semantics). */
+export const earlyStopping = z.object({
+  /** Epochs without an improvement of at least `minDelta` before training stops. */
+  patience: z.number().int().min(0).max(1000).default(5),
+  minDelta: z.number().min(0).default(0),
+  /** Put back the weights of the epoch with the lowest val_loss when training ends. */
+  restoreBestWeights: z.boolean().default(true),
+});
+export type EarlyStopping = z.infer<typeof earlyStopping>;
+
+/** Per-class loss weights by class index, or 'balanced' (n / (classes * count), as scikit-learn). */
+export const classWeight = z.union([z.literal('balanced'), z.array(z.number().positive().finite()).min(2)]);
+export type ClassWeight = z.infer<typeof classWeight>;
+
+const fields = {
+  /** Units of the hidden Dense(relu) layer; 0 = no hidden layer (a linear classifier). */
+  hiddenUnits: z.number().int().min(0).max(16384),
+  /** Dropout rate after the hidden layer (Keras semantics: fraction dropped). */
+  dropout: z.number().min(0).lt(1),
+  /** 'flatten' keeps every feature; 'avg' averages [h, w, c] features over h and w first. */
+  pooling: z.enum(['flatten', 'avg']),
+  optimizer: z.enum(['rmsprop', 'adam', 'sgd']),
+  learningRate: z.number().positive().max(10),
+  /** Momentum of 'sgd' (ignored by rmsprop and adam, which use Keras defaults). */
+  momentum: z.number().min(0).lt(1),
+  epochs: z.number().int().min(1).max(10000),
+  batchSize: z.number().int().min(1).max(65536),
+  classWeight: classWeight.nullable(),
+  /** Seeds initializers, shuffling and dropout: same seed + same data -> same metrics. */
+  seed: z.number().int().min(0).max(2147483647),
+  earlyStopping: earlyStopping.nullable(),
+  /**
+   * How the binary decision threshold is chosen on validation data:
+   * 'fixed' keeps 0.5, 'accuracy' maximises validation accuracy, 'f1' maximises F1 of classes[1].
+   */
+  threshold: z.enum(['fixed', 'accuracy', 'f1']),
+};
+
+/** A fully resolved head config, as the trainer receives it. */
+export const headConfig = z.strictObject(fields);
+export type HeadConfig = z.infer<typeof headConfig>;
+
+/** The presets, fully resolved. */
+export const headPresets: Readonly<Record<HeadPresetName, HeadConfig>> = {
+  'keras-vgg16-feature-extraction': {
+    hiddenUnits: 256,
+    dropout: 0.5,
+    pooling: 'flatten',
+    optimizer: 'rmsprop', // Keras RMSprop: rho 0.9, epsilon 1e-7, no momentum
+    learningRate: 2e-5,
+    momentum: 0,
+    epochs: 30,
+    batchSize: 20,
+    classWeight: null,
+    seed: 0,
+    earlyStopping: null,
+    threshold: 'fixed',
+  },
+  'edgehead-default': {
+    hiddenUnits: 256,
+    dropout: 0.5,
+    pooling: 'flatten',
+    optimizer: 'adam',
+    learningRate: 1e-4,
+    momentum: 0,
+    epochs: 60,
+    batchSize: 32,
+    classWeight: 'balanced',
+    seed: 0,
+    earlyStopping: { patience: 6, minDelta: 0, restoreBestWeights: true },
+    threshold: 'accuracy',
+  },
+};
+
+/**
+ * A head config as a request carries it: a preset plus any overrides, resolved into a full `HeadConfig`.
+ * @example headConfigRequest.parse({ preset: 'keras-vgg16-feature-extraction', epochs: 10 })
+ */
+export const headConfigRequest = z
+  .strictObject({ preset: headPresetName.default('edgehead-default'), ...partialFields() })
+  .transform(({ preset, ...overrides }): HeadConfig => {
+    const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+    return { ...headPresets[preset], ...defined };
+  });
+export type HeadConfigRequest = z.input<typeof headConfigRequest>;
+
+function partialFields() {
+  return Object.fromEntries(Object.entries(fields).map(([k, s]) => [k, s.optional()])) as {
+    [K in keyof typeof fields]: z.ZodOptional<(typeof fields)[K]>;
+  };
+}
+
+/** One epoch's metrics as the trainer reports them (val_* are null without validation data). */
+export const epochMetrics = z.object({
+  epoch: z.number().int().min(1),
+  loss: z.number(),
+  accuracy: z.number(),
+  val_loss: z.number().nullable(),
+  val_accuracy: z.number().nullable(),
+  duration_ms: z.number().nonnegative(),
+});
+export type EpochMetrics = z.infer<typeof epochMetrics>;

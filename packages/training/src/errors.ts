@@ -1,0 +1,14 @@
+/** Why a training call failed. */
+export type TrainingErrorCode = 'invalid_input' | 'invalid_config' | 'backend_unavailable';
+
+/** A training library error: `code` for callers, a message naming the value received and the expectation. */
+export class TrainingError extends Error {
+  override readonly name = 'TrainingError';
+  constructor(
+    readonly code: TrainingErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,5 @@
+export { initTrainingBackend, type TrainingBackend } from './backend.ts';
+export type { FeatureSplit, TrainInput } from './data.ts';
+export { TrainingError, type TrainingErrorCode } from './errors.ts';
+export { buildHeadModel, makeOptimizer } from './model.ts';
+export { type TrainHooks, type TrainResult, trainHead } from './train.ts';
