@@ -3,3 +3,4 @@ export * from './manifest.ts';
 export * from './classify.ts';
 export * from './features.ts';
 export * from './models.ts';
+export * from './runs.ts';
