@@ -60,6 +60,7 @@ export {
   readKerasH5,
   readLayersModelFolder,
   resolveWeights,
+  saveLayersModelFolder,
   type WeightArray,
   writeKerasH5,
 } from './weights/index.ts';

@@ -102,7 +102,11 @@ async function build(config: BackboneConfig): Promise<{ model: tf.LayersModel; s
     resolveWeights(config.weights, { sha256: config.sha256, md5: config.md5, cacheDir: config.cacheDir });
   if (config.backbone === 'vgg16') {
     const spec = getBackboneSpec('vgg16');
-    const model = buildVgg16({ inputSize: spec.inputSize, seed: config.seed });
+    const model = buildVgg16({
+      inputSize: spec.inputSize,
+      seed: config.seed,
+      zeros: config.weights !== 'random',
+    });
     if (config.weights !== 'random') await loadVgg16Weights(model, await resolve(), label);
     return { model, spec };
   }
@@ -137,7 +141,8 @@ async function build(config: BackboneConfig): Promise<{ model: tf.LayersModel; s
       `user backbone ${config.backbone}: preprocessing is required (rescale, caffe or tf)`,
     );
   }
-  const input = knownShape(full.inputs[0]?.shape ?? [null], `${label}: model input`);
+  const inputShape = full.inputs[0]?.shape ?? [];
+  const input = [null, ...knownShape(inputShape.slice(1), `${label}: model input`)];
   if (input.length !== 4 || input[3] !== 3) {
     throw new BackboneError(
       'invalid_config',
@@ -168,7 +173,8 @@ export class Backbone implements FeatureExtractor {
   constructor(
     readonly info: ResolvedBackbone,
     readonly backend: string,
-    private readonly model: tf.LayersModel,
+    /** The network cut at the feature layer, for inspection; owned by this Backbone (use `dispose`). */
+    readonly model: tf.LayersModel,
     private readonly batchSize: number,
   ) {}
 

@@ -69,10 +69,11 @@ export function vgg16Macs(size = 150): number {
 
 /**
  * Builds the VGG16 conv base as a functional tfjs model with Keras' layer names; weights are
- * Glorot-uniform from `seed` (deterministic, so every worker of a pool builds the same network).
+ * Glorot-uniform from `seed` (deterministic, so every worker of a pool builds the same network), or
+ * zeros when `zeros` is set because weights are loaded next.
  */
 export function buildVgg16(
-  options: { inputSize?: readonly [number, number]; seed?: number } = {},
+  options: { inputSize?: readonly [number, number]; seed?: number; zeros?: boolean } = {},
 ): tf.LayersModel {
   const [h, w] = options.inputSize ?? vgg16Spec.inputSize;
   const seed = options.seed ?? 1;
@@ -87,7 +88,10 @@ export function buildVgg16(
           kernelSize: 3,
           padding: 'same',
           activation: 'relu',
-          kernelInitializer: tf.initializers.glorotUniform({ seed: seed * 100 + i }),
+          // zeros when real weights follow: drawing 14.7M random numbers only to overwrite them costs ~1 s.
+          kernelInitializer: options.zeros
+            ? 'zeros'
+            : tf.initializers.glorotUniform({ seed: seed * 100 + i }),
           biasInitializer: 'zeros',
           trainable: false,
         })

@@ -94,7 +94,12 @@ export {
   type WeightArray,
   writeKerasH5,
 } from './hdf5.ts';
-export { fileIOHandler, type LayersModelFolder, readLayersModelFolder } from './tfjs-folder.ts';
+export {
+  fileIOHandler,
+  type LayersModelFolder,
+  readLayersModelFolder,
+  saveLayersModelFolder,
+} from './tfjs-folder.ts';
 export {
   type Checksum,
   cachePathFor,

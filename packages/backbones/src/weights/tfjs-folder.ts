@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { BackboneError } from '../errors.ts';
 
 /** model.json as the tfjs converter writes it (current format) or tfjs-models did (legacy, no `format`). */
@@ -171,4 +171,45 @@ export function fileIOHandler(source: string): tf.io.IOHandler {
       };
     },
   };
+}
+
+/**
+ * Writes a tfjs layers model to `dir` as model.json + weights.bin (the current format, or the legacy
+ * one with no `format` key and a `{ keras_version, model_config }` topology when `legacy` is set).
+ * @example await saveLayersModelFolder(model, 'models/my-cnn'); // then loadBackbone({ backbone: 'my-cnn', weights: 'models/my-cnn', ... })
+ */
+export async function saveLayersModelFolder(
+  model: tf.LayersModel,
+  dir: string,
+  options: { legacy?: boolean } = {},
+): Promise<void> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const data = artifacts.weightData;
+      const bytes =
+        data === undefined ? new Uint8Array(0) : new Uint8Array(tf.io.concatenateArrayBuffers(data));
+      const manifest = [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }];
+      const json = options.legacy
+        ? {
+            modelTopology: {
+              keras_version: '2.1.4',
+              backend: 'tensorflow',
+              model_config: artifacts.modelTopology,
+            },
+            weightsManifest: manifest,
+          }
+        : {
+            format: 'layers-model',
+            generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
+            convertedBy: null,
+            modelTopology: artifacts.modelTopology,
+            weightsManifest: manifest,
+          };
+      await mkdir(dir, { recursive: true });
+      await writeFile(path.join(dir, 'model.json'), JSON.stringify(json));
+      await writeFile(path.join(dir, 'weights.bin'), bytes);
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    }),
+  );
 }
