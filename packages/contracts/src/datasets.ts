@@ -1,0 +1,144 @@
+import { z } from 'zod';
+import { preprocessing } from './manifest.ts';
+
+/** The splits of a dataset, as Keras `flow_from_directory` folders name them. */
+export const split = z.enum(['train', 'validation', 'test']);
+export type Split = z.infer<typeof split>;
+
+/** `POST /v1/datasets`: a name and the class names in head output order. */
+export const createDatasetRequest = z.strictObject({
+  name: z.string().trim().min(1).max(128),
+  classes: z.array(z.string().trim().min(1).max(128)).min(2).max(10_000),
+  task: z.enum(['binary', 'multiclass']).optional(),
+});
+export type CreateDatasetRequest = z.infer<typeof createDatasetRequest>;
+
+/** A dataset as lists show it. */
+export const datasetSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  task: z.enum(['binary', 'multiclass']),
+  classes: z.array(z.string()),
+  createdAt: z.string(),
+  counts: z.record(split, z.number().int()),
+});
+export type DatasetSummary = z.infer<typeof datasetSummary>;
+
+/** Extraction state of one feature set: `idle` (nothing queued, not complete), `queued`, `running`, `done`. */
+export const extractionState = z.enum(['idle', 'queued', 'running', 'done']);
+export type ExtractionState = z.infer<typeof extractionState>;
+
+/** Progress of one dataset x feature set. */
+export const extractionProgress = z.object({
+  datasetId: z.string(),
+  /** Storage key of the feature set (`vgg16`, `mobilenet_v1_0.75+avg`, `vgg16@caffe`). */
+  featureSet: z.string(),
+  state: extractionState,
+  /** Ready images (failed ones excluded). */
+  total: z.number().int(),
+  done: z.number().int(),
+  /** Images that could not be featurized (their bytes no longer decode); see the dataset's image list. */
+  failed: z.number().int(),
+  /** Jobs (batches) waiting, running, and given up on after their retries. */
+  jobs: z.object({ queued: z.number().int(), active: z.number().int(), failed: z.number().int() }),
+  /** Vectors stored per second over the last minute; null when none were stored in it. */
+  imagesPerSecond: z.number().nullable(),
+  /** Seconds left at that rate; null when unknown, 0 when done. */
+  etaSeconds: z.number().nullable(),
+});
+export type ExtractionProgress = z.infer<typeof extractionProgress>;
+
+/** `GET /v1/datasets/:id`: the summary plus counts per split and label and its feature sets. */
+export const datasetDetail = datasetSummary.extend({
+  labels: z.array(z.object({ split, label: z.string(), n: z.number().int() })),
+  failedImages: z.number().int(),
+  featureSets: z.array(extractionProgress),
+});
+export type DatasetDetail = z.infer<typeof datasetDetail>;
+
+/** Why one uploaded file was not stored. */
+export const rejectReason = z.enum([
+  'not_an_image',
+  'corrupt',
+  'too_large',
+  'unknown_split',
+  'unknown_label',
+  'unsafe_path',
+  'unsupported_entry',
+]);
+export type RejectReason = z.infer<typeof rejectReason>;
+
+/** The answer for one file of an upload, in request order. */
+export const uploadFileResult = z.discriminatedUnion('status', [
+  z.object({
+    name: z.string(),
+    status: z.literal('accepted'),
+    imageId: z.string(),
+    split,
+    label: z.string(),
+  }),
+  z.object({
+    name: z.string(),
+    status: z.literal('duplicate'),
+    imageId: z.string(),
+    split,
+    label: z.string(),
+  }),
+  z.object({ name: z.string(), status: z.literal('rejected'), reason: rejectReason, message: z.string() }),
+]);
+export type UploadFileResult = z.infer<typeof uploadFileResult>;
+
+/** Answer of every upload route: totals and one entry per file. */
+export const uploadResponse = z.object({
+  datasetId: z.string(),
+  accepted: z.number().int(),
+  duplicates: z.number().int(),
+  rejected: z.number().int(),
+  files: z.array(uploadFileResult),
+});
+export type UploadResponse = z.infer<typeof uploadResponse>;
+
+/**
+ * Multipart upload form fields (besides the files): `split` and `label` apply to every file of the
+ * request; without them each file name must carry them as `split/label/file` (or `label/file` with `split`).
+ */
+export const uploadFields = z.object({
+  split: split.optional(),
+  label: z.string().min(1).optional(),
+});
+export type UploadFields = z.infer<typeof uploadFields>;
+
+/** `POST /v1/datasets/:id/folder`: a server-side folder laid out `split/label/file`, under the import root. */
+export const registerFolderRequest = z.strictObject({
+  /** Relative to the service's import root (EDGEHEAD_IMPORT_ROOT), or absolute inside it. */
+  path: z.string().min(1).max(4096),
+  /** Copy the bytes into the database instead of storing a `file:` reference (default false). */
+  copy: z.boolean().default(false),
+});
+export type RegisterFolderRequest = z.infer<typeof registerFolderRequest>;
+
+/** `POST /v1/datasets/:id/extract`: which feature set to compute. */
+export const extractRequest = z.strictObject({
+  backbone: z.string().min(1).max(64).optional(),
+  pooling: z.enum(['none', 'avg']).optional(),
+  preprocessing: preprocessing.optional(),
+  /** Weights source (folder, .h5, https URL) overriding the service's configuration for this backbone. */
+  weights: z.string().min(1).max(4096).optional(),
+});
+export type ExtractRequest = z.infer<typeof extractRequest>;
+
+/** Answer of `POST /v1/datasets/:id/extract`: what was queued, and the progress right after. */
+export const extractResponse = z.object({
+  queuedImages: z.number().int(),
+  queuedJobs: z.number().int(),
+  progress: extractionProgress,
+});
+export type ExtractResponse = z.infer<typeof extractResponse>;
+
+/** Query of `GET /v1/datasets/:id/extract`. */
+export const extractProgressQuery = z.object({
+  backbone: z.string().min(1).max(64).optional(),
+  pooling: z.enum(['none', 'avg']).optional(),
+  preprocessing: preprocessing.optional(),
+});
+export type ExtractProgressQuery = z.infer<typeof extractProgressQuery>;
