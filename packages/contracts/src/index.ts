@@ -4,3 +4,4 @@ export * from './classify.ts';
 export * from './features.ts';
 export * from './models.ts';
 export * from './runs.ts';
+export * from './datasets.ts';
