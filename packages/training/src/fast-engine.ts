@@ -111,8 +111,11 @@ export class FastEngine implements TrainingEngine {
     const weights = tf.tidy(() => {
       const { w1, b1, w2, b2 } = this.params;
       const kernel1 = tf.transpose(w1.length === 1 ? (w1[0] as tf.Variable) : tf.concat(w1, 0));
-      const list = [kernel1, tf.reshape(b1, [-1])];
-      if (w2 && b2) list.push(tf.transpose(w2), tf.reshape(b2, [-1]));
+      // Biases are copied, not reshaped: tfjs-wasm keeps the shape on the shared data, and its fused
+      // matMul rejects a bias whose data was created as [units, 1].
+      const vector = (b: tf.Variable) => tf.tensor1d(b.dataSync() as Float32Array);
+      const list = [kernel1, vector(b1)];
+      if (w2 && b2) list.push(tf.transpose(w2), vector(b2));
       return list;
     });
     this.model.setWeights(weights);

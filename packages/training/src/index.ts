@@ -1,5 +1,16 @@
 export { initTrainingBackend, type TrainingBackend } from './backend.ts';
 export type { FeatureSplit, TrainInput } from './data.ts';
 export { TrainingError, type TrainingErrorCode } from './errors.ts';
+export {
+  aucOf,
+  type ClassMetrics,
+  chooseThreshold,
+  type Evaluation,
+  evaluateHead,
+  predictProbabilities,
+  type RocPoint,
+  rocCurve,
+  scorePredictions,
+} from './evaluate.ts';
 export { buildHeadModel, makeOptimizer } from './model.ts';
 export { type TrainHooks, type TrainResult, trainHead } from './train.ts';
