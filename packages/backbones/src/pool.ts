@@ -24,12 +24,29 @@ export function defaultWorkerUrl(): URL {
     : new URL(`./${BUNDLED_WORKER_FILE}`, import.meta.url);
 }
 
-function execArgvFor(url: URL): string[] {
-  if (!url.pathname.endsWith('.ts')) return process.execArgv;
-  // A .ts entry needs tsx's loader in the thread; under `tsx` it is already in execArgv, under vitest not.
-  if (process.execArgv.some((a) => a.includes('tsx'))) return process.execArgv;
-  const loader = createRequire(import.meta.url).resolve('tsx');
-  return [...process.execArgv, '--import', pathToFileURL(loader).href];
+/**
+ * Starts a worker on `url`. A `.ts` entry (running from source under tsx or vitest) goes through a small
+ * eval bootstrap that registers tsx's ESM hooks inside the thread first: in Node 20 a `--import tsx`
+ * in the worker's execArgv does not apply to the worker's own entry module.
+ */
+function tsxEsmApi(): string {
+  // Resolved through tsx's package.json `exports` because require.resolve picks its broken-for-us CJS entry.
+  const require = createRequire(import.meta.url);
+  const pkgPath = require.resolve('tsx/package.json');
+  const pkg = require(pkgPath) as { exports: Record<string, { import?: { default?: string } } | string> };
+  const entry = pkg.exports['./esm/api'];
+  const rel = typeof entry === 'string' ? entry : (entry?.import?.default ?? './dist/esm/api/index.mjs');
+  return new URL(rel, pathToFileURL(pkgPath)).href;
+}
+
+function spawn(url: URL, workerData: unknown): Worker {
+  if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData });
+  const api = tsxEsmApi();
+  const boot =
+    `import(${JSON.stringify(api)}).then((m) => { (m.register ?? m.default.register)(); ` +
+    `return import(${JSON.stringify(url.href)}); })` +
+    '.catch((e) => { setImmediate(() => { throw e; }); });';
+  return new Worker(boot, { eval: true, workerData });
 }
 
 /** Options of `createExtractorPool`. */
@@ -82,7 +99,7 @@ export class ExtractorPool implements FeatureExtractor {
     const slots: Slot[] = [];
     const ready: Promise<{ info: ResolvedBackbone; backend: string }>[] = [];
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(url, { workerData: { config, backend }, execArgv: execArgvFor(url) });
+      const worker = spawn(url, { config, backend });
       const slot: Slot = { worker, pending: new Map(), dead: undefined };
       slots.push(slot);
       ready.push(
