@@ -1,6 +1,5 @@
 export { type Db, fromSql } from './db.ts';
 export * from './errors.ts';
-export * from './queries/dashboard.ts';
 export * from './queries/datasets.ts';
 export * from './queries/extraction.ts';
 export * from './queries/features.ts';
