@@ -1,0 +1,21 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db } from '../db.ts';
+import { features, images } from '../schema/index.ts';
+import type { Split } from './datasets.ts';
+
+/** How many stored vectors of one feature set each split of a dataset has (0 for a split without any). */
+export async function featureSplitCounts(
+  db: Db,
+  datasetId: string,
+  featureSet: string,
+): Promise<Record<Split, number>> {
+  const rows = await db
+    .select({ split: images.split, n: sql<number>`count(*)`.mapWith(Number) })
+    .from(features)
+    .innerJoin(images, eq(images.id, features.imageId))
+    .where(and(eq(images.datasetId, datasetId), eq(features.featureSet, featureSet)))
+    .groupBy(images.split);
+  const counts: Record<Split, number> = { train: 0, validation: 0, test: 0 };
+  for (const row of rows) counts[row.split] = row.n;
+  return counts;
+}
