@@ -5,3 +5,4 @@ export * from './features.ts';
 export * from './models.ts';
 export * from './runs.ts';
 export * from './datasets.ts';
+export * from './training-api.ts';
