@@ -14,9 +14,13 @@ export const FEATURE_DTYPE_HEADER = 'x-feature-dtype';
 
 const finite = z.number().refine(Number.isFinite, 'expected a finite number');
 
-/** JSON body of `POST /v1/models/:alias/classify`: one vector or a batch `[n][d]`. */
+/**
+ * JSON body of `POST /v1/models/:alias/classify`: one vector `number[]` or a batch `number[][]`
+ * (elements are checked one by one so that an error names `features.<i>` or `features.<i>.<j>`;
+ * mixing numbers and arrays is refused by the edge).
+ */
 export const classifyJsonRequest = z.object({
-  features: z.union([z.array(finite).min(1), z.array(z.array(finite).min(1)).min(1)]),
+  features: z.array(z.union([finite, z.array(finite).min(1)])).min(1),
 });
 export type ClassifyJsonRequest = z.infer<typeof classifyJsonRequest>;
 

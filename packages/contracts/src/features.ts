@@ -59,3 +59,15 @@ export function parseShapeHeader(value: string | null | undefined): number[] | n
 export function featureCacheKey(featureSet: string, imageSha256: string): string {
   return `features/${encodeURIComponent(featureSet)}/${imageSha256}.f32`;
 }
+
+/**
+ * The feature-set key of a head: backbone, preprocessing and feature shape, e.g. `vgg16:rescale:4x4x512`.
+ * The gpu service answers `x-feature-set` with the same key for the vectors it computes.
+ */
+export function featureSetOf(head: {
+  backbone: string;
+  preprocessing: string;
+  featureShape: readonly number[];
+}): string {
+  return `${head.backbone}:${head.preprocessing}:${head.featureShape.join('x')}`;
+}

@@ -230,17 +230,21 @@ export interface DenseWasmExports {
 
 let compiled: WebAssembly.Module | null | undefined;
 
+// workerd's types mark the constructor abstract (it throws there); Node compiles synchronously
+const WasmModule = WebAssembly.Module as unknown as new (bytes: BufferSource) => WebAssembly.Module;
+
 /**
  * The kernel module: the one passed in (workerd, imported `dense.wasm`), else compiled from bytes
  * (Node); null when this runtime allows neither, and the JS kernel is used.
  */
 export function denseWasmModule(provided?: WebAssembly.Module): WebAssembly.Module | null {
   if (provided) return provided;
-  if (compiled !== undefined) return compiled;
-  try {
-    compiled = new WebAssembly.Module(denseWasmBytes() as BufferSource);
-  } catch {
-    compiled = null;
+  if (compiled === undefined) {
+    try {
+      compiled = new WasmModule(denseWasmBytes() as BufferSource);
+    } catch {
+      compiled = null;
+    }
   }
   return compiled;
 }

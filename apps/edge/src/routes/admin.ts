@@ -1,0 +1,126 @@
+import {
+  type ActiveResponse,
+  activateRequest,
+  aliasParams,
+  createKeyRequest,
+  keyParams,
+  PUBLISH_PARTS,
+  type PublishResponse,
+  publishQuery,
+  versionParams,
+} from '@edgehead/contracts';
+import type { HeadArtifactFiles } from '@edgehead/head';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { adminAuth } from '../auth.ts';
+import { ApiError } from '../errors.ts';
+import { createApiKey, deleteApiKey } from '../keys.ts';
+import { activateVersion, listModels, listVersions, publishVersion, rollback } from '../registry.ts';
+import type { AppEnv } from '../types.ts';
+import { validate } from '../validate.ts';
+
+/** Largest accepted artifact upload. */
+const MAX_PUBLISH_BYTES = 100 * 1024 * 1024;
+
+async function readParts(req: Request): Promise<HeadArtifactFiles> {
+  if (!(req.headers.get('content-type') ?? '').toLowerCase().startsWith('multipart/form-data')) {
+    throw new ApiError(
+      415,
+      'unsupported_media_type',
+      `publish expects multipart/form-data with parts ${PUBLISH_PARTS.join(', ')}`,
+      { field: 'content-type' },
+    );
+  }
+  let form: FormData;
+  try {
+    form = await req.formData();
+  } catch (cause) {
+    throw new ApiError(
+      400,
+      'bad_request',
+      `malformed multipart body: ${(cause as Error).message}`,
+      { field: 'body' },
+      { cause },
+    );
+  }
+  const files: Partial<HeadArtifactFiles> = {};
+  const missing: string[] = [];
+  for (const name of PUBLISH_PARTS) {
+    const part = form.get(name) as File | string | null;
+    if (part === null) missing.push(name);
+    else
+      files[name] =
+        typeof part === 'string' ? new TextEncoder().encode(part) : new Uint8Array(await part.arrayBuffer());
+  }
+  if (missing.length > 0)
+    throw new ApiError(400, 'validation_failed', `publish is missing part(s) ${missing.join(', ')}`, {
+      missing,
+    });
+  return files as HeadArtifactFiles;
+}
+
+/** `/admin/*`: the model registry and API keys, behind the admin token. */
+export const adminRoutes = new Hono<AppEnv>()
+  .use(adminAuth())
+  .put(
+    '/models/:alias/versions/:version',
+    bodyLimit({
+      maxSize: MAX_PUBLISH_BYTES,
+      onError: () => {
+        throw new ApiError(
+          413,
+          'payload_too_large',
+          `artifact upload larger than ${MAX_PUBLISH_BYTES} bytes`,
+        );
+      },
+    }),
+    validate('param', versionParams),
+    validate('query', publishQuery),
+    async (c) => {
+      const { alias, version } = c.req.valid('param');
+      const files = await readParts(c.req.raw);
+      const deps = { kv: c.env.REGISTRY, bucket: c.env.ARTIFACTS };
+      const { manifest, active } = await publishVersion(deps, {
+        alias,
+        version,
+        files,
+        activate: c.req.valid('query').activate === 'true',
+      });
+      const body: PublishResponse = { alias, version, active, manifest };
+      return c.json(body, 201);
+    },
+  )
+  .get('/models', async (c) => c.json(await listModels({ kv: c.env.REGISTRY, bucket: c.env.ARTIFACTS })))
+  .get('/models/:alias/versions', validate('param', aliasParams), async (c) =>
+    c.json(await listVersions({ kv: c.env.REGISTRY, bucket: c.env.ARTIFACTS }, c.req.valid('param').alias)),
+  )
+  .post(
+    '/models/:alias/activate',
+    validate('param', aliasParams),
+    validate('json', activateRequest),
+    async (c) => {
+      const deps = { kv: c.env.REGISTRY, bucket: c.env.ARTIFACTS };
+      const body: ActiveResponse = await activateVersion(
+        deps,
+        c.req.valid('param').alias,
+        c.req.valid('json').version,
+      );
+      return c.json(body);
+    },
+  )
+  .post('/models/:alias/rollback', validate('param', aliasParams), async (c) => {
+    const body: ActiveResponse = await rollback(
+      { kv: c.env.REGISTRY, bucket: c.env.ARTIFACTS },
+      c.req.valid('param').alias,
+    );
+    return c.json(body);
+  })
+  .post('/keys', validate('json', createKeyRequest), async (c) =>
+    c.json(await createApiKey(c.env.REGISTRY, c.req.valid('json').name ?? null), 201),
+  )
+  .delete('/keys/:id', validate('param', keyParams), async (c) => {
+    const { id } = c.req.valid('param');
+    if (!(await deleteApiKey(c.env.REGISTRY, id)))
+      throw new ApiError(404, 'not_found', `no API key with id ${id}`, { id });
+    return c.json({ id, deleted: true as const });
+  });

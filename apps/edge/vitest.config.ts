@@ -1,0 +1,59 @@
+import { fileURLToPath } from 'node:url';
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { defineConfig } from 'vitest/config';
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+/** Answers the gpu service's `POST /v1/features` for classify-image tests (the real path is test/e2e's). */
+export const FAKE_GPU_URL = 'http://gpu.test';
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: here('./wrangler.jsonc') },
+      miniflare: {
+        bindings: {
+          ADMIN_TOKEN: 'test-admin-token',
+          GPU_SERVICE_TOKEN: 'test-gpu-token',
+          GPU_SERVICE_URL: FAKE_GPU_URL,
+        },
+        // outbound fetch interception: the worker's call to the gpu service lands here, in Node
+        outboundService: (request: Request) => fakeGpu(request),
+      },
+    }),
+  ],
+  // the repository root, so that @edgehead/head's dense.wasm is inside the root: the workers pool cannot
+  // load a .wasm module through Vite's /@fs/ paths
+  root: here('../..'),
+  test: {
+    include: [here('./test/**/*.test.ts')],
+    globalSetup: [here('./test/global-setup.ts')],
+  },
+});
+
+let calls = 0;
+
+/** A stand-in gpu service: features derived from the image bytes, shape 1x2x2x4, float32 with a shape header. */
+async function fakeGpu(request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  if (url.origin !== FAKE_GPU_URL) return new Response('outbound fetch blocked in tests', { status: 502 });
+  if (url.pathname === '/calls') return Response.json({ calls });
+  if (url.pathname !== '/v1/features' || request.method !== 'POST')
+    return new Response('not found', { status: 404 });
+  if (request.headers.get('authorization') !== 'Bearer test-gpu-token')
+    return new Response('forbidden', { status: 403 });
+  calls++;
+  const image = new Uint8Array(await request.arrayBuffer());
+  if (image[0] === 0xff && image[1] === 0xff)
+    return new Response('{"error":{"code":"bad_request","message":"not an image"}}', { status: 400 });
+  const features = new Float32Array(16);
+  for (let i = 0; i < 16; i++) features[i] = ((image[i % image.length] ?? 0) / 255) * (i % 3 === 0 ? -1 : 1);
+  return new Response(features.buffer, {
+    headers: {
+      'content-type': 'application/octet-stream',
+      'x-feature-shape': '1,2,2,4',
+      'x-feature-dtype': 'float32',
+      'x-feature-backbone': url.searchParams.get('backbone') ?? '',
+    },
+  });
+}
