@@ -1,0 +1,190 @@
+// Benchmark (not a test): VGG16 conv base at 150x150 with random weights on each available backend and
+// pool size, sharp decode+resize, and MobileNet v1 with the real ../shared weights. Ratios are against the
+// wasm single-thread VGG16 run measured in this same process (these machines are shared and noisy).
+// Run: npx tsx test/bench/backbones-extract.ts   (BENCH_CPU=0 skips the slow cpu backend, BENCH_IMAGES=n)
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import {
+  createExtractorPool,
+  decodeImage,
+  type FeatureExtractor,
+  initBackend,
+  loadBackbone,
+  vgg16Macs,
+} from '@edgehead/backbones';
+import sharp from 'sharp';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const shared = process.env.EDGEHEAD_SHARED_DIR ?? path.resolve(root, '../shared');
+const N = Number(process.env.BENCH_IMAGES ?? 8);
+const withCpu = process.env.BENCH_CPU !== '0';
+const VGG_MACS = vgg16Macs(150);
+
+interface Row {
+  name: string;
+  backend: string;
+  workers: number;
+  batch: number;
+  images: number;
+  seconds: number;
+  imagesPerS: number;
+  gmacPerS: number | null;
+  ratio: number | null;
+}
+const rows: Row[] = [];
+
+function noise(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s >>> 24;
+  }
+  return out;
+}
+
+async function time(extractor: FeatureExtractor, images: Uint8Array[]): Promise<number> {
+  await extractor.extract(images.slice(0, Math.max(1, Math.min(images.length, 2)))); // warm-up beyond load
+  const t = performance.now();
+  await extractor.extract(images);
+  return (performance.now() - t) / 1000;
+}
+
+function record(
+  name: string,
+  e: FeatureExtractor,
+  workers: number,
+  batch: number,
+  n: number,
+  s: number,
+  macs: number | null,
+) {
+  rows.push({
+    name,
+    backend: e.backend,
+    workers,
+    batch,
+    images: n,
+    seconds: s,
+    imagesPerS: n / s,
+    gmacPerS: macs === null ? null : (macs * n) / s / 1e9,
+    ratio: null,
+  });
+}
+
+async function photos(limit: number): Promise<Buffer[]> {
+  const dir = path.join(shared, 'datasets', 'cats_and_dogs_small', 'train', 'cats');
+  if (!existsSync(dir)) {
+    return Promise.all(
+      Array.from({ length: limit }, (_, i) =>
+        sharp(Buffer.from(noise(500 * 375 * 3, i + 1)), { raw: { width: 500, height: 375, channels: 3 } })
+          .jpeg()
+          .toBuffer(),
+      ),
+    );
+  }
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.jpg')).slice(0, limit);
+  return Promise.all(files.map((f) => readFile(path.join(dir, f))));
+}
+
+const backend = await initBackend();
+console.log(
+  `backend ${backend.name} (simd ${backend.simd}), ${availableParallelism()} cores, ${N} images per run`,
+);
+
+// sharp decode + resize
+const jpegs = await photos(50);
+{
+  const t = performance.now();
+  for (const j of jpegs) await decodeImage(j, [150, 150]);
+  const s = (performance.now() - t) / 1000;
+  rows.push({
+    name: 'sharp decode+resize 150',
+    backend: 'sharp',
+    workers: 1,
+    batch: 1,
+    images: jpegs.length,
+    seconds: s,
+    imagesPerS: jpegs.length / s,
+    gmacPerS: null,
+    ratio: null,
+  });
+}
+
+const vggImages = Array.from({ length: N }, (_, i) => noise(150 * 150 * 3, i + 1));
+for (const batch of [1, 4]) {
+  const vgg = await loadBackbone({ backbone: 'vgg16', weights: 'random', batchSize: batch });
+  record('vgg16 150x150', vgg, 1, batch, N, await time(vgg, vggImages), VGG_MACS);
+  await vgg.dispose();
+}
+for (const workers of [1, 2]) {
+  const pool = await createExtractorPool(
+    { backbone: 'vgg16', weights: 'random', batchSize: 2 },
+    { size: workers },
+  );
+  record('vgg16 150x150 pool', pool, workers, 2, N, await time(pool, vggImages), VGG_MACS);
+  await pool.dispose();
+}
+
+const mobilenetDir = path.join(shared, 'models', 'mobilenet_v1_0.75_224');
+if (existsSync(mobilenetDir)) {
+  const mImages = await Promise.all(
+    jpegs.slice(0, 2 * N).map(async (j) => (await decodeImage(j, [224, 224])).pixels),
+  );
+  const single = await loadBackbone({ backbone: 'mobilenet_v1_0.75', weights: mobilenetDir, batchSize: 8 });
+  record('mobilenet_v1_0.75 224', single, 1, 8, mImages.length, await time(single, mImages), null);
+  await single.dispose();
+  const pool = await createExtractorPool(
+    { backbone: 'mobilenet_v1_0.75', weights: mobilenetDir, batchSize: 8 },
+    { size: 2 },
+  );
+  record('mobilenet_v1_0.75 224 pool', pool, 2, 8, mImages.length, await time(pool, mImages), null);
+  await pool.dispose();
+} else {
+  console.log(`skipped MobileNet: ${mobilenetDir} is absent`);
+}
+
+if (withCpu) {
+  await initBackend({ prefer: ['cpu'] });
+  const vgg = await loadBackbone({ backbone: 'vgg16', weights: 'random', batchSize: 1, warmup: false });
+  const t = performance.now();
+  await vgg.extract(vggImages.slice(0, 1));
+  record('vgg16 150x150', vgg, 1, 1, 1, (performance.now() - t) / 1000, VGG_MACS);
+  await vgg.dispose();
+}
+
+const baseline = rows.find((r) => r.name === 'vgg16 150x150' && r.backend === 'wasm' && r.batch === 1);
+for (const r of rows) if (baseline && r.gmacPerS !== null) r.ratio = r.imagesPerS / baseline.imagesPerS;
+console.table(
+  rows.map((r) => ({
+    run: r.name,
+    backend: r.backend,
+    workers: r.workers,
+    batch: r.batch,
+    images: r.images,
+    s: r.seconds.toFixed(2),
+    'images/s': r.imagesPerS.toFixed(r.imagesPerS < 1 ? 3 : 1),
+    'GMAC/s': r.gmacPerS?.toFixed(1) ?? '',
+    'x wasm 1 thread': r.ratio?.toFixed(2) ?? '',
+  })),
+);
+const out = path.join(root, 'bench-results', 'backbones-extract.json');
+await mkdir(path.dirname(out), { recursive: true });
+await writeFile(
+  out,
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      backend,
+      cores: availableParallelism(),
+      vggMacsPerImage: VGG_MACS,
+      rows,
+    },
+    null,
+    2,
+  ),
+);
+console.log(`wrote ${path.relative(root, out)}`);
+process.exit(0);
