@@ -1,5 +1,9 @@
 import { z } from 'zod';
 
+/** Life cycle of a training run. */
+export const runStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
+export type RunStatus = z.infer<typeof runStatus>;
+
 /** Named starting points for a head config; explicit fields in a request override the preset's. */
 export const headPresetName = z.enum([
   // The Keras "feature extraction with a pretrained convnet" recipe, exactly.
