@@ -1,0 +1,43 @@
+import { type CommonOptions, commonSchema } from './args.ts';
+import { type Endpoints, homeDir, loadConfig, resolveEndpoints } from './config.ts';
+import { CliError } from './errors.ts';
+import { ApiClient } from './http.ts';
+
+/** What a command runs with: the clients of both services and the output mode. */
+export interface Context {
+  json: boolean;
+  endpoints: Endpoints;
+  /** gpu service, with its token. */
+  gpu: ApiClient;
+  /** edge admin routes, with the admin token. */
+  admin: ApiClient;
+  /** edge classify routes, with the API key. */
+  edge: ApiClient;
+}
+
+/** Builds the context from the common options, the environment and `<home>/config.json`. */
+export async function createContext(
+  options: CommonOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Context> {
+  const file = await loadConfig(homeDir(options.home, env));
+  const endpoints = resolveEndpoints(options, env, file);
+  return {
+    json: options.json,
+    endpoints,
+    gpu: new ApiClient('gpu service', endpoints.gpuUrl, endpoints.gpuToken),
+    admin: new ApiClient('edge', endpoints.edgeUrl, endpoints.adminToken),
+    edge: new ApiClient('edge', endpoints.edgeUrl, endpoints.apiKey),
+  };
+}
+
+/** Fails with a clear message when a token the command needs is not configured. */
+export function requireToken(value: string | null, what: string, flag: string, env: string): string {
+  if (value) return value;
+  throw new CliError(
+    'config',
+    `no ${what}: pass ${flag}, set ${env}, or run \`edgehead up\` once in this folder (it writes .edgehead/config.json)`,
+  );
+}
+
+export { commonSchema };
