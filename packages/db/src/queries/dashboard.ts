@@ -1,0 +1,166 @@
+import { and, asc, count, desc, eq, inArray } from 'drizzle-orm';
+import type { Db } from '../db.ts';
+import { NotFoundError } from '../errors.ts';
+import { datasets, deployments, epochs, evaluations, models, runs } from '../schema/index.ts';
+import type { EpochRow, Evaluation, Run } from './runs.ts';
+
+/** What the runs table can be filtered by, with how many runs each choice holds. */
+export interface RunFacets {
+  datasets: { id: string; name: string; task: 'binary' | 'multiclass'; runs: number }[];
+  featureSets: { featureSet: string; runs: number }[];
+  statuses: { status: Run['status']; runs: number }[];
+  total: number;
+}
+
+/** Filter choices of the runs table: every dataset (with its run count), feature set and status in use. */
+export async function listRunFacets(db: Db): Promise<RunFacets> {
+  const [byDataset, byFeatureSet, byStatus] = await Promise.all([
+    db
+      .select({ id: datasets.id, name: datasets.name, task: datasets.task, runs: count(runs.id) })
+      .from(datasets)
+      .leftJoin(runs, eq(runs.datasetId, datasets.id))
+      .groupBy(datasets.id)
+      .orderBy(asc(datasets.name)),
+    db
+      .select({ featureSet: runs.featureSet, runs: count() })
+      .from(runs)
+      .groupBy(runs.featureSet)
+      .orderBy(asc(runs.featureSet)),
+    db
+      .select({ status: runs.status, runs: count() })
+      .from(runs)
+      .groupBy(runs.status)
+      .orderBy(asc(runs.status)),
+  ]);
+  return {
+    datasets: byDataset,
+    featureSets: byFeatureSet,
+    statuses: byStatus,
+    total: byStatus.reduce((sum, s) => sum + s.runs, 0),
+  };
+}
+
+/** One run of a comparison: the run, its dataset's name and classes, epochs and evaluations. */
+export interface ComparedRun {
+  run: Run;
+  dataset: { name: string; classes: string[]; task: 'binary' | 'multiclass' };
+  epochs: EpochRow[];
+  evaluations: Evaluation[];
+}
+
+/**
+ * Several runs with their curves and metrics in three queries, in the order of `ids`;
+ * throws NotFoundError naming the first id that does not exist.
+ */
+export async function getRunsForCompare(db: Db, ids: readonly string[]): Promise<ComparedRun[]> {
+  if (ids.length === 0) return [];
+  const list = [...ids];
+  const [found, runEpochs, runEvaluations] = await Promise.all([
+    db
+      .select({ run: runs, dataset: { name: datasets.name, classes: datasets.classes, task: datasets.task } })
+      .from(runs)
+      .innerJoin(datasets, eq(datasets.id, runs.datasetId))
+      .where(inArray(runs.id, list)),
+    db.select().from(epochs).where(inArray(epochs.runId, list)).orderBy(asc(epochs.runId), asc(epochs.epoch)),
+    db.select().from(evaluations).where(inArray(evaluations.runId, list)).orderBy(asc(evaluations.split)),
+  ]);
+  const byId = new Map(found.map((row) => [row.run.id, row]));
+  return list.map((id) => {
+    const row = byId.get(id);
+    if (!row) throw new NotFoundError('run', id);
+    return {
+      run: row.run,
+      dataset: row.dataset,
+      epochs: runEpochs.filter((e) => e.runId === id),
+      evaluations: runEvaluations.filter((e) => e.runId === id),
+    };
+  });
+}
+
+/** One version of an alias at the edge, with the model and run behind it. */
+export interface AliasVersion {
+  edgeVersion: string;
+  active: boolean;
+  activatedBy: string | null;
+  deployedAt: Date;
+  model: { id: string; name: string; version: number; classes: string[]; threshold: number | null };
+  run: { id: string; featureSet: string; preset: string | null; testAccuracy: number | null };
+}
+
+/** Deployments grouped by alias (newest version first), plus every registered model. */
+export interface ModelOverview {
+  aliases: { alias: string; active: string | null; versions: AliasVersion[] }[];
+  models: {
+    id: string;
+    name: string;
+    version: number;
+    runId: string;
+    featureSet: string;
+    testAccuracy: number | null;
+    createdAt: Date;
+    aliases: string[];
+  }[];
+}
+
+/** The Models page: versions per alias with the active one, and the registered models (newest first). */
+export async function getModelOverview(db: Db, options: { limit?: number } = {}): Promise<ModelOverview> {
+  const [deployed, registered] = await Promise.all([
+    db
+      .select({
+        alias: deployments.alias,
+        edgeVersion: deployments.edgeVersion,
+        active: deployments.active,
+        activatedBy: deployments.activatedBy,
+        deployedAt: deployments.createdAt,
+        model: {
+          id: models.id,
+          name: models.name,
+          version: models.version,
+          classes: models.classes,
+          threshold: models.threshold,
+        },
+        run: {
+          id: runs.id,
+          featureSet: runs.featureSet,
+          preset: runs.preset,
+          testAccuracy: evaluations.accuracy,
+        },
+      })
+      .from(deployments)
+      .innerJoin(models, eq(models.id, deployments.modelId))
+      .innerJoin(runs, eq(runs.id, models.runId))
+      .leftJoin(evaluations, and(eq(evaluations.runId, runs.id), eq(evaluations.split, 'test')))
+      .orderBy(asc(deployments.alias), desc(deployments.createdAt), desc(deployments.edgeVersion)),
+    db
+      .select({
+        id: models.id,
+        name: models.name,
+        version: models.version,
+        runId: models.runId,
+        featureSet: runs.featureSet,
+        testAccuracy: evaluations.accuracy,
+        createdAt: models.createdAt,
+      })
+      .from(models)
+      .innerJoin(runs, eq(runs.id, models.runId))
+      .leftJoin(evaluations, and(eq(evaluations.runId, runs.id), eq(evaluations.split, 'test')))
+      .orderBy(desc(models.createdAt), desc(models.version))
+      .limit(options.limit ?? 200),
+  ]);
+  const aliases = new Map<string, ModelOverview['aliases'][number]>();
+  const aliasesOfModel = new Map<string, string[]>();
+  for (const { alias, ...version } of deployed) {
+    let entry = aliases.get(alias);
+    if (!entry) {
+      entry = { alias, active: null, versions: [] };
+      aliases.set(alias, entry);
+    }
+    entry.versions.push(version);
+    if (version.active) entry.active = version.edgeVersion;
+    aliasesOfModel.set(version.model.id, [...(aliasesOfModel.get(version.model.id) ?? []), alias]);
+  }
+  return {
+    aliases: [...aliases.values()],
+    models: registered.map((m) => ({ ...m, aliases: [...new Set(aliasesOfModel.get(m.id) ?? [])] })),
+  };
+}
