@@ -148,7 +148,10 @@ if (existsSync(mobilenetDir)) {
 
 if (withCpu) {
   await initBackend({ prefer: ['cpu'] });
-  const vgg = await loadBackbone({ backbone: 'vgg16', weights: 'random', batchSize: 1, warmup: false });
+  const vgg = await loadBackbone(
+    { backbone: 'vgg16', weights: 'random', batchSize: 1, warmup: false },
+    { backend: { prefer: ['cpu'] } },
+  );
   const t = performance.now();
   await vgg.extract(vggImages.slice(0, 1));
   record('vgg16 150x150', vgg, 1, 1, 1, (performance.now() - t) / 1000, VGG_MACS);

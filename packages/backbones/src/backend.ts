@@ -95,11 +95,14 @@ async function choose(options: InitBackendOptions): Promise<BackendInfo> {
 
 /**
  * Picks and initialises the tfjs backend once per process (thread), best first:
- * tfjs-node-gpu, tfjs-node, wasm (SIMD when available), cpu. Later calls with the same options
- * return the same answer.
+ * tfjs-node-gpu, tfjs-node, wasm (SIMD when available), cpu. Later calls with the same options, or
+ * with none, return the same answer; different options choose again.
  * @example const { name } = await initBackend(); // 'wasm' here, 'tfjs-node-gpu' in the GPU container
  */
-export function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
+export function initBackend(options?: InitBackendOptions): Promise<BackendInfo> {
+  // No options: whatever was chosen already (so loadBackbone() keeps an app's explicit choice).
+  if (options === undefined && current !== undefined) return current;
+  options ??= {};
   const key = JSON.stringify([options.prefer ?? null, options.wasmDir ?? null]);
   if (current === undefined || key !== currentKey) {
     currentKey = key;
