@@ -1,5 +1,7 @@
 import { datasets } from './commands/datasets.ts';
+import { demo } from './commands/demo.ts';
 import { activate, classify, keys, models, rollback } from './commands/edge.ts';
+import { extract, ingest, publish, runs, train } from './commands/gpu.ts';
 import { up } from './commands/up.ts';
 import { CliError, exitCodeOf } from './errors.ts';
 
@@ -7,11 +9,17 @@ import { CliError, exitCodeOf } from './errors.ts';
 export const COMMANDS: Record<string, (argv: readonly string[]) => Promise<number>> = {
   up,
   datasets,
+  ingest,
+  extract,
+  train,
+  runs,
+  publish,
   activate,
   rollback,
   models,
   keys,
   classify,
+  demo,
 };
 
 export const USAGE = `edgehead <command> [options]
