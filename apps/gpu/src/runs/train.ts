@@ -1,0 +1,248 @@
+import { type EpochMetrics, type HeadConfig, headConfig } from '@edgehead/contracts';
+import {
+  type Db,
+  failRun,
+  finishRun,
+  getDataset,
+  getRun,
+  loadFeatureMatrix,
+  type Run,
+  recordEpoch,
+  registerModel,
+  type Split,
+  saveEvaluation,
+  startRun,
+} from '@edgehead/db';
+import {
+  chooseThreshold,
+  type Evaluation,
+  type FeatureSplit,
+  initTrainingBackend,
+  predictProbabilities,
+  scorePredictions,
+  type TrainingBackend,
+  trainHead,
+} from '@edgehead/training';
+import { buildArtifact } from '../models/artifact.ts';
+
+/** Knobs of one training attempt. */
+export interface TrainRunOptions {
+  /** How often the run's row is polled for a cancel between epochs (ms, default 1000). */
+  pollMs?: number;
+  /** Force a tfjs backend (tests); default: the best available. */
+  backend?: TrainingBackend;
+  /** Awaited after each recorded epoch (tests use it to slow a run down or to freeze a worker). */
+  afterEpoch?: (metrics: EpochMetrics) => Promise<void>;
+}
+
+/** How an attempt ended: `skipped` when the run was no longer queued/running when the job started. */
+export type TrainRunOutcome = 'succeeded' | 'failed' | 'cancelled' | 'superseded' | 'skipped';
+
+/** A failure whose message is the run's `error`. */
+class RunFailure extends Error {
+  readonly code = 'run_failed';
+}
+
+/**
+ * One attempt of a training run: start it (a retried job restarts it from scratch), load the stored
+ * features, train with every epoch written as it ends, evaluate on validation and test, save and register
+ * the head artifact, finish with stage timings. A cancel (or a newer attempt of the same run) stops it
+ * between two batches; any failure marks the run failed with the reason. Never throws for a run failure.
+ * @example await trainRun(db, runId, { pollMs: 1000 });
+ */
+export async function trainRun(
+  db: Db,
+  runId: string,
+  options: TrainRunOptions = {},
+): Promise<TrainRunOutcome> {
+  const backend = await initTrainingBackend(options.backend);
+  const run = await startRun(db, runId, { backend });
+  if (run === null) return 'skipped';
+  const attempt = run.attempts;
+  const controller = new AbortController();
+  let superseded = false;
+  // Between batches trainHead only checks the signal; this poll turns a cancel (or a newer attempt
+  // started by a retry after this worker was presumed dead) into an abort.
+  const check = async (): Promise<boolean> => {
+    const now = await getRun(db, runId).catch(() => null);
+    const current = now !== null && now.status === 'running' && now.attempts === attempt;
+    if (!current && !controller.signal.aborted) {
+      superseded = now !== null && now.status === 'running';
+      controller.abort();
+    }
+    return current;
+  };
+  const timer = setInterval(() => void check(), options.pollMs ?? 1000);
+  try {
+    return await attemptRun(db, run, controller, check, options, () => superseded);
+  } catch (error) {
+    if (!(await check())) return superseded ? 'superseded' : 'cancelled';
+    const reason = error instanceof Error ? error.message : String(error);
+    await failRun(db, runId, reason);
+    return 'failed';
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function attemptRun(
+  db: Db,
+  run: Run,
+  controller: AbortController,
+  check: () => Promise<boolean>,
+  options: TrainRunOptions,
+  isSuperseded: () => boolean,
+): Promise<TrainRunOutcome> {
+  const stopped = (): TrainRunOutcome => (isSuperseded() ? 'superseded' : 'cancelled');
+  const timings: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (stage: string) => {
+    const now = performance.now();
+    timings[stage] = Math.round(now - t);
+    t = now;
+  };
+
+  const { modelName: requestedName, ...stored } = run.config;
+  const parsed = headConfig.safeParse(stored);
+  if (!parsed.success) throw new RunFailure(`run config: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  const config: HeadConfig = parsed.data;
+  const dataset = await getDataset(db, run.datasetId);
+  const classes = dataset.classes;
+  const load = async (split: Split) => {
+    const m = await loadFeatureMatrix(db, dataset.id, run.featureSet, split);
+    const labels = new Int32Array(m.labels.length);
+    m.labels.forEach((label, i) => {
+      labels[i] = classes.indexOf(label);
+    });
+    return { shape: m.shape, split: { features: m.data, labels } satisfies FeatureSplit };
+  };
+  const [train, validation, test] = await Promise.all([load('train'), load('validation'), load('test')]);
+  if (train.split.labels.length === 0) {
+    throw new RunFailure(`feature set '${run.featureSet}': no stored train vectors`);
+  }
+  for (const [name, part] of [
+    ['validation', validation],
+    ['test', test],
+  ] as const) {
+    if (part.split.labels.length > 0 && part.shape.join(',') !== train.shape.join(',')) {
+      throw new RunFailure(
+        `feature set '${run.featureSet}': ${name} vectors have shape [${part.shape}], train [${train.shape}]`,
+      );
+    }
+  }
+  const hasValidation = validation.split.labels.length > 0;
+  lap('load');
+
+  const result = await trainHead(
+    {
+      featureShape: train.shape,
+      numClasses: classes.length,
+      train: train.split,
+      ...(hasValidation ? { validation: validation.split } : {}),
+    },
+    config,
+    {
+      signal: controller.signal,
+      ...(options.backend ? { backend: options.backend } : {}),
+      onEpoch: async (m) => {
+        // a superseded or cancelled attempt must not write into the rows of the current one
+        if (!(await check())) return;
+        await recordEpoch(db, run.id, {
+          epoch: m.epoch,
+          loss: m.loss,
+          accuracy: m.accuracy,
+          valLoss: m.val_loss,
+          valAccuracy: m.val_accuracy,
+          durationMs: m.duration_ms,
+        });
+        await options.afterEpoch?.(m);
+      },
+    },
+  );
+  const model = result.model;
+  try {
+    if (result.status === 'cancelled' || controller.signal.aborted) return stopped();
+    lap('train');
+
+    const binary = classes.length === 2;
+    const evalSplit = hasValidation ? validation : train;
+    const evalOut = await predictProbabilities(
+      model,
+      evalSplit.split.features,
+      evalSplit.split.labels.length,
+    );
+    const threshold = binary ? chooseThreshold(evalOut, evalSplit.split.labels, config.threshold) : 0.5;
+    const evaluations: [Split, Evaluation][] = [];
+    if (hasValidation) {
+      evaluations.push([
+        'validation',
+        scorePredictions(evalOut, validation.split.labels, classes, threshold),
+      ]);
+    }
+    if (test.split.labels.length > 0) {
+      const testOut = await predictProbabilities(model, test.split.features, test.split.labels.length);
+      evaluations.push(['test', scorePredictions(testOut, test.split.labels, classes, threshold)]);
+    }
+    if (!(await check())) return stopped();
+    for (const [split, ev] of evaluations) await saveEvaluation(db, toRow(run.id, split, ev));
+    lap('evaluate');
+
+    const metrics: Record<string, number> = {};
+    for (const [split, ev] of evaluations) {
+      metrics[`${split}_accuracy`] = ev.accuracy;
+      if (ev.rocAuc !== null) metrics[`${split}_roc_auc`] = ev.rocAuc;
+    }
+    const artifact = await buildArtifact(model, {
+      featureSet: run.featureSet,
+      featureShape: train.shape,
+      classes,
+      threshold: binary ? threshold : null,
+      metrics,
+      runId: run.id,
+    });
+    if (!(await check())) return stopped();
+    const modelName = typeof requestedName === 'string' ? requestedName : dataset.name;
+    await registerModel(db, {
+      runId: run.id,
+      name: modelName,
+      manifest: artifact.manifest,
+      artifactSha256: artifact.artifactSha256,
+      files: artifact.files,
+    });
+    lap('save');
+    const finished = await finishRun(db, run.id, {
+      ...timings,
+      epochs: result.history.length,
+      weightsEpoch: result.weightsEpoch,
+      earlyStopped: result.status === 'early-stopped' ? 1 : 0,
+    });
+    return finished === null ? stopped() : 'succeeded';
+  } finally {
+    model.dispose();
+  }
+}
+
+/** An evaluation as the `evaluations` table stores it (ROC's first point at threshold +inf kept as 1). */
+function toRow(runId: string, split: Split, ev: Evaluation) {
+  return {
+    runId,
+    split,
+    n: ev.n,
+    accuracy: ev.accuracy,
+    precision: ev.precision,
+    recall: ev.recall,
+    f1: ev.f1,
+    rocAuc: ev.rocAuc,
+    threshold: ev.threshold,
+    confusion: ev.confusion,
+    perClass: ev.perClass.map((c) => ({
+      label: c.class,
+      precision: c.precision,
+      recall: c.recall,
+      f1: c.f1,
+      support: c.support,
+    })),
+    // JSON has no Infinity: the (0, 0) point's threshold is clamped to 1, above every sigmoid output but 1.0
+    roc: ev.roc?.map((p) => ({ fpr: p.fpr, tpr: p.tpr, threshold: Math.min(p.threshold, 1) })) ?? null,
+  };
+}

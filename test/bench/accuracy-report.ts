@@ -1,0 +1,259 @@
+/**
+ * Accuracy report: the Keras "feature extraction with a pretrained convnet" recipe end to end on
+ * ../shared/datasets/cats_and_dogs_small (2000 train / 1000 validation / 1000 test) with the MobileNet
+ * backbones of ../shared/models (VGG16 weights are not available offline), through packages/backbones
+ * (worker pool) and packages/training directly. Prints validation and test accuracy per backbone, pooling
+ * and preset beside the published VGG16 anchor, and writes bench-results/accuracy-report.json.
+ *
+ * Extracted features are cached under bench-results/accuracy-features/ so reruns only train.
+ * Run: `nice npx tsx test/bench/accuracy-report.ts` (options: ACCURACY_BACKBONES=mobilenet_v1_0.75,...
+ * ACCURACY_PRESETS=..., ACCURACY_POOLING=flatten,avg, EDGEHEAD_SHARED_DIR).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createExtractorPool, decodeImage, getBackboneSpec } from '@edgehead/backbones';
+import { type HeadConfig, type HeadPresetName, headPresets } from '@edgehead/contracts';
+import {
+  chooseThreshold,
+  type FeatureSplit,
+  predictProbabilities,
+  scorePredictions,
+  trainHead,
+} from '@edgehead/training';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const shared = process.env.EDGEHEAD_SHARED_DIR ?? path.resolve(root, '../shared');
+const datasetDir = path.join(shared, 'datasets/cats_and_dogs_small');
+const outDir = path.join(root, 'bench-results');
+const cacheDir = path.join(outDir, 'accuracy-features');
+const SPLITS = ['train', 'validation', 'test'] as const;
+type Split = (typeof SPLITS)[number];
+/** Folder names in the dataset, in class-index order (classes[1] is the sigmoid's positive class). */
+const CLASS_DIRS = ['cats', 'dogs'] as const;
+const CLASSES = ['cat', 'dog'];
+/** The published result of the recipe (Chollet, Deep Learning with Python, 5.3.1): ~0.90 validation. */
+const VGG16_ANCHOR = { validation: 0.9, test: null };
+
+const list = (name: string, fallback: string[]) =>
+  (process.env[name]?.split(',') ?? fallback).map((s) => s.trim()).filter(Boolean);
+const backbones = list('ACCURACY_BACKBONES', ['mobilenet_v1_0.75', 'mobilenet_v2_0.35']);
+const poolings = list('ACCURACY_POOLING', ['flatten', 'avg']) as HeadConfig['pooling'][];
+const presets = list('ACCURACY_PRESETS', [
+  'keras-vgg16-feature-extraction',
+  'edgehead-default',
+]) as HeadPresetName[];
+
+interface CachedSplit extends FeatureSplit {
+  featureShape: number[];
+}
+
+async function listImages(split: Split): Promise<{ file: string; label: number }[]> {
+  const out: { file: string; label: number }[] = [];
+  for (const [label, dir] of CLASS_DIRS.entries()) {
+    const folder = path.join(datasetDir, split, dir);
+    const names = (await readdir(folder)).filter((n) => /\.(jpe?g|png)$/i.test(n)).sort();
+    for (const n of names) out.push({ file: path.join(folder, n), label });
+  }
+  return out;
+}
+
+/** Features of every image of every split for one backbone (unpooled, e.g. 7x7x768), cached on disk. */
+async function features(backbone: string): Promise<Record<Split, CachedSplit> & { extractSeconds: number }> {
+  const metaFile = path.join(cacheDir, `${backbone}.json`);
+  const bin = (split: Split) => path.join(cacheDir, `${backbone}.${split}.f32`);
+  if (existsSync(metaFile)) {
+    const meta = JSON.parse(await readFile(metaFile, 'utf8')) as {
+      featureShape: number[];
+      labels: Record<Split, number[]>;
+      extractSeconds: number;
+    };
+    const load = async (split: Split): Promise<CachedSplit> => {
+      const buf = await readFile(bin(split));
+      const features = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+      return { features, labels: meta.labels[split], featureShape: meta.featureShape };
+    };
+    return {
+      train: await load('train'),
+      validation: await load('validation'),
+      test: await load('test'),
+      extractSeconds: meta.extractSeconds,
+    };
+  }
+  const spec = getBackboneSpec(backbone);
+  const weights = path.join(shared, 'models', spec.weights.sharedFolder ?? '');
+  const started = performance.now();
+  const pool = await createExtractorPool({ backbone, weights, pooling: 'none', batchSize: 16 });
+  const result: Partial<Record<Split, CachedSplit>> = {};
+  try {
+    const dim = pool.info.featureLength;
+    for (const split of SPLITS) {
+      const items = await listImages(split);
+      const data = new Float32Array(items.length * dim);
+      const chunk = 32;
+      for (let i = 0; i < items.length; i += chunk) {
+        const part = items.slice(i, i + chunk);
+        const pixels = await Promise.all(
+          part.map(async (it) => (await decodeImage(await readFile(it.file), spec.inputSize)).pixels),
+        );
+        const out = await pool.extract(pixels);
+        for (const [j, v] of out.entries()) data.set(v, (i + j) * dim);
+        if ((i / chunk) % 10 === 0) {
+          process.stderr.write(`  ${backbone} ${split}: ${i + part.length}/${items.length}\r`);
+        }
+      }
+      process.stderr.write('\n');
+      result[split] = {
+        features: data,
+        labels: items.map((it) => it.label),
+        featureShape: pool.info.featureShape,
+      };
+    }
+  } finally {
+    await pool.dispose();
+  }
+  const extractSeconds = (performance.now() - started) / 1000;
+  await mkdir(cacheDir, { recursive: true });
+  for (const split of SPLITS) {
+    const f = (result[split] as CachedSplit).features;
+    await writeFile(bin(split), new Uint8Array(f.buffer, f.byteOffset, f.byteLength));
+  }
+  const labels = Object.fromEntries(SPLITS.map((s) => [s, Array.from((result[s] as CachedSplit).labels)]));
+  const featureShape = (result.train as CachedSplit).featureShape;
+  await writeFile(metaFile, JSON.stringify({ featureShape, labels, extractSeconds }));
+  return { ...(result as Record<Split, CachedSplit>), extractSeconds };
+}
+
+interface Row {
+  backbone: string;
+  pooling: HeadConfig['pooling'];
+  preset: HeadPresetName;
+  epochs: number;
+  status: string;
+  threshold: number;
+  validationAccuracy: number;
+  testAccuracy: number;
+  testRocAuc: number | null;
+  trainSeconds: number;
+  secondsPerEpoch: number;
+  backend: string;
+}
+
+async function run(
+  backbone: string,
+  data: Record<Split, CachedSplit>,
+  pooling: HeadConfig['pooling'],
+  preset: HeadPresetName,
+): Promise<Row> {
+  const config: HeadConfig = { ...headPresets[preset], pooling };
+  const featureShape = data.train.featureShape;
+  const started = performance.now();
+  const result = await trainHead(
+    { featureShape, numClasses: 2, train: data.train, validation: data.validation },
+    config,
+  );
+  const trainSeconds = (performance.now() - started) / 1000;
+  try {
+    const val = await predictProbabilities(
+      result.model,
+      data.validation.features,
+      data.validation.labels.length,
+    );
+    const threshold = chooseThreshold(val, data.validation.labels, config.threshold);
+    const test = await predictProbabilities(result.model, data.test.features, data.test.labels.length);
+    const valEval = scorePredictions(val, data.validation.labels, CLASSES, threshold);
+    const testEval = scorePredictions(test, data.test.labels, CLASSES, threshold);
+    return {
+      backbone,
+      pooling,
+      preset,
+      epochs: result.history.length,
+      status: result.status,
+      threshold,
+      validationAccuracy: valEval.accuracy,
+      testAccuracy: testEval.accuracy,
+      testRocAuc: testEval.rocAuc,
+      trainSeconds,
+      secondsPerEpoch: trainSeconds / Math.max(1, result.history.length),
+      backend: result.backend,
+    };
+  } finally {
+    result.model.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(datasetDir)) {
+    console.log(`skipped: ${path.relative(root, datasetDir)} is absent`);
+    return;
+  }
+  const rows: Row[] = [];
+  const extraction: Record<string, number> = {};
+  for (const backbone of backbones) {
+    const data = await features(backbone);
+    extraction[backbone] = data.extractSeconds;
+    for (const pooling of poolings) {
+      for (const preset of presets) {
+        const row = await run(backbone, data, pooling, preset);
+        rows.push(row);
+        console.log(
+          `${backbone} ${pooling} ${preset}: val ${row.validationAccuracy.toFixed(4)} test ${row.testAccuracy.toFixed(4)} (${row.epochs} epochs, ${row.secondsPerEpoch.toFixed(2)} s/epoch)`,
+        );
+      }
+    }
+  }
+  const fmt = (v: number | null) => (v === null ? '-' : v.toFixed(4));
+  const header = [
+    'backbone',
+    'head input',
+    'preset',
+    'epochs',
+    'threshold',
+    'val acc',
+    'test acc',
+    'test AUC',
+    's/epoch',
+  ];
+  const table = [
+    header,
+    [
+      'vgg16 (published anchor)',
+      'flatten',
+      'keras-vgg16-feature-extraction',
+      '30',
+      '0.5',
+      fmt(VGG16_ANCHOR.validation),
+      '-',
+      '-',
+      '-',
+    ],
+    ...rows.map((r) => [
+      r.backbone,
+      r.pooling,
+      r.preset,
+      String(r.epochs),
+      r.threshold.toFixed(3),
+      fmt(r.validationAccuracy),
+      fmt(r.testAccuracy),
+      fmt(r.testRocAuc),
+      r.secondsPerEpoch.toFixed(2),
+    ]),
+  ];
+  console.log(`\n| ${table.map((r) => r.join(' | ')).join(' |\n| ')} |`);
+  const best = rows.reduce<Row | null>(
+    (b, r) => (b === null || r.validationAccuracy > b.validationAccuracy ? r : b),
+    null,
+  );
+  if (best) {
+    console.log(
+      `\nbest on validation: ${best.backbone} ${best.pooling} ${best.preset}: test accuracy ${fmt(best.testAccuracy)} (target >= 0.95: ${best.testAccuracy >= 0.95 ? 'met' : 'not met'})`,
+    );
+  }
+  await mkdir(outDir, { recursive: true });
+  await writeFile(
+    path.join(outDir, 'accuracy-report.json'),
+    JSON.stringify({ anchor: { vgg16: VGG16_ANCHOR }, extractionSeconds: extraction, rows, best }, null, 2),
+  );
+}
+
+await main();
