@@ -1,0 +1,155 @@
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { backboneName, DEFAULT_BACKBONE } from '@edgehead/backbones';
+import { preprocessing } from '@edgehead/contracts';
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+const int = (min: number) => z.coerce.number().int().min(min);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+/** A user backbone declared in `EDGEHEAD_BACKBONES` (JSON array): a TF.js layers model of your own. */
+const userBackbone = z.strictObject({
+  name: backboneName,
+  weights: z.string().min(1),
+  preprocessing,
+  featureLayer: z.string().min(1).optional(),
+});
+
+const schema = z.object({
+  PORT: int(0).max(65535).default(8788),
+  HOST: z.string().default('0.0.0.0'),
+  /** Bearer token of every write route and /v1/features; required (the server refuses to start without). */
+  EDGEHEAD_GPU_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
+  /** Also require the token on GET routes. */
+  EDGEHEAD_GPU_PROTECT_READS: bool.default(false),
+  EDGEHEAD_GPU_MAX_BODY_BYTES: int(1).default(512 * MiB),
+  EDGEHEAD_GPU_MAX_FILES: int(1).default(5000),
+  EDGEHEAD_GPU_MAX_IMAGE_BYTES: int(1).default(25 * MiB),
+  EDGEHEAD_GPU_MAX_PIXELS: int(1).default(40_000_000),
+  EDGEHEAD_GPU_MAX_ARCHIVE_BYTES: int(1).default(2048 * MiB),
+  EDGEHEAD_GPU_MAX_ARCHIVE_ENTRIES: int(1).default(20_000),
+  /** Server folders may be registered only below this root; unset disables folder registration. */
+  EDGEHEAD_IMPORT_ROOT: z.string().min(1).optional(),
+  EDGEHEAD_DEFAULT_BACKBONE: backboneName.default(DEFAULT_BACKBONE),
+  /** JSON array of user backbones: [{ name, weights, preprocessing, featureLayer? }]. */
+  EDGEHEAD_BACKBONES: z
+    .string()
+    .default('[]')
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'expected a JSON array' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(userBackbone)),
+  /** Where https weights are downloaded once. */
+  EDGEHEAD_WEIGHTS_CACHE: z.string().default(path.resolve('.edgehead/weights')),
+  /** Worker threads per extractor on single-threaded backends (wasm, cpu); 0 runs in the main thread. */
+  EDGEHEAD_GPU_POOL_SIZE: int(0).default(availableParallelism()),
+  /** Images per extraction job. */
+  EDGEHEAD_EXTRACT_BATCH: int(1).max(1024).default(32),
+  /** Seconds a job may run before pg-boss considers its worker dead and retries it. */
+  EDGEHEAD_EXTRACT_EXPIRE_SECONDS: int(1).default(900),
+  EDGEHEAD_EXTRACT_RETRY_LIMIT: int(0).default(5),
+  /** Jobs this replica works on at once (each uses the whole extractor pool). */
+  EDGEHEAD_EXTRACT_CONCURRENCY: int(0).default(1),
+  EDGEHEAD_QUEUE_POLL_SECONDS: z.coerce.number().min(0.5).default(2),
+});
+
+/** Weights location per backbone from `EDGEHEAD_WEIGHTS_<NAME>` (e.g. EDGEHEAD_WEIGHTS_MOBILENET_V1_0_75). */
+function weightsFromEnv(source: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(source)) {
+    const m = /^EDGEHEAD_WEIGHTS_([A-Z0-9_]+)$/.exec(key);
+    if (m?.[1] && key !== 'EDGEHEAD_WEIGHTS_CACHE' && value) out[m[1]] = value;
+  }
+  return out;
+}
+
+/** The env var suffix of a backbone name: `mobilenet_v1_0.75` -> `MOBILENET_V1_0_75`. */
+export function weightsEnvKey(backbone: string): string {
+  return backbone.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
+/** Parsed configuration of the gpu service. */
+export interface GpuEnv {
+  port: number;
+  host: string;
+  token: string | undefined;
+  protectReads: boolean;
+  limits: {
+    maxBodyBytes: number;
+    maxFiles: number;
+    maxImageBytes: number;
+    maxPixels: number;
+    maxArchiveBytes: number;
+    maxArchiveEntries: number;
+  };
+  importRoot: string | undefined;
+  defaultBackbone: string;
+  userBackbones: z.infer<typeof userBackbone>[];
+  /** Weights source by `weightsEnvKey(backbone)`. */
+  weights: Record<string, string>;
+  weightsCache: string;
+  poolSize: number;
+  extraction: {
+    batchSize: number;
+    expireSeconds: number;
+    retryLimit: number;
+    concurrency: number;
+    pollSeconds: number;
+  };
+}
+
+/** Thrown when the environment does not parse; the message lists every bad variable. */
+export class EnvError extends Error {
+  readonly code = 'invalid_env';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'EnvError';
+  }
+}
+
+/**
+ * Reads the service configuration from `source` (default `process.env`), with local defaults.
+ * @example const env = parseEnv({ EDGEHEAD_GPU_TOKEN: 'a-long-enough-token' });
+ */
+export function parseEnv(source: Record<string, string | undefined> = process.env): GpuEnv {
+  const r = schema.safeParse(source);
+  if (!r.success) {
+    const what = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new EnvError(`invalid environment: ${what}`, { cause: r.error });
+  }
+  const e = r.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    token: e.EDGEHEAD_GPU_TOKEN,
+    protectReads: e.EDGEHEAD_GPU_PROTECT_READS,
+    limits: {
+      maxBodyBytes: e.EDGEHEAD_GPU_MAX_BODY_BYTES,
+      maxFiles: e.EDGEHEAD_GPU_MAX_FILES,
+      maxImageBytes: e.EDGEHEAD_GPU_MAX_IMAGE_BYTES,
+      maxPixels: e.EDGEHEAD_GPU_MAX_PIXELS,
+      maxArchiveBytes: e.EDGEHEAD_GPU_MAX_ARCHIVE_BYTES,
+      maxArchiveEntries: e.EDGEHEAD_GPU_MAX_ARCHIVE_ENTRIES,
+    },
+    importRoot: e.EDGEHEAD_IMPORT_ROOT === undefined ? undefined : path.resolve(e.EDGEHEAD_IMPORT_ROOT),
+    defaultBackbone: e.EDGEHEAD_DEFAULT_BACKBONE,
+    userBackbones: e.EDGEHEAD_BACKBONES,
+    weights: weightsFromEnv(source),
+    weightsCache: e.EDGEHEAD_WEIGHTS_CACHE,
+    poolSize: e.EDGEHEAD_GPU_POOL_SIZE,
+    extraction: {
+      batchSize: e.EDGEHEAD_EXTRACT_BATCH,
+      expireSeconds: e.EDGEHEAD_EXTRACT_EXPIRE_SECONDS,
+      retryLimit: e.EDGEHEAD_EXTRACT_RETRY_LIMIT,
+      concurrency: e.EDGEHEAD_EXTRACT_CONCURRENCY,
+      pollSeconds: e.EDGEHEAD_QUEUE_POLL_SECONDS,
+    },
+  };
+}

@@ -1,0 +1,103 @@
+import { decodeImage, isBackboneError } from '@edgehead/backbones';
+import { FEATURE_HEADERS, type FeaturesJsonResponse, featureSetOf, featuresQuery } from '@edgehead/contracts';
+import { type Context, Hono } from 'hono';
+import type { AppDeps } from '../deps.ts';
+import { ApiError } from '../http/errors.ts';
+import { limitBody } from '../http/limits.ts';
+import { validate } from '../http/validate.ts';
+import { readMultipart } from '../uploads/multipart.ts';
+
+/** Images of a `/v1/features` request: the raw body, or every file part of a multipart batch in order. */
+async function images(c: Context, maxFiles: number): Promise<Uint8Array[]> {
+  const type = c.req.header('content-type') ?? '';
+  if (type.startsWith('multipart/form-data'))
+    return (await readMultipart(c, maxFiles)).files.map((f) => f.data);
+  const body = new Uint8Array(await c.req.arrayBuffer());
+  if (body.length === 0) throw new ApiError(400, 'bad_request', 'empty body: send the image bytes');
+  return [body];
+}
+
+/** Frozen-backbone features on demand (the edge's image path): binary float32 or JSON, per the contract. */
+export async function computeFeatures(
+  deps: AppDeps,
+  input: { backbone?: string | undefined; images: Uint8Array[] },
+) {
+  const { extractor, resolved } = await deps.extractors.get({ backbone: input.backbone });
+  const pixels: Uint8Array[] = [];
+  for (const [i, image] of input.images.entries()) {
+    try {
+      pixels.push(
+        (await decodeImage(image, extractor.info.inputSize, { maxPixels: deps.env.limits.maxPixels })).pixels,
+      );
+    } catch (err) {
+      if (!isBackboneError(err)) throw err;
+      const [status, code] =
+        err.code === 'not_an_image'
+          ? ([415, 'unsupported_media_type'] as const)
+          : err.code === 'image_too_large'
+            ? ([413, 'payload_too_large'] as const)
+            : ([400, 'bad_request'] as const);
+      throw new ApiError(status, code, `image ${i}: ${err.message}`, { index: i, reason: err.code });
+    }
+  }
+  const vectors = await extractor.extract(pixels);
+  const info = extractor.info;
+  return {
+    backbone: info.name,
+    featureSet: featureSetOf({
+      backbone: info.name,
+      preprocessing: info.preprocessing,
+      featureShape: info.featureShape,
+    }),
+    storageFeatureSet: resolved.featureSet,
+    shape: [vectors.length, ...info.featureShape],
+    vectors,
+  };
+}
+
+function wantsJson(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const binary = accept.indexOf('application/octet-stream');
+  const json = accept.indexOf('application/json');
+  return json >= 0 && (binary < 0 || json < binary);
+}
+
+/** `POST /v1/features?backbone=<name or feature-set key>`. */
+export function featureRoutes(deps: AppDeps): Hono {
+  return new Hono().post(
+    '/',
+    limitBody(deps.env.limits.maxBodyBytes),
+    validate('query', featuresQuery),
+    async (c) => {
+      const { backbone } = c.req.valid('query');
+      const out = await computeFeatures(deps, {
+        backbone,
+        images: await images(c, deps.env.limits.maxFiles),
+      });
+      if (wantsJson(c.req.header('accept'))) {
+        const body: FeaturesJsonResponse = {
+          backbone: out.backbone,
+          featureSet: out.featureSet,
+          shape: out.shape,
+          dtype: 'float32',
+          features: out.vectors.map((v) => Array.from(v)),
+        };
+        return c.json(body);
+      }
+      const length = out.vectors.reduce((n, v) => n + v.length, 0);
+      const bytes = new Uint8Array(length * 4);
+      const view = new DataView(bytes.buffer);
+      let at = 0;
+      for (const v of out.vectors) {
+        for (let i = 0; i < v.length; i++, at += 4) view.setFloat32(at, v[i] as number, true);
+      }
+      return c.body(bytes, 200, {
+        'content-type': 'application/octet-stream',
+        [FEATURE_HEADERS.shape]: out.shape.join(','),
+        [FEATURE_HEADERS.dtype]: 'float32',
+        [FEATURE_HEADERS.backbone]: out.backbone,
+        [FEATURE_HEADERS.featureSet]: out.featureSet,
+      });
+    },
+  );
+}

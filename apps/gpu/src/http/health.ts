@@ -1,0 +1,46 @@
+import { Hono } from 'hono';
+import type { AppDeps } from '../deps.ts';
+
+async function timed<T>(
+  f: () => Promise<T>,
+): Promise<{ ok: true; ms: number; value: T } | { ok: false; error: string }> {
+  const t0 = performance.now();
+  try {
+    const value = await f();
+    return { ok: true, ms: Math.round(performance.now() - t0), value };
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** `GET /health`: tfjs backend, database and queue reachability; 503 when the database or queue is down. */
+export function healthRoutes(deps: AppDeps): Hono {
+  return new Hono().get('/', async (c) => {
+    const [backend, db, queue, extractors] = await Promise.all([
+      timed(() => deps.extractors.backend()),
+      timed(() => deps.sql`select 1 as one`),
+      timed(() => deps.queue.boss.getQueues()),
+      deps.extractors.loaded(),
+    ]);
+    const ok = db.ok && queue.ok && backend.ok;
+    return c.json(
+      {
+        status: ok ? 'ok' : 'degraded',
+        backend: backend.ok
+          ? {
+              name: backend.value.name,
+              tfBackend: backend.value.tfBackend,
+              simd: backend.value.simd,
+              skipped: backend.value.skipped,
+              tfjsVersion: backend.value.tfjsVersion,
+            }
+          : { error: backend.error },
+        db: db.ok ? { ok: true, ms: db.ms } : db,
+        queue: queue.ok ? { ok: true, ms: queue.ms, queues: queue.value.map((q) => q.name) } : queue,
+        extractors,
+        poolSize: deps.env.poolSize,
+      },
+      ok ? 200 : 503,
+    );
+  });
+}

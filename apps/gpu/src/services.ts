@@ -1,0 +1,47 @@
+import path from 'node:path';
+import { connect, type Database } from '@edgehead/db/node';
+import type { AppDeps } from './deps.ts';
+import type { GpuEnv } from './env.ts';
+import { registerExtractionWorker } from './extraction/jobs.ts';
+import { ExtractorRegistry } from './extractors/registry.ts';
+import { startQueue } from './queue/index.ts';
+
+/** Builds the extractor registry from the service configuration. */
+export function registryFromEnv(env: GpuEnv): ExtractorRegistry {
+  return new ExtractorRegistry({
+    defaultBackbone: env.defaultBackbone,
+    userBackbones: env.userBackbones,
+    weights: env.weights,
+    weightsCache: env.weightsCache,
+    poolSize: env.poolSize,
+    sharedDir: process.env.EDGEHEAD_SHARED_DIR ? path.resolve(process.env.EDGEHEAD_SHARED_DIR) : undefined,
+  });
+}
+
+/** A running service's dependencies plus how to stop them in order. */
+export interface Services {
+  deps: AppDeps;
+  database: Database;
+  stop(): Promise<void>;
+}
+
+/**
+ * Connects to Postgres (migrating it), starts pg-boss and registers this replica's job workers.
+ * Training runs register their workers here too, one line each (see README).
+ */
+export async function startServices(env: GpuEnv): Promise<Services> {
+  const database = await connect();
+  const queue = await startQueue(database.sql);
+  const deps: AppDeps = { db: database.db, sql: database.sql, queue, extractors: registryFromEnv(env), env };
+  await registerExtractionWorker(deps);
+  // await registerRunWorkers(deps);  <- training runs (apps/gpu/src/runs) register here
+  return {
+    deps,
+    database,
+    async stop() {
+      await queue.stop();
+      await deps.extractors.dispose();
+      await database.close();
+    },
+  };
+}
