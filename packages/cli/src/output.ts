@@ -65,11 +65,18 @@ export function latencySummary(values: readonly number[]): {
 }
 
 /** One line of a progress bar: `[#####.....]  50/100 files  12.5 files/s  3 rejected`. */
-export function progressLine(done: number, total: number, elapsedMs: number, extra = '', width = 24): string {
+export function progressLine(
+  done: number,
+  total: number,
+  elapsedMs: number,
+  extra = '',
+  unit = 'files',
+  width = 24,
+): string {
   const ratio = total > 0 ? Math.min(1, done / total) : 1;
   const filled = Math.round(ratio * width);
   const rate = elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(done).padStart(String(total).length)}/${total} files  ${rate.toFixed(1)} files/s${extra ? `  ${extra}` : ''}`;
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(done).padStart(String(total).length)}/${total} ${unit}  ${rate.toFixed(1)} ${unit}/s${extra ? `  ${extra}` : ''}`;
 }
 
 /** A progress display: redraws one line on a TTY, prints at most every `everyMs` otherwise. */
@@ -80,12 +87,13 @@ export class Progress {
     private readonly stream: NodeJS.WriteStream,
     private readonly total: number,
     private readonly everyMs = 2000,
+    private readonly unit = 'files',
   ) {}
 
   /** Updates the display with `done` items and optional extra text. */
   update(done: number, extra = ''): void {
     const now = Date.now();
-    const line = progressLine(done, this.total, now - this.started, extra);
+    const line = progressLine(done, this.total, now - this.started, extra, this.unit);
     if (this.stream.isTTY) this.stream.write(`\r${line}\x1b[K`);
     else if (now - this.last >= this.everyMs || done === this.total) this.stream.write(`${line}\n`);
     else return;

@@ -101,7 +101,7 @@ export async function extractAndWait(
   );
   const query = { backbone: body.backbone, pooling: body.pooling };
   let progress = queued.progress;
-  const bar = quiet ? null : new Progress(process.stderr, Math.max(progress.total, 1), 5000);
+  const bar = quiet ? null : new Progress(process.stderr, Math.max(progress.total, 1), 5000, 'images');
   while (progress.state !== 'done') {
     if (progress.jobs.queued + progress.jobs.active === 0 && progress.jobs.failed > 0) {
       throw new CliError(

@@ -42,6 +42,9 @@ export interface System {
 
 const HOST = '127.0.0.1';
 
+/** The shared data folder beside the repository (pretrained weights, photos), when present. */
+const SHARED_DIR = path.resolve(REPO_ROOT, '../shared');
+
 function lockPath(home: string) {
   return path.join(home, 'up.pid');
 }
@@ -166,11 +169,13 @@ export async function startSystem(options: SystemOptions): Promise<System> {
           DATABASE_URL: database.url,
           HOST,
           PORT: String(options.gpuPort),
-          EDGEHEAD_GPU_PORT: String(options.gpuPort),
           EDGEHEAD_GPU_TOKEN: config.gpuToken,
           EDGEHEAD_EDGE_URL: edgeUrl,
           EDGEHEAD_EDGE_ADMIN_TOKEN: config.adminToken,
-          EDGEHEAD_DATA_DIR: path.join(home, 'gpu'),
+          // pretrained weights in place (../shared/models beside the repository) unless configured
+          ...(process.env.EDGEHEAD_SHARED_DIR || !existsSync(SHARED_DIR)
+            ? {}
+            : { EDGEHEAD_SHARED_DIR: SHARED_DIR }),
         },
       },
       log,
