@@ -6,6 +6,8 @@ import { featureRoutes } from './features/routes.ts';
 import { requireToken } from './http/auth.ts';
 import { onError } from './http/errors.ts';
 import { healthRoutes } from './http/health.ts';
+import { modelRoutes } from './models/index.ts';
+import { runRoutes } from './runs/index.ts';
 
 export type { AppDeps } from './deps.ts';
 
@@ -23,8 +25,8 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/*', requireToken({ token: deps.env.token, openReads: !deps.env.protectReads }));
   app.route('/v1/datasets', datasetRoutes(deps));
   app.route('/v1/features', featureRoutes(deps));
-  // Training runs and models (apps/gpu/src/runs, src/models) mount here, one line each, e.g.
-  // app.route('/v1/runs', runRoutes(deps));
+  app.route('/v1/runs', runRoutes(deps));
+  app.route('/v1/models', modelRoutes(deps));
   return app;
 }
 

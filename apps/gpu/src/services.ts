@@ -5,6 +5,7 @@ import type { GpuEnv } from './env.ts';
 import { registerExtractionWorker } from './extraction/jobs.ts';
 import { ExtractorRegistry } from './extractors/registry.ts';
 import { startQueue } from './queue/index.ts';
+import { registerTrainingWorker } from './runs/index.ts';
 
 /** Builds the extractor registry from the service configuration. */
 export function registryFromEnv(env: GpuEnv): ExtractorRegistry {
@@ -34,7 +35,10 @@ export async function startServices(env: GpuEnv): Promise<Services> {
   const queue = await startQueue(database.sql);
   const deps: AppDeps = { db: database.db, sql: database.sql, queue, extractors: registryFromEnv(env), env };
   await registerExtractionWorker(deps);
-  // await registerRunWorkers(deps);  <- training runs (apps/gpu/src/runs) register here
+  await registerTrainingWorker(queue, database.db, {
+    queue: env.training,
+    pollSeconds: env.extraction.pollSeconds,
+  });
   return {
     deps,
     database,

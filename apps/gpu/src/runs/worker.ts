@@ -82,8 +82,8 @@ export async function registerTrainingWorker(
     },
   );
   return async () => {
-    await queue.boss.offWork(work);
-    await queue.boss.offWork(dead);
+    await queue.boss.offWork({ id: work });
+    await queue.boss.offWork({ id: dead });
   };
 }
 
