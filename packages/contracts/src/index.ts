@@ -5,5 +5,6 @@ export * from './errors.ts';
 export * from './features.ts';
 export * from './manifest.ts';
 export * from './models.ts';
+export * from './openapi.ts';
 export * from './runs.ts';
 export * from './training-api.ts';
