@@ -55,6 +55,8 @@ const schema = z.object({
   /** Seconds a job may run before pg-boss considers its worker dead and retries it. */
   EDGEHEAD_EXTRACT_EXPIRE_SECONDS: int(1).default(900),
   EDGEHEAD_EXTRACT_RETRY_LIMIT: int(0).default(5),
+  /** Seconds before a failed or expired job is retried (doubling with each retry). */
+  EDGEHEAD_EXTRACT_RETRY_DELAY: int(0).default(5),
   /** Jobs this replica works on at once (each uses the whole extractor pool). */
   EDGEHEAD_EXTRACT_CONCURRENCY: int(0).default(1),
   EDGEHEAD_QUEUE_POLL_SECONDS: z.coerce.number().min(0.5).default(2),
@@ -106,6 +108,7 @@ export interface GpuEnv {
     batchSize: number;
     expireSeconds: number;
     retryLimit: number;
+    retryDelay: number;
     concurrency: number;
     pollSeconds: number;
   };
@@ -157,6 +160,7 @@ export function parseEnv(source: Record<string, string | undefined> = process.en
       batchSize: e.EDGEHEAD_EXTRACT_BATCH,
       expireSeconds: e.EDGEHEAD_EXTRACT_EXPIRE_SECONDS,
       retryLimit: e.EDGEHEAD_EXTRACT_RETRY_LIMIT,
+      retryDelay: e.EDGEHEAD_EXTRACT_RETRY_DELAY,
       concurrency: e.EDGEHEAD_EXTRACT_CONCURRENCY,
       pollSeconds: e.EDGEHEAD_QUEUE_POLL_SECONDS,
     },

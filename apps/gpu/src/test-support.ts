@@ -12,8 +12,8 @@ import { afterAll, beforeAll } from 'vitest';
 import { createApp } from './app.ts';
 import type { AppDeps } from './deps.ts';
 import { parseEnv } from './env.ts';
-import { registryFromEnv } from './services.ts';
 import { startQueue } from './queue/index.ts';
+import { registryFromEnv } from './services.ts';
 
 /** The token tests configure. */
 export const TOKEN = 'test-token-0123456789abcdef';
@@ -106,7 +106,10 @@ export function useTestApp(env: Record<string, string> = {}): () => TestApp {
 }
 
 /** Multipart body of files named as given (names may carry `split/label/` folders). */
-export function form(files: { name: string; data: Uint8Array }[], fields: Record<string, string> = {}): FormData {
+export function form(
+  files: { name: string; data: Uint8Array }[],
+  fields: Record<string, string> = {},
+): FormData {
   const fd = new FormData();
   for (const [k, v] of Object.entries(fields)) fd.append(k, v);
   for (const f of files) fd.append('files', new Blob([f.data as Uint8Array<ArrayBuffer>]), f.name);

@@ -22,7 +22,9 @@ async function upload(id: string, body: FormData) {
   return { status: res.status, body: (await res.json()) as unknown };
 }
 
-async function tarGz(entries: { name: string; data?: Uint8Array; type?: 'symlink' | 'link'; target?: string }[]) {
+async function tarGz(
+  entries: { name: string; data?: Uint8Array; type?: 'symlink' | 'link'; target?: string }[],
+) {
   const pack = tar.pack();
   for (const e of entries) {
     if (e.type) pack.entry({ name: e.name, type: e.type, linkname: e.target ?? 'x' });
@@ -38,7 +40,10 @@ describe('auth', () => {
   it('answers 401 without a token and 403 with a wrong one, in the error shape', async () => {
     const { app } = ctx();
     const init = { method: 'POST', body: '{"name":"x","classes":["a","b"]}' };
-    const missing = await app.request('/v1/datasets', { ...init, headers: { 'content-type': 'application/json' } });
+    const missing = await app.request('/v1/datasets', {
+      ...init,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(missing.status).toBe(401);
     expect(errorBody.parse(await missing.json()).error.code).toBe('unauthorized');
     const wrong = await app.request('/v1/datasets', {
@@ -77,10 +82,15 @@ describe('datasets', () => {
     expect(notJson.status).toBe(400);
     const list = (await (await app.request('/v1/datasets')).json()) as { datasets: { name: string }[] };
     expect(list.datasets.map((d) => d.name)).toContain('pets');
-    const got = (await (await app.request('/v1/datasets/pets')).json()) as { id: string; featureSets: unknown[] };
+    const got = (await (await app.request('/v1/datasets/pets')).json()) as {
+      id: string;
+      featureSets: unknown[];
+    };
     expect(got.id).toBe(ds.id);
     expect(got.featureSets).toEqual([]);
-    expect((await app.request(`/v1/datasets/${ds.id}`, { method: 'DELETE', headers: auth })).status).toBe(200);
+    expect((await app.request(`/v1/datasets/${ds.id}`, { method: 'DELETE', headers: auth })).status).toBe(
+      200,
+    );
     const gone = await app.request(`/v1/datasets/${ds.id}`);
     expect(gone.status).toBe(404);
     expect(errorBody.parse(await gone.json()).error.code).toBe('not_found');
@@ -145,8 +155,15 @@ describe('multipart upload', () => {
       (await upload(ds.id, form([{ name: 'train/cats/x.jpg', data: bytes }]))).body,
     );
     const again = uploadResponse.parse(
-      (await upload(ds.id, form([{ name: 'train/cats/y.jpg', data: bytes }, { name: 'train/cats/z.jpg', data: bytes }])))
-        .body,
+      (
+        await upload(
+          ds.id,
+          form([
+            { name: 'train/cats/y.jpg', data: bytes },
+            { name: 'train/cats/z.jpg', data: bytes },
+          ]),
+        )
+      ).body,
     );
     expect(again.files.map((f) => f.status)).toEqual(['duplicate', 'duplicate']);
     expect(again.files[0]).toMatchObject({ imageId: (first.files[0] as { imageId: string }).imageId });
@@ -195,7 +212,9 @@ describe('archive upload', () => {
       'unsafe_path',
     ]);
     // The same archive as a multipart part is expanded too; everything already stored is a duplicate.
-    const again = uploadResponse.parse((await upload(ds.id, form([{ name: 'set.tgz', data: archive }]))).body);
+    const again = uploadResponse.parse(
+      (await upload(ds.id, form([{ name: 'set.tgz', data: archive }]))).body,
+    );
     expect(again).toMatchObject({ accepted: 0, duplicates: 2, rejected: 4 });
   });
 
@@ -232,4 +251,3 @@ describe('health', () => {
     expect(body.db.ok).toBe(true);
   });
 });
-

@@ -70,12 +70,12 @@ export async function progressFor(
 
 /** Creates the feature queue with the service's expiry and retry policy (idempotent). */
 export function ensureExtractQueue(deps: AppDeps): Promise<void> {
-  const { expireSeconds, retryLimit } = deps.env.extraction;
+  const { expireSeconds, retryLimit, retryDelay } = deps.env.extraction;
   return deps.queue.ensureQueue(EXTRACT_QUEUE, {
     expireInSeconds: expireSeconds,
     retryLimit,
-    retryDelay: 5,
-    retryBackoff: true,
+    retryDelay,
+    retryBackoff: retryDelay > 0,
   });
 }
 

@@ -47,7 +47,10 @@ describe('readArchive', () => {
     // The archive reader hands names through; the path check refuses them before anything is stored.
     expect(labelsFromPath('../x/train/cats/b.jpg', {})).toMatchObject({ ok: false, reason: 'unsafe_path' });
     expect(labelsFromPath('/abs/train/cats/c.jpg', {})).toMatchObject({ ok: false, reason: 'unsafe_path' });
-    expect(labelsFromPath('C:\\x\\train\\cats\\c.jpg', {})).toMatchObject({ ok: false, reason: 'unsafe_path' });
+    expect(labelsFromPath('C:\\x\\train\\cats\\c.jpg', {})).toMatchObject({
+      ok: false,
+      reason: 'unsafe_path',
+    });
     expect(entries.some((e) => e.name.endsWith('/'))).toBe(false);
   });
 
