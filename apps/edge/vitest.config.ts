@@ -4,6 +4,9 @@ import { defineConfig } from 'vitest/config';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
+/** Requests per API key per window in the tests (low, so that a test can cross it; each test file has its own keys). */
+const TEST_RATE_LIMIT = 60;
+
 /** Answers the gpu service's `POST /v1/features` for classify-image tests (the real path is test/e2e's). */
 export const FAKE_GPU_URL = 'http://gpu.test';
 
@@ -16,7 +19,9 @@ export default defineConfig({
           ADMIN_TOKEN: 'test-admin-token',
           GPU_SERVICE_TOKEN: 'test-gpu-token',
           GPU_SERVICE_URL: FAKE_GPU_URL,
+          RATE_LIMIT_PERIOD_S: '60',
         },
+        ratelimits: { KEY_LIMITER: { simple: { limit: TEST_RATE_LIMIT, period: 60 } } },
         // outbound fetch interception: the worker's call to the gpu service lands here, in Node
         outboundService: (request: Request) => fakeGpu(request),
       },
@@ -28,6 +33,7 @@ export default defineConfig({
   test: {
     include: [here('./test/**/*.test.ts')],
     globalSetup: [here('./test/global-setup.ts')],
+    provide: { rateLimit: TEST_RATE_LIMIT },
   },
 });
 

@@ -48,6 +48,7 @@ export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
       );
     const record = await findApiKey(c.env.REGISTRY, key);
     if (!record) throw new ApiError(403, 'forbidden', 'the API key is not valid (unknown or deleted)');
+    c.set('apiKeyId', record.id);
     await next();
   };
 }

@@ -25,6 +25,8 @@ export interface Fixtures {
 declare module 'vitest' {
   export interface ProvidedContext {
     fixtures: Fixtures;
+    /** KEY_LIMITER's limit in the tests (vitest.config.ts), per API key per 60 s. */
+    rateLimit: number;
   }
 }
 

@@ -14,6 +14,7 @@ import { ApiError } from '../errors.ts';
 import { decodeBinaryFeatures, decodeJsonFeatures, type FeatureBatch } from '../features.ts';
 import { getHead } from '../heads.ts';
 import { imageFeatures } from '../image-features.ts';
+import { keyRateLimit } from '../rate-limit.ts';
 import { resolveActive } from '../registry.ts';
 import type { AppEnv } from '../types.ts';
 import { validate } from '../validate.ts';
@@ -35,7 +36,7 @@ function mediaType(header: string | undefined): string {
 
 /** `POST /v1/models/:alias/classify` and `/classify-image`, behind an API key. */
 export const classifyRoutes = new Hono<AppEnv>()
-  .use(apiKeyAuth())
+  .use(apiKeyAuth(), keyRateLimit())
   .post(
     '/models/:alias/classify',
     limit,
