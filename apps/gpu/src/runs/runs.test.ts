@@ -50,7 +50,11 @@ let dataset: Dataset;
 let app: Hono;
 
 /** Stores a separable synthetic feature set as images + vectors of `name` (binary: 'cat', 'dog'). */
-async function seedDataset(name: string, featureSet: string, splits: { train: number; validation: number; test: number }) {
+async function seedDataset(
+  name: string,
+  featureSet: string,
+  splits: { train: number; validation: number; test: number },
+) {
   const db = database.db;
   const ds = await createDataset(db, { name, classes: ['cat', 'dog'] });
   let seed = 1;
@@ -62,8 +66,22 @@ async function seedDataset(name: string, featureSet: string, splits: { train: nu
       const data = new TextEncoder().encode(`${name}-${split}-${i}`);
       const sha256 = createHash('sha256').update(data).digest('hex');
       const label = train.labels[i] === 1 ? 'dog' : 'cat';
-      const { image } = await addImage(db, { datasetId: ds.id, split, label, sha256, data, width: 1, height: 1, bytes: data.length });
-      vectors.push({ imageId: image.id, featureSet, shape: SHAPE, values: train.features.slice(i * DIM, (i + 1) * DIM) });
+      const { image } = await addImage(db, {
+        datasetId: ds.id,
+        split,
+        label,
+        sha256,
+        data,
+        width: 1,
+        height: 1,
+        bytes: data.length,
+      });
+      vectors.push({
+        imageId: image.id,
+        featureSet,
+        shape: SHAPE,
+        values: train.features.slice(i * DIM, (i + 1) * DIM),
+      });
     }
     await saveFeatures(db, vectors);
   }
@@ -71,8 +89,17 @@ async function seedDataset(name: string, featureSet: string, splits: { train: nu
 }
 
 async function post(path: string, body: unknown) {
-  const res = await app.request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string; details?: { field?: string } } } };
+  const res = await app.request(path, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as Record<string, unknown> & {
+      error?: { code: string; message: string; details?: { field?: string } };
+    },
+  };
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
@@ -111,7 +138,12 @@ describe('POST /v1/runs validation', () => {
     [{ optimizer: 'adagrad' }, 'optimizer'],
     [{ hiddenUnitz: 3 }, 'hiddenUnitz'],
   ])('refuses config %j with 400 naming %s', async (override, field) => {
-    const { status, body } = await post('/v1/runs', { dataset: 'pets', featureSet: FEATURE_SET, ...CONFIG, ...override });
+    const { status, body } = await post('/v1/runs', {
+      dataset: 'pets',
+      featureSet: FEATURE_SET,
+      ...CONFIG,
+      ...override,
+    });
     expect(status).toBe(400);
     expect(body.error?.code).toBe('validation_failed');
     expect(body.error?.details?.field).toBe(field);
@@ -125,7 +157,11 @@ describe('POST /v1/runs validation', () => {
   });
 
   it('refuses a known backbone whose features were never extracted for the dataset', async () => {
-    const { status, body } = await post('/v1/runs', { dataset: 'pets', backbone: 'mobilenet_v1_0.75', ...CONFIG });
+    const { status, body } = await post('/v1/runs', {
+      dataset: 'pets',
+      backbone: 'mobilenet_v1_0.75',
+      ...CONFIG,
+    });
     expect(status).toBe(400);
     expect(body.error?.details?.field).toBe('backbone');
     expect(body.error?.message).toContain('no stored');
@@ -157,7 +193,12 @@ describe('training runs', () => {
     let created: { id: string } | undefined;
     const runIdOf = (_: number) => created?.id ?? '';
     try {
-      const res = await post('/v1/runs', { dataset: 'pets', featureSet: FEATURE_SET, ...CONFIG, pooling: 'flatten' });
+      const res = await post('/v1/runs', {
+        dataset: 'pets',
+        featureSet: FEATURE_SET,
+        ...CONFIG,
+        pooling: 'flatten',
+      });
       expect(res.status).toBe(202);
       created = res.body as unknown as { id: string };
       expect(res.body.status).toBe('queued');
@@ -173,7 +214,13 @@ describe('training runs', () => {
 
       const detail = (await (await app.request(`/v1/runs/${run.id}`)).json()) as {
         epochs: unknown[];
-        evaluations: { split: string; accuracy: number; confusion: number[][]; roc: unknown[]; perClass: unknown[] }[];
+        evaluations: {
+          split: string;
+          accuracy: number;
+          confusion: number[][];
+          roc: unknown[];
+          perClass: unknown[];
+        }[];
         model: { id: string; name: string; version: number };
       };
       expect(detail.epochs).toHaveLength(CONFIG.epochs);
@@ -184,11 +231,16 @@ describe('training runs', () => {
       expect(detail.evaluations.map((e) => e.split)).toEqual(['validation', 'test']);
       expect(detail.model).toMatchObject({ name: 'pets', version: 1 });
 
-      const list = (await (await app.request('/v1/runs?dataset=pets&status=succeeded&sort=test_accuracy')).json()) as {
+      const list = (await (
+        await app.request('/v1/runs?dataset=pets&status=succeeded&sort=test_accuracy')
+      ).json()) as {
         items: { id: string; epochsDone: number; testAccuracy: number }[];
         total: number;
       };
-      expect(list.items.find((r) => r.id === run.id)).toMatchObject({ epochsDone: CONFIG.epochs, testAccuracy: test?.accuracy });
+      expect(list.items.find((r) => r.id === run.id)).toMatchObject({
+        epochsDone: CONFIG.epochs,
+        testAccuracy: test?.accuracy,
+      });
     } finally {
       await stop();
     }
@@ -201,8 +253,18 @@ describe('training runs', () => {
     expect(await trainRun(database.db, b)).toBe('succeeded');
     const [da, dbb] = [await getRunDetail(database.db, a), await getRunDetail(database.db, b)];
     const strip = (d: typeof da) => ({
-      epochs: d.epochs.map(({ loss, accuracy, valLoss, valAccuracy }) => ({ loss, accuracy, valLoss, valAccuracy })),
-      evaluations: d.evaluations.map(({ accuracy, rocAuc, confusion, threshold }) => ({ accuracy, rocAuc, confusion, threshold })),
+      epochs: d.epochs.map(({ loss, accuracy, valLoss, valAccuracy }) => ({
+        loss,
+        accuracy,
+        valLoss,
+        valAccuracy,
+      })),
+      evaluations: d.evaluations.map(({ accuracy, rocAuc, confusion, threshold }) => ({
+        accuracy,
+        rocAuc,
+        confusion,
+        threshold,
+      })),
     });
     expect(strip(dbb)).toEqual(strip(da));
     expect(da.model?.version).not.toBe(dbb.model?.version);
@@ -233,7 +295,9 @@ describe('training runs', () => {
     const modelId = detail.model?.id as string;
     const res = await app.request(`/v1/models/${modelId}/artifact`);
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { files: Record<'model.json' | 'weights.bin' | 'manifest.json', string> };
+    const body = (await res.json()) as {
+      files: Record<'model.json' | 'weights.bin' | 'manifest.json', string>;
+    };
     const files = {
       'model.json': Buffer.from(body.files['model.json'], 'base64'),
       'weights.bin': Buffer.from(body.files['weights.bin'], 'base64'),
@@ -244,18 +308,33 @@ describe('training runs', () => {
       'weights.bin': new Uint8Array(files['weights.bin']),
       'manifest.json': new Uint8Array(files['manifest.json']),
     });
-    expect(head.manifest).toMatchObject({ backbone: FEATURE_SET, featureShape: SHAPE, classes: ['cat', 'dog'], task: 'binary', runId: id });
+    expect(head.manifest).toMatchObject({
+      backbone: FEATURE_SET,
+      featureShape: SHAPE,
+      classes: ['cat', 'dog'],
+      task: 'binary',
+      runId: id,
+    });
 
     const raw = await app.request(`/v1/models/${modelId}/artifact?file=weights.bin`);
     expect(Buffer.from(await raw.arrayBuffer()).equals(files['weights.bin'])).toBe(true);
 
     const modelJson = JSON.parse(files['model.json'].toString('utf8'));
-    const weightData = files['weights.bin'].buffer.slice(files['weights.bin'].byteOffset, files['weights.bin'].byteOffset + files['weights.bin'].byteLength);
+    const weightData = files['weights.bin'].buffer.slice(
+      files['weights.bin'].byteOffset,
+      files['weights.bin'].byteOffset + files['weights.bin'].byteLength,
+    );
     const model = await tf.loadLayersModel(
-      tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest[0].weights, weightData }),
+      tf.io.fromMemory({
+        modelTopology: modelJson.modelTopology,
+        weightSpecs: modelJson.weightsManifest[0].weights,
+        weightData,
+      }),
     );
     const test = await loadFeatureMatrix(database.db, dataset.id, FEATURE_SET, 'test');
-    const out = tf.tidy(() => model.predict(tf.tensor(test.data, [test.labels.length, ...SHAPE])) as tf.Tensor);
+    const out = tf.tidy(
+      () => model.predict(tf.tensor(test.data, [test.labels.length, ...SHAPE])) as tf.Tensor,
+    );
     const probs = (await out.data()) as Float32Array;
     out.dispose();
     model.dispose();
@@ -267,7 +346,8 @@ describe('training runs', () => {
     expect(rescored.rocAuc).toBeCloseTo(stored?.rocAuc as number, 10);
     // the edge runtime on the same artifact agrees with tfjs
     const edgeOut = head.model.predict(test.data, test.labels.length);
-    for (let i = 0; i < probs.length; i++) expect(Math.abs((edgeOut[i] as number) - (probs[i] as number))).toBeLessThanOrEqual(1e-5);
+    for (let i = 0; i < probs.length; i++)
+      expect(Math.abs((edgeOut[i] as number) - (probs[i] as number))).toBeLessThanOrEqual(1e-5);
   });
 });
 
@@ -285,7 +365,11 @@ describe('dead workers', () => {
     });
     try {
       const id = await startDirect(CONFIG);
-      await queue.boss.send(TRAIN_HEAD_QUEUE, { runId: id }, { expireInSeconds: 5, retryLimit: 1, retryDelay: 0 });
+      await queue.boss.send(
+        TRAIN_HEAD_QUEUE,
+        { runId: id },
+        { expireInSeconds: 5, retryLimit: 1, retryDelay: 0 },
+      );
       const run = await waitFor('the retried run to finish', async () => {
         const r = await getRun(database.db, id);
         return r.status === 'succeeded' || r.status === 'failed' ? r : undefined;
@@ -327,7 +411,12 @@ async function startDirect(config: HeadConfigRequest): Promise<string> {
   const { createRun } = await import('@edgehead/db');
   const { headConfigRequest } = await import('@edgehead/contracts');
   const resolved = headConfigRequest.parse(config);
-  const run = await createRun(database.db, { datasetId: dataset.id, featureSet: FEATURE_SET, config: resolved, epochsTotal: resolved.epochs });
+  const run = await createRun(database.db, {
+    datasetId: dataset.id,
+    featureSet: FEATURE_SET,
+    config: resolved,
+    epochsTotal: resolved.epochs,
+  });
   return run.id;
 }
 
