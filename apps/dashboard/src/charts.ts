@@ -8,6 +8,8 @@ export interface Line {
   color: string;
   dash?: number[];
   width?: number;
+  /** Draw point markers (default: when there are few points). */
+  points?: boolean;
 }
 
 /** A chart of lines over a shared numeric x axis (epochs, or false-positive rate for ROC). */
@@ -18,8 +20,10 @@ export interface ChartSpec {
   yLabel: string;
   x: number[];
   lines: Line[];
-  /** Fixed y range (accuracy: [0, 1]); auto when absent. */
-  y?: [number, number];
+  /** y range: fixed, or computed from the data's min and max on every redraw; auto when absent. */
+  y?: [number, number] | ((min: number | null, max: number | null) => [number, number]);
+  /** Whole-number x ticks only (epochs). */
+  integerX?: boolean;
   /** Fixed x range (ROC: [0, 1]). */
   xRange?: [number, number];
   height?: number;
@@ -40,6 +44,12 @@ export const PALETTE = [
   '#000000',
   '#999933',
 ];
+
+function yScale(y: ChartSpec['y']): uPlot.Scale {
+  if (!y) return {};
+  if (typeof y === 'function') return { range: (_u, min, max) => y(min, max) };
+  return { range: y };
+}
 
 /** A live chart: `update()` swaps the data without rebuilding; `destroy()` frees it. */
 export interface Chart {
@@ -78,11 +88,12 @@ export function chart(spec: ChartSpec): Chart {
     height: spec.height ?? 260,
     scales: {
       x: { time: false, ...(spec.xRange ? { range: spec.xRange } : {}) },
-      y: spec.y ? { range: spec.y } : {},
+      y: yScale(spec.y),
     },
     axes: [
       {
         label: spec.xLabel,
+        ...(spec.integerX ? { incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000] } : {}),
         stroke: 'currentColor',
         grid: { stroke: 'rgba(127,127,127,0.15)' },
         ticks: { stroke: 'rgba(127,127,127,0.3)' },
@@ -106,7 +117,7 @@ export function chart(spec: ChartSpec): Chart {
           width: l.width ?? 2,
           dash: l.dash,
           spanGaps: true,
-          points: { show: spec.x.length <= 60, size: 5 },
+          points: { show: l.points ?? ((u: uPlot) => (u.data[0]?.length ?? 0) <= 60), size: 5 },
         }),
       ),
     ],

@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { onError } from './errors.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { classifyRoutes } from './routes/classify.ts';
+import { dashboardApi } from './routes/dashboard-api.ts';
 import type { AppEnv } from './types.ts';
 
 /** The edge worker: classify routes, the model registry, health; the dashboard's static assets around it. */
@@ -11,12 +12,8 @@ const app = new Hono<AppEnv>();
 const routes = app
   .get('/health', (c) => c.json({ status: 'ok' as const }))
   .route('/v1', classifyRoutes)
-  .route('/admin', adminRoutes);
-
-// Dashboard API (issue 6) mounts here, written in src/routes/dashboard-api.ts:
-//   import { dashboardApi } from './routes/dashboard-api.ts';
-//   app.route('/api', dashboardApi);
-// (and add `typeof dashboardApi` to AppType through the chained `routes` above)
+  .route('/admin', adminRoutes)
+  .route('/api', dashboardApi);
 
 app.notFound((c) =>
   c.json(errorJson('not_found', `no route ${c.req.method} ${new URL(c.req.url).pathname}`), 404),

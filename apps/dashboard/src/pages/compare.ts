@@ -5,7 +5,7 @@ import { h, mount, notice } from '../dom.ts';
 import { best, differs, duration, flatten, num, pct } from '../format.ts';
 import { href } from '../router.ts';
 import { selection } from '../selection.ts';
-import { anchorLine } from './run.ts';
+import { accuracyRange, anchorLine } from './run.ts';
 import { statusBadge } from './status.ts';
 
 type Compared = Comparison['runs'][number];
@@ -102,14 +102,16 @@ export function comparePage(root: HTMLElement, params: URLSearchParams): () => v
         chart({
           title: 'Validation accuracy per epoch',
           xLabel: 'epoch',
+          integerX: true,
           yLabel: 'val accuracy',
           x: acc.x,
           lines: [...acc.lines, anchorLine(acc.x)],
-          y: [0, 1],
+          y: accuracyRange,
         }),
         chart({
           title: 'Validation loss per epoch',
           xLabel: 'epoch',
+          integerX: true,
           yLabel: 'val loss',
           x: loss.x,
           lines: loss.lines,

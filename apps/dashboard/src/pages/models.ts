@@ -94,7 +94,7 @@ export function modelsPage(root: HTMLElement): () => void {
       status.textContent = `${label} failed: ${e.message}${e.status === 401 || e.status === 403 ? ' Check the admin token.' : ''}`;
       if (e.status === 403) adminToken.clear();
     }
-    await load();
+    refresh();
   };
 
   const aliasSection = (a: Alias, edge: VersionList | null, edgeError: string | null) => {
@@ -146,7 +146,7 @@ export function modelsPage(root: HTMLElement): () => void {
               'tr',
               {},
               ['Version', 'Model', 'Run', 'Backbone', 'Test acc', 'Deployed', 'State', 'Action'].map((t) =>
-                h('th', { scope: 'col' }, t),
+                h('th', { scope: 'col', class: t === 'Test acc' ? 'num' : undefined }, t),
               ),
             ),
           ),
@@ -244,7 +244,7 @@ export function modelsPage(root: HTMLElement): () => void {
                       'tr',
                       {},
                       ['Model', 'Run', 'Backbone', 'Test acc', 'Created', 'Aliases'].map((t) =>
-                        h('th', { scope: 'col' }, t),
+                        h('th', { scope: 'col', class: t === 'Test acc' ? 'num' : undefined }, t),
                       ),
                     ),
                   ),

@@ -37,7 +37,14 @@ export function anchorLine(x: number[]) {
     color: '#888888',
     dash: [2, 4],
     width: 1.5,
+    points: false,
   };
+}
+
+/** Accuracy axis: up to 1, down to a tenth below the lowest value (and below the anchor), so curves fill the plot. */
+export function accuracyRange(dataMin: number | null): [number, number] {
+  const low = Math.min(RECIPE_VAL_ACCURACY_ANCHOR, dataMin ?? 0);
+  return [Math.max(0, Math.floor((low - 0.05) * 10) / 10), 1];
 }
 
 function bestVal(epochs: Epoch[]): Epoch | null {
@@ -165,6 +172,7 @@ export function runPage(root: HTMLElement, id: string): () => void {
       lossChart = chart({
         title: 'Loss per epoch',
         xLabel: 'epoch',
+        integerX: true,
         yLabel: 'loss',
         x: lines.x,
         lines: lines.loss,
@@ -172,10 +180,11 @@ export function runPage(root: HTMLElement, id: string): () => void {
       accChart = chart({
         title: 'Accuracy per epoch',
         xLabel: 'epoch',
+        integerX: true,
         yLabel: 'accuracy',
         x: lines.x,
         lines: [...lines.accuracy, anchorLine(lines.x)],
-        y: [0, 1],
+        y: accuracyRange,
       });
       mount(
         root,

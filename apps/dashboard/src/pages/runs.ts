@@ -189,7 +189,7 @@ export function runsPage(root: HTMLElement, params: URLSearchParams): () => void
       { 'data-run-id': r.id, 'data-status': r.status },
       h(
         'td',
-        {},
+        { class: 'pick' },
         h('input', {
           type: 'checkbox',
           checked: picked,
@@ -200,23 +200,31 @@ export function runsPage(root: HTMLElement, params: URLSearchParams): () => void
           },
         }),
       ),
-      h('th', { scope: 'row' }, h('a', { href: href(`/runs/${r.id}`), class: 'mono' }, r.id.slice(0, 8))),
-      h('td', {}, r.datasetName),
-      h('td', {}, r.featureSet),
+      h(
+        'th',
+        { scope: 'row', class: 'run-id' },
+        h(
+          'a',
+          { href: href(`/runs/${r.id}`), class: 'mono', 'aria-label': `Run ${r.id.slice(0, 8)}` },
+          r.id.slice(0, 8),
+        ),
+      ),
+      h('td', { 'data-label': 'Dataset', class: 'nowrap' }, r.datasetName),
+      h('td', { 'data-label': 'Backbone', class: 'wrap' }, r.featureSet),
       h(
         'td',
-        {},
+        { 'data-label': 'Preset / head', class: 'head-cell' },
         h('span', { class: 'preset' }, r.preset ?? 'custom'),
-        h('br'),
-        h('small', {}, headSummary(r.config)),
+        headSummary(r.config) !== '–' && h('br'),
+        headSummary(r.config) !== '–' && h('small', {}, headSummary(r.config)),
       ),
-      h('td', {}, statusBadge(r.status, r.error)),
-      h('td', { class: 'num' }, `${r.epochsDone}/${r.epochsTotal}`),
-      h('td', { class: 'num' }, pct(r.bestValAccuracy)),
-      h('td', { class: 'num' }, pct(r.testAccuracy)),
-      h('td', { class: 'num' }, duration(r.durationMs)),
-      h('td', { class: 'num' }, r.backend ?? '–'),
-      h('td', { class: 'num' }, when(r.createdAt)),
+      h('td', { 'data-label': 'Status', class: 'status-cell' }, statusBadge(r.status, r.error)),
+      h('td', { class: 'num', 'data-label': 'Epochs' }, `${r.epochsDone}/${r.epochsTotal}`),
+      h('td', { class: 'num', 'data-label': 'Best val acc' }, pct(r.bestValAccuracy)),
+      h('td', { class: 'num', 'data-label': 'Test acc' }, pct(r.testAccuracy)),
+      h('td', { class: 'num', 'data-label': 'Duration' }, duration(r.durationMs)),
+      h('td', { class: 'num', 'data-label': 'Backend' }, r.backend ?? '–'),
+      h('td', { class: 'num', 'data-label': 'Created' }, when(r.createdAt)),
     );
   };
 
@@ -297,7 +305,7 @@ export function runsPage(root: HTMLElement, params: URLSearchParams): () => void
     );
     const liveCount = page.items.filter((r) => LIVE.has(r.status)).length;
     live.textContent = liveCount
-      ? `${liveCount} run${liveCount > 1 ? 's' : ''} training on this page: updating every 3 s`
+      ? `${liveCount} run${liveCount > 1 ? 's' : ''} queued or training on this page: updating every 3 s`
       : '';
   };
 

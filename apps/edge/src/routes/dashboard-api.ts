@@ -59,6 +59,39 @@ function database(): MiddlewareHandler<DashboardEnv> {
   };
 }
 
+// postgres.js codes of a database that cannot be reached (Node and workerd sockets)
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+]);
+
+/** A 503 for a database that cannot be reached (drizzle wraps the driver's error in `cause`). */
+function unreachable(err: unknown): ApiError | null {
+  for (
+    let e = err as { code?: unknown; cause?: unknown; message?: unknown } | undefined;
+    e;
+    e = e.cause as typeof e
+  ) {
+    if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) {
+      return new ApiError(
+        503,
+        'unavailable',
+        `database unreachable through the HYPERDRIVE binding (${e.code})`,
+        undefined,
+        { cause: err },
+      );
+    }
+  }
+  return null;
+}
+
 /** Data-layer errors become HTTP errors naming the value (404 for an unknown run). */
 function httpError(err: unknown): never {
   if (err instanceof DbError && err.code === 'not_found')
@@ -109,7 +142,7 @@ export const dashboardApi = new Hono<DashboardEnv>()
   .notFound((c) =>
     c.json(errorJson('not_found', `no dashboard route ${c.req.method} ${new URL(c.req.url).pathname}`), 404),
   )
-  .onError(onError);
+  .onError((err, c) => onError(unreachable(err) ?? err, c));
 
 /** Route types of the dashboard API for `hc<DashboardApi>()`. */
 export type DashboardApi = typeof dashboardApi;

@@ -1,0 +1,219 @@
+// The dashboard in a real browser: Debian's chromium (playwright-core) against the edge worker under
+// `wrangler dev`, its Hyperdrive binding pointed at a seeded test database. Screenshots of every page go to
+// test-results/ (git-ignored). Skips, saying why, when chromium is not installed.
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { recordEpoch } from '@edgehead/db';
+import { connect, type Database } from '@edgehead/db/node';
+import { createTestDatabase, type TestDatabase } from '@edgehead/db/testing';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDashboard, CHROMIUM, CHROMIUM_ARGS, type Edge, startEdge } from './harness.ts';
+import { curve, type Seeded, seedDashboard } from './seed.ts';
+
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium)
+  console.warn(
+    `browser tests skipped: no chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`,
+  );
+
+const shots = fileURLToPath(new URL('../test-results/', import.meta.url));
+const ADMIN_TOKEN = 'browser-test-admin-token';
+
+describe.skipIf(!hasChromium)('dashboard in chromium against wrangler dev', () => {
+  let testDb: TestDatabase;
+  let database: Database;
+  let seeded: Seeded;
+  let assetsDir: string;
+  let edge: Edge;
+  let profile: string;
+  let context: BrowserContext;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    database = await connect({ url: testDb.url, max: 2 });
+    seeded = await seedDashboard(database.db);
+    assetsDir = await buildDashboard();
+    edge = await startEdge({ databaseUrl: testDb.url, assetsDir, adminToken: ADMIN_TOKEN });
+    profile = await mkdtemp(join(tmpdir(), 'edgehead-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      args: CHROMIUM_ARGS,
+      headless: true,
+      viewport: { width: 1280, height: 800 },
+    });
+    await mkdir(shots, { recursive: true });
+  }, 240_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await edge?.stop();
+    await database?.close();
+    await testDb?.drop();
+    for (const dir of [profile, assetsDir]) if (dir) await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  async function open(hash: string, viewport = { width: 1280, height: 800 }): Promise<Page> {
+    const page = await context.newPage();
+    await page.setViewportSize(viewport);
+    page.on('pageerror', (e) => pageErrors.push(`${hash}: ${e.message}`));
+    await page.goto(`${edge.url}/${hash}`);
+    return page;
+  }
+
+  /** Points drawn by a chart (set from uPlot's data) and whether its canvas holds any painted pixel. */
+  async function chartState(page: Page, name: RegExp) {
+    const chart = page.getByRole('img', { name });
+    await chart.locator('canvas').waitFor();
+    return chart.evaluate((el) => {
+      const canvas = el.querySelector('canvas') as HTMLCanvasElement;
+      const pixels =
+        canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ??
+        new Uint8ClampedArray();
+      let painted = 0;
+      for (let i = 3; i < pixels.length; i += 4) if ((pixels[i] as number) > 0) painted++;
+      return {
+        points: Number((el as HTMLElement).dataset.points),
+        series: Number((el as HTMLElement).dataset.series),
+        painted,
+        label: el.getAttribute('aria-label') ?? '',
+      };
+    });
+  }
+
+  it('lists the seeded runs with live status, filters them and sorts on the server', async () => {
+    const page = await open('#/runs');
+    const rows = page.locator('table.runs tbody tr');
+    await expect.poll(() => rows.count()).toBe(6);
+    await expect
+      .poll(() => page.locator(`tr[data-run-id="${seeded.live}"] td[data-label="Epochs"]`).textContent())
+      .toBe('3/10');
+    expect(await page.locator(`tr[data-run-id="${seeded.live}"] .status`).textContent()).toBe('running');
+    expect(
+      await page.locator(`tr[data-run-id="${seeded.recipe}"] td[data-label="Best val acc"]`).textContent(),
+    ).toBe('88.0%');
+    expect(await page.getByRole('columnheader', { name: /Created/ }).getAttribute('aria-sort')).toBe(
+      'descending',
+    );
+    await page.screenshot({ path: join(shots, 'runs.png'), fullPage: true });
+
+    await page.getByRole('combobox', { name: /^Status/ }).selectOption('succeeded');
+    await expect.poll(() => rows.count()).toBe(3);
+    await page.getByRole('button', { name: /Sort by Test acc/ }).click();
+    await expect
+      .poll(() => page.locator('table.runs tbody tr').first().getAttribute('data-run-id'))
+      .toBe(seeded.tuned);
+    expect(page.url()).toContain('status=succeeded');
+    expect(await page.getByRole('columnheader', { name: /Test acc/ }).getAttribute('aria-sort')).toBe(
+      'descending',
+    );
+
+    await page.getByRole('combobox', { name: /^Status/ }).selectOption('cancelled');
+    await expect
+      .poll(() => page.getByRole('status').filter({ hasText: 'No runs match these filters' }).count())
+      .toBe(1);
+    await page.close();
+  });
+
+  it('reads as cards on a phone', async () => {
+    const page = await open('#/runs', { width: 390, height: 844 });
+    await expect.poll(() => page.locator('table.runs tbody tr').count()).toBe(6);
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: join(shots, 'runs-phone.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('draws the loss and accuracy charts with one point per epoch, the confusion matrix and the ROC curve', async () => {
+    const page = await open(`#/runs/${seeded.recipe}`);
+    const loss = await chartState(page, /^Loss per epoch/);
+    const accuracy = await chartState(page, /^Accuracy per epoch/);
+    expect(loss).toMatchObject({ points: 12, series: 2 });
+    expect(accuracy).toMatchObject({ points: 12, series: 3 });
+    expect(accuracy.label).toContain('VGG16 recipe 0.90');
+    expect(accuracy.label).toContain('Best validation accuracy 88.0% at epoch 12');
+    expect(loss.painted).toBeGreaterThan(1000);
+    const roc = await chartState(page, /^ROC curve/);
+    expect(roc.points).toBe(6);
+    const cells = page.getByTestId('confusion').locator('td.cm-cell');
+    expect(await cells.count()).toBe(4);
+    expect(await cells.first().getAttribute('aria-label')).toBe(
+      'true cats, predicted cats: 90 (94.7% of cats)',
+    );
+    expect(await page.getByText('rmsprop', { exact: true }).count()).toBe(1);
+    await page.screenshot({ path: join(shots, 'run.png'), fullPage: true });
+    await page.close();
+
+    const multi = await open(`#/runs/${seeded.flowers}`, { width: 390, height: 844 });
+    expect(await chartState(multi, /^Accuracy per epoch/)).toMatchObject({ points: 5 });
+    expect(await multi.getByTestId('confusion').locator('td.cm-cell').count()).toBe(9);
+    expect(await multi.getByRole('img', { name: /^ROC curve/ }).count()).toBe(0);
+    await multi.screenshot({ path: join(shots, 'run-phone.png'), fullPage: true });
+    await multi.close();
+  });
+
+  it('adds a point to a live run when an epoch row is inserted', async () => {
+    const page = await open(`#/runs/${seeded.live}`);
+    expect(await chartState(page, /^Accuracy per epoch/)).toMatchObject({ points: 3 });
+    await recordEpoch(database.db, seeded.live, curve(4, 0.88));
+    await expect
+      .poll(async () => (await chartState(page, /^Accuracy per epoch/)).points, { timeout: 15_000 })
+      .toBe(4);
+    expect((await chartState(page, /^Loss per epoch/)).points).toBe(4);
+    await expect.poll(() => page.locator('.live-note').textContent()).toContain('4 of 10 epochs');
+    await page.screenshot({ path: join(shots, 'run-live.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('compares two runs picked in the table: overlaid curves and highlighted differences', async () => {
+    const page = await open('#/runs');
+    await page.getByRole('checkbox', { name: `Compare run ${seeded.recipe.slice(0, 8)}` }).check();
+    await page.getByRole('checkbox', { name: `Compare run ${seeded.tuned.slice(0, 8)}` }).check();
+    await page.getByRole('link', { name: 'Compare selected' }).click();
+    await page.waitForURL(/#\/compare\?ids=/);
+    expect(decodeURIComponent(page.url())).toContain(`ids=${seeded.recipe},${seeded.tuned}`);
+    const acc = await chartState(page, /^Validation accuracy per epoch/);
+    expect(acc).toMatchObject({ points: 12, series: 3 });
+    expect(acc.label).toContain(seeded.recipe.slice(0, 8));
+    expect(acc.label).toContain(seeded.tuned.slice(0, 8));
+    const differing = await page.locator('table.compare tr.diff th').allTextContents();
+    expect(differing.some((t) => t.startsWith('Preset'))).toBe(true);
+    expect(differing.some((t) => t.startsWith('config: optimizer'))).toBe(true);
+    expect(differing.some((t) => t.startsWith('Dataset'))).toBe(false);
+    await page.screenshot({ path: join(shots, 'compare.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('lists versions per alias and sends the admin token from sessionStorage to the admin routes', async () => {
+    const page = await open('#/models');
+    const pets = page.locator('section[data-alias="pets"]');
+    await pets.waitFor();
+    expect(await pets.locator('tr.active th').textContent()).toBe('v2');
+    expect(await pets.getByRole('button', { name: 'Activate pets version v1' }).isDisabled()).toBe(true);
+    await page.screenshot({ path: join(shots, 'models.png'), fullPage: true });
+
+    await page.getByLabel('Admin token').fill('wrong-token');
+    await page.getByRole('button', { name: 'Use token' }).click();
+    await pets.getByRole('button', { name: /Roll back pets/ }).click();
+    await expect.poll(() => page.locator('.live-note').textContent()).toContain('the admin token is wrong');
+
+    await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
+    await page.getByRole('button', { name: 'Use token' }).click();
+    expect(await page.evaluate(() => sessionStorage.getItem('edgehead.adminToken'))).toBe(ADMIN_TOKEN);
+    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    // the edge's KV registry of this fresh wrangler has no alias `pets`: accepted token, then the registry's 404
+    await pets.getByRole('button', { name: 'Activate pets version v1' }).click();
+    await expect.poll(() => page.locator('.live-note').textContent()).toContain('unknown model alias "pets"');
+    await page.close();
+  });
+
+  it('threw no error in any page', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});

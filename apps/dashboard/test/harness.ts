@@ -1,0 +1,144 @@
+// Starts what the browser tests drive: the dashboard built by Vite, served with the edge worker under
+// `wrangler dev` (local mode, offline) whose Hyperdrive binding points at a test database.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
+
+const dashboardDir = fileURLToPath(new URL('..', import.meta.url));
+const edgeDir = fileURLToPath(new URL('../../edge', import.meta.url));
+
+/** Debian's chromium (CI installs it with apt-get); the browser tests skip without it. */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Chromium flags for a sandbox-less, offline, headless run. */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** A free TCP port on the loopback interface. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/** Builds the dashboard into a fresh temporary folder and returns it. */
+export async function buildDashboard(): Promise<string> {
+  const outDir = await mkdtemp(join(tmpdir(), 'edgehead-dashboard-'));
+  await build({
+    root: dashboardDir,
+    logLevel: 'error',
+    build: { outDir, emptyOutDir: true, sourcemap: false },
+  });
+  return outDir;
+}
+
+/** A running `wrangler dev` of the edge worker. */
+export interface Edge {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the edge worker under `wrangler dev` with the given assets folder and Hyperdrive pointed at
+ * `databaseUrl`; resolves when `/health` answers.
+ */
+export async function startEdge(options: {
+  databaseUrl: string;
+  assetsDir: string;
+  adminToken: string;
+  timeoutMs?: number;
+}): Promise<Edge> {
+  const [port, inspector, persist] = await Promise.all([
+    freePort(),
+    freePort(),
+    mkdtemp(join(tmpdir(), 'edgehead-wrangler-')),
+  ]);
+  // miniflare refuses a Hyperdrive URL without a password; the test databases ignore it (trust auth)
+  const db = new URL(options.databaseUrl);
+  if (!db.password) db.password = 'postgres';
+  // the edge's own wrangler (4.86, pinned there), run with this Node
+  const wrangler = createRequire(join(edgeDir, 'package.json')).resolve('wrangler/bin/wrangler.js');
+  const args = [
+    wrangler,
+    'dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--inspector-port',
+    String(inspector),
+    '--persist-to',
+    persist,
+    '--assets',
+    options.assetsDir,
+    '--var',
+    `ADMIN_TOKEN:${options.adminToken}`,
+    '--show-interactive-dev-session=false',
+    '--log-level',
+    'warn',
+  ];
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: edgeDir,
+    detached: true, // own process group: stop() ends wrangler and its workerd together
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: db.toString(),
+      WRANGLER_SEND_METRICS: 'false',
+      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+      NO_COLOR: '1',
+    },
+  });
+  let log = '';
+  child.stdout?.on('data', (d) => (log += d));
+  child.stderr?.on('data', (d) => (log += d));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null || child.pid === undefined) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    const killer = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), 5000);
+    await exited;
+    clearTimeout(killer);
+  };
+  const deadline = Date.now() + (options.timeoutMs ?? 90_000);
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null)
+      throw new Error(`wrangler dev exited with ${child.exitCode}:\n${log.slice(-3000)}`);
+    try {
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) });
+      if (res.ok) return { url, stop };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await stop();
+  throw new Error(
+    `wrangler dev did not answer /health within ${options.timeoutMs ?? 90_000} ms:\n${log.slice(-3000)}`,
+  );
+}

@@ -1,0 +1,142 @@
+import type { HeadManifest } from '@edgehead/contracts';
+import { describe, expect, it } from 'vitest';
+import { NotFoundError } from '../errors.ts';
+import {
+  createDataset,
+  createRun,
+  getModelOverview,
+  getRunsForCompare,
+  listRunFacets,
+  recordDeployment,
+  recordEpoch,
+  registerModel,
+  saveEvaluation,
+} from '../index.ts';
+import { useTestDatabase } from '../test-setup.ts';
+
+const database = useTestDatabase();
+
+const manifest = (runId: string) =>
+  ({
+    format: 'edgehead-head/1',
+    backbone: 'tiny',
+    preprocessing: 'rescale',
+    featureShape: [2],
+    task: 'binary',
+    classes: ['a', 'b'],
+    threshold: 0.5,
+    metrics: {},
+    files: [{ path: 'model.json', sha256: 'a'.repeat(64), bytes: 1 }],
+    runId,
+    createdAt: new Date(0).toISOString(),
+  }) as HeadManifest;
+
+describe('dashboard queries', () => {
+  it('counts runs per dataset (also datasets without runs), feature set and status', async () => {
+    const { db } = database();
+    const a = await createDataset(db, { name: 'facet-a', classes: ['x', 'y'] });
+    await createDataset(db, { name: 'facet-b', classes: ['x', 'y', 'z'] });
+    await createRun(db, { datasetId: a.id, featureSet: 'vgg16', config: {}, epochsTotal: 1 });
+    await createRun(db, { datasetId: a.id, featureSet: 'mobilenet', config: {}, epochsTotal: 1 });
+    const facets = await listRunFacets(db);
+    expect(
+      facets.datasets.filter((d) => d.name.startsWith('facet-')).map((d) => [d.name, d.task, d.runs]),
+    ).toEqual([
+      ['facet-a', 'binary', 2],
+      ['facet-b', 'multiclass', 0],
+    ]);
+    expect(facets.featureSets).toEqual(
+      expect.arrayContaining([
+        { featureSet: 'mobilenet', runs: 1 },
+        { featureSet: 'vgg16', runs: 1 },
+      ]),
+    );
+    expect(facets.statuses).toContainEqual({ status: 'queued', runs: facets.total });
+  });
+
+  it('returns compared runs in the order asked with only their own epochs, and names a missing id', async () => {
+    const { db } = database();
+    const ds = await createDataset(db, { name: 'compare', classes: ['x', 'y'] });
+    const r1 = await createRun(db, { datasetId: ds.id, featureSet: 'f', config: { lr: 1 }, epochsTotal: 2 });
+    const r2 = await createRun(db, { datasetId: ds.id, featureSet: 'f', config: { lr: 2 }, epochsTotal: 3 });
+    for (const [run, n] of [
+      [r1, 2],
+      [r2, 3],
+    ] as const) {
+      for (let e = 1; e <= n; e++)
+        await recordEpoch(db, run.id, { epoch: e, loss: 1 / e, valAccuracy: e / 10, durationMs: 1 });
+    }
+    const compared = await getRunsForCompare(db, [r2.id, r1.id]);
+    expect(compared.map((c) => [c.run.id, c.epochs.map((e) => e.epoch), c.dataset.name])).toEqual([
+      [r2.id, [1, 2, 3], 'compare'],
+      [r1.id, [1, 2], 'compare'],
+    ]);
+    const missing = '00000000-0000-4000-8000-0000000000aa';
+    await expect(getRunsForCompare(db, [r1.id, missing])).rejects.toThrow(new NotFoundError('run', missing));
+  });
+
+  it('groups deployments per alias with the active version, the model and the test accuracy of its run', async () => {
+    const { db } = database();
+    const ds = await createDataset(db, { name: 'overview', classes: ['a', 'b'] });
+    const ids: string[] = [];
+    for (const acc of [0.8, 0.85]) {
+      const run = await createRun(db, { datasetId: ds.id, featureSet: 'tiny', config: {}, epochsTotal: 1 });
+      await saveEvaluation(db, {
+        runId: run.id,
+        split: 'test',
+        n: 2,
+        accuracy: acc,
+        precision: 1,
+        recall: 1,
+        f1: 1,
+        confusion: [
+          [1, 0],
+          [0, 1],
+        ],
+        perClass: [],
+      });
+      await saveEvaluation(db, {
+        runId: run.id,
+        split: 'validation',
+        n: 2,
+        accuracy: 0.1,
+        precision: 1,
+        recall: 1,
+        f1: 1,
+        confusion: [
+          [1, 0],
+          [0, 1],
+        ],
+        perClass: [],
+      });
+      const model = await registerModel(db, {
+        runId: run.id,
+        name: 'ov',
+        manifest: manifest(run.id),
+        artifactSha256: 'd'.repeat(64),
+        files: [{ path: 'model.json', sha256: 'c'.repeat(64), data: new Uint8Array([1]) }],
+      });
+      ids.push(model.id);
+    }
+    await recordDeployment(db, { modelId: ids[0] as string, alias: 'ov', edgeVersion: 'v1', active: true });
+    await recordDeployment(db, { modelId: ids[1] as string, alias: 'ov', edgeVersion: 'v2', active: false });
+    await recordDeployment(db, {
+      modelId: ids[1] as string,
+      alias: 'ov-canary',
+      edgeVersion: 'c1',
+      active: true,
+    });
+    const overview = await getModelOverview(db);
+    const ov = overview.aliases.find((a) => a.alias === 'ov');
+    expect(ov?.active).toBe('v1');
+    expect(ov?.versions.map((v) => [v.edgeVersion, v.model.version, v.run.testAccuracy])).toEqual([
+      ['v2', 2, 0.85],
+      ['v1', 1, 0.8],
+    ]);
+    const models = overview.models.filter((m) => m.name === 'ov');
+    expect(models.map((m) => [m.version, m.testAccuracy, m.aliases.sort()])).toEqual([
+      [2, 0.85, ['ov', 'ov-canary']],
+      [1, 0.8, ['ov']],
+    ]);
+  });
+});
