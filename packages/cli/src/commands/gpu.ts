@@ -22,6 +22,22 @@ import { resolveDatasetId } from './datasets.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Runs a polling request, retrying while the service is unreachable for up to `patienceMs`: a busy
+ * service (training in its main thread) may drop a poll without anything being wrong.
+ */
+export async function patiently<T>(request: () => Promise<T>, patienceMs = 120_000): Promise<T> {
+  const deadline = Date.now() + patienceMs;
+  for (;;) {
+    try {
+      return await request();
+    } catch (error) {
+      if (!(error instanceof CliError) || error.code !== 'unreachable' || Date.now() > deadline) throw error;
+      await sleep(1000);
+    }
+  }
+}
+
 async function writeContext(options: z.infer<typeof commonSchema>): Promise<Context> {
   const ctx = await createContext(options);
   requireToken(ctx.endpoints.gpuToken, 'gpu service token', '--gpu-token', 'EDGEHEAD_GPU_TOKEN');
@@ -114,7 +130,9 @@ export async function extractAndWait(
       progress.etaSeconds === null ? '' : `eta ${formatDuration(progress.etaSeconds * 1000)}`,
     );
     await sleep(1000);
-    progress = await ctx.gpu.call('GET', `/v1/datasets/${datasetId}/extract`, { query }, extractionProgress);
+    progress = await patiently(() =>
+      ctx.gpu.call('GET', `/v1/datasets/${datasetId}/extract`, { query }, extractionProgress),
+    );
   }
   bar?.update(progress.done);
   bar?.finish();
@@ -185,7 +203,7 @@ export async function followRun(
 ): Promise<RunDetailResponse> {
   let seen = 0;
   for (;;) {
-    const detail = await gpu.call('GET', `/v1/runs/${id}`, {}, runDetailResponse);
+    const detail = await patiently(() => gpu.call('GET', `/v1/runs/${id}`, {}, runDetailResponse));
     for (const m of detail.epochs.slice(seen)) onEpoch(m, detail);
     seen = Math.max(seen, detail.epochs.length);
     if (TERMINAL.has(detail.run.status)) return detail;

@@ -28,6 +28,8 @@ export interface ChildSpec {
   args: string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** Sees every output line too (e.g. to wait for a `ready` line). */
+  onLine?: (line: string) => void;
 }
 
 /** A supervised child: its output goes to the log sink line by line; `stop()` ends it and its children. */
@@ -49,7 +51,12 @@ export class Child {
       detached: true,
     });
     for (const stream of [this.process.stdout, this.process.stderr]) {
-      if (stream) createInterface({ input: stream }).on('line', (line) => log(spec.name, line));
+      if (stream) {
+        createInterface({ input: stream }).on('line', (line) => {
+          log(spec.name, line);
+          spec.onLine?.(line);
+        });
+      }
     }
     this.exited = new Promise((resolve) => {
       this.process.once('error', (error) => {

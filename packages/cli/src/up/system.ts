@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, type Database } from '@edgehead/db/node';
+import { applyMigrations } from '@edgehead/db/node';
 import { type ConfigFile, loadOrCreateConfig, saveConfig } from '../config.ts';
 import { CliError } from '../errors.ts';
 import { assertPortsFree, freePort, type WantedPort } from './ports.ts';
@@ -110,21 +110,17 @@ export async function startSystem(options: SystemOptions): Promise<System> {
   const gpuUrl = `http://${HOST}:${options.gpuPort}`;
   const edgeUrl = `http://${HOST}:${options.edgePort}`;
   const children: Child[] = [];
-  let database: Database | null = null;
   let stopping: Promise<void> | null = null;
 
   const stop = () => {
     stopping ??= (async () => {
-      // gpu first (it finishes or requeues its jobs), then the edge, then the database they both use.
+      // gpu first (it finishes or requeues its jobs), then the edge, then the database they both use
+      // (children are kept in start order: db, edge, gpu).
       for (const child of [...children].reverse()) {
         if (!child.running) continue;
         log('up', `stopping ${child.spec.name}...`);
         const status = await child.stop();
         log('up', `${child.spec.name} stopped (${status})`);
-      }
-      if (database) {
-        await database.close();
-        log('up', 'database closed');
       }
       await rm(lockPath(home), { force: true });
     })();
@@ -132,28 +128,52 @@ export async function startSystem(options: SystemOptions): Promise<System> {
   };
 
   try {
-    log(
-      'up',
-      options.databaseUrl
-        ? 'connecting to DATABASE_URL'
-        : `starting embedded Postgres (${path.join(home, 'pg')})`,
-    );
-    database = await connect({
-      ...(options.databaseUrl
-        ? { url: options.databaseUrl }
-        : { embedded: true, dataDir: path.join(home, 'pg'), port: options.dbPort }),
-      max: 2,
-      migrate: true,
-    });
-    log('up', `database ready, migrations applied (${redact(database.url)})`);
-    const config: ConfigFile = { ...loaded, gpuUrl, edgeUrl, databaseUrl: database.url };
+    const tsx = import.meta.resolve('tsx');
+    let databaseUrl: string;
+    if (options.databaseUrl) {
+      log('up', `applying migrations to ${redact(options.databaseUrl)}`);
+      await applyMigrations(options.databaseUrl);
+      databaseUrl = options.databaseUrl;
+    } else {
+      const dataDir = path.join(home, 'pg');
+      log('up', `starting embedded Postgres (${dataDir})`);
+      let ready: (url: string) => void = () => undefined;
+      const url = new Promise<string>((resolve) => {
+        ready = resolve;
+      });
+      const db = new Child(
+        {
+          name: 'db',
+          command: process.execPath,
+          args: ['--import', tsx, fileURLToPath(new URL('./db-main.ts', import.meta.url))],
+          cwd: process.cwd(),
+          env: { ...process.env, EDGEHEAD_DB_DATA_DIR: dataDir, EDGEHEAD_DB_PORT: String(options.dbPort) },
+          onLine: (line) => {
+            const m = /^ready (postgres:\/\/\S+)$/.exec(line);
+            if (m?.[1]) ready(m[1]);
+          },
+        },
+        log,
+      );
+      children.push(db);
+      databaseUrl = await Promise.race([
+        url,
+        db.exited.then((status): never => {
+          throw new CliError(
+            'failed',
+            `the embedded Postgres exited (${status}) before it was ready; see the db lines above`,
+          );
+        }),
+      ]);
+    }
+    log('up', `database ready, migrations applied (${redact(databaseUrl)})`);
+    const config: ConfigFile = { ...loaded, gpuUrl, edgeUrl, databaseUrl };
     await saveConfig(home, config);
 
     const baseEnv = {
       ...process.env,
       NO_COLOR: process.env.NO_COLOR ?? (process.stdout.isTTY ? undefined : '1'),
     };
-    const tsx = import.meta.resolve('tsx');
     const gpu = new Child(
       {
         name: 'gpu',
@@ -166,7 +186,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
         cwd: path.join(REPO_ROOT, 'apps/gpu'),
         env: {
           ...baseEnv,
-          DATABASE_URL: database.url,
+          DATABASE_URL: databaseUrl,
           HOST,
           PORT: String(options.gpuPort),
           EDGEHEAD_GPU_TOKEN: config.gpuToken,
@@ -224,12 +244,12 @@ export async function startSystem(options: SystemOptions): Promise<System> {
           ...baseEnv,
           WRANGLER_SEND_METRICS: 'false',
           CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-          CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: withPassword(database.url),
+          CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: withPassword(databaseUrl),
         },
       },
       log,
     );
-    children.unshift(edge);
+    children.splice(children.length - 1, 0, edge);
 
     await Promise.all([
       waitHealthy(`${gpuUrl}/health`, gpu, options.healthTimeoutMs),
@@ -249,8 +269,8 @@ export async function startSystem(options: SystemOptions): Promise<System> {
       configCreated: created,
       gpuUrl,
       edgeUrl,
-      databaseUrl: database.url,
-      embedded: database.embedded !== null,
+      databaseUrl,
+      embedded: !options.databaseUrl,
       crashed,
       stop,
     };
