@@ -1,5 +1,5 @@
 /** Why a training call failed. */
-export type TrainingErrorCode = 'invalid_input' | 'invalid_config' | 'backend_unavailable';
+export type TrainingErrorCode = 'invalid_input' | 'invalid_config' | 'backend_unavailable' | 'worker_failed';
 
 /** A training library error: `code` for callers, a message naming the value received and the expectation. */
 export class TrainingError extends Error {

@@ -13,4 +13,5 @@ export {
   scorePredictions,
 } from './evaluate.ts';
 export { buildHeadModel, makeOptimizer } from './model.ts';
-export { type TrainHooks, type TrainResult, trainHead } from './train.ts';
+export { BUNDLED_TRAINING_WORKER_FILE, defaultTrainingWorkerUrl } from './parallel-engine.ts';
+export { type EngineName, type TrainHooks, type TrainResult, trainHead } from './train.ts';

@@ -71,7 +71,7 @@ export class LayersEngine implements TrainingEngine {
     }
   }
 
-  evaluate(): PassMetrics | null {
+  async evaluate(): Promise<PassMetrics | null> {
     if (!this.validation) return null;
     const [x, y] = this.validation;
     const result = this.model.evaluate(x, y, { batchSize: 500 }) as tf.Scalar[];
@@ -80,19 +80,24 @@ export class LayersEngine implements TrainingEngine {
     return { loss, accuracy };
   }
 
-  snapshot(): void {
+  async snapshot(): Promise<void> {
     tf.dispose(this.best ?? []);
     this.best = this.model.getWeights().map((w) => tf.clone(w));
   }
 
-  restore(): void {
+  async restore(): Promise<void> {
     if (this.best) this.model.setWeights(this.best);
   }
 
-  finish(): tf.LayersModel {
-    tf.dispose(this.best ?? []);
-    tf.dispose(this.validation ?? []);
+  async finish(): Promise<tf.LayersModel> {
+    await this.dispose();
     return this.model;
+  }
+
+  async dispose(): Promise<void> {
+    tf.dispose(this.best ?? []);
+    this.best = null;
+    tf.dispose(this.validation ?? []);
   }
 
   private targets(labels: ArrayLike<number>, order: Int32Array | null): tf.Tensor {

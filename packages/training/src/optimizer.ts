@@ -1,5 +1,5 @@
 import type { HeadConfig } from '@edgehead/contracts';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * The update rules of tfjs's RMSprop, Adam and momentum SGD, op for op (so the curve matches `model.fit`),

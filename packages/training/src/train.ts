@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { type EpochMetrics, type HeadConfig, headConfig } from '@edgehead/contracts';
 import type * as tf from '@tensorflow/tfjs';
 import { initTrainingBackend, type TrainingBackend } from './backend.ts';
@@ -7,6 +8,18 @@ import { TrainingError } from './errors.ts';
 import { FastEngine } from './fast-engine.ts';
 import { LayersEngine } from './layers-engine.ts';
 import { buildHeadModel } from './model.ts';
+import { ParallelEngine } from './parallel-engine.ts';
+
+/** Which trainer ran: the fast step on this thread, the fast step split across workers, or `model.fit`. */
+export type EngineName = 'fast' | 'parallel' | 'layers';
+
+/**
+ * First-layer weights from which 'auto' splits the work across worker threads: below it the per-step
+ * exchange and the workers' start-up (about a second) cost more than the halved products save.
+ */
+const PARALLEL_MIN_WEIGHTS = 1 << 20;
+/** Most workers 'auto' starts (each step meets at a barrier: more threads, more waiting). */
+const PARALLEL_MAX_WORKERS = 4;
 
 /** Callbacks and controls of one training run. */
 export interface TrainHooks {
@@ -14,8 +27,16 @@ export interface TrainHooks {
   onEpoch?: (metrics: EpochMetrics) => void | Promise<void>;
   /** Aborting stops training between two batches; the result then has status 'cancelled'. */
   signal?: AbortSignal;
-  /** 'fast' (default): the custom training step; 'layers': plain `model.fit` (the reference). */
-  engine?: 'fast' | 'layers';
+  /**
+   * 'auto' (default): 'parallel' for a large first layer on a single-threaded backend (wasm, cpu) with
+   * two or more cores, else 'fast'. 'fast': the custom training step on this thread; 'parallel': the same
+   * step split by hidden units across worker threads; 'layers': plain `model.fit` (the reference).
+   */
+  engine?: 'auto' | EngineName;
+  /** Worker threads of the parallel engine (default: the cores, at most 4 and the hidden units). */
+  workers?: number;
+  /** Entry of the training worker when bundled (default: `training-worker.js` beside the bundle). */
+  workerUrl?: URL;
   /** Force a backend instead of the best available one. */
   backend?: TrainingBackend;
 }
@@ -26,6 +47,9 @@ export interface TrainResult {
   model: tf.LayersModel;
   history: EpochMetrics[];
   backend: TrainingBackend;
+  /** The trainer that ran ('parallel' used `workers` threads). */
+  engine: EngineName;
+  workers: number;
   /** 'early-stopped': patience ran out; 'cancelled': the signal aborted (the model holds the last weights). */
   status: 'completed' | 'early-stopped' | 'cancelled';
   /** The epoch whose weights the model holds (the best one when restoreBestWeights was used). */
@@ -68,10 +92,10 @@ export async function trainHead(
   const backend = await initTrainingBackend(hooks.backend);
   const classWeights = resolveClassWeights(cfg.classWeight, input.train.labels, input.numClasses);
   const model = buildHeadModel(input.featureShape, input.numClasses, cfg);
-  const Engine = hooks.engine === 'layers' ? LayersEngine : FastEngine;
+  const { name: engineName, workers } = chooseEngine(hooks, cfg, input, backend);
   let engine: TrainingEngine;
   try {
-    engine = new Engine(
+    const args = [
       model,
       cfg,
       input.featureShape,
@@ -79,7 +103,13 @@ export async function trainHead(
       input.train,
       input.validation,
       classWeights,
-    );
+    ] as const;
+    engine =
+      engineName === 'parallel'
+        ? await ParallelEngine.create(...args, { workers, backend, workerUrl: hooks.workerUrl })
+        : engineName === 'layers'
+          ? new LayersEngine(...args)
+          : new FastEngine(...args);
   } catch (error) {
     model.dispose();
     throw error;
@@ -105,7 +135,7 @@ export async function trainHead(
         status = 'cancelled';
         break;
       }
-      const val = engine.evaluate();
+      const val = await engine.evaluate();
       weightsEpoch = epoch;
       const metrics: EpochMetrics = {
         epoch,
@@ -123,7 +153,7 @@ export async function trainHead(
         if (val.loss < bestLoss - es.minDelta) {
           bestLoss = val.loss;
           bestEpoch = epoch;
-          if (es.restoreBestWeights) engine.snapshot();
+          if (es.restoreBestWeights) await engine.snapshot();
         } else if (epoch - bestEpoch >= es.patience) {
           // Keras: stop once `patience` epochs in a row brought no improvement.
           status = 'early-stopped';
@@ -137,12 +167,37 @@ export async function trainHead(
       bestEpoch !== weightsEpoch &&
       status !== 'cancelled'
     ) {
-      engine.restore();
+      await engine.restore();
       weightsEpoch = bestEpoch;
     }
-    return { model: engine.finish(), history, backend, status, weightsEpoch };
+    const trained = await engine.finish();
+    return { model: trained, history, backend, engine: engineName, workers, status, weightsEpoch };
   } catch (error) {
-    engine.finish().dispose();
+    await engine.dispose();
+    model.dispose();
     throw error;
   }
+}
+
+function chooseEngine(
+  hooks: TrainHooks,
+  config: HeadConfig,
+  input: TrainInput,
+  backend: TrainingBackend,
+): { name: EngineName; workers: number } {
+  const requested = hooks.engine ?? 'auto';
+  const dim =
+    config.pooling === 'avg'
+      ? (input.featureShape.at(-1) ?? 1)
+      : input.featureShape.reduce((a, b) => a * b, 1);
+  const workers =
+    hooks.workers ?? Math.min(availableParallelism(), PARALLEL_MAX_WORKERS, Math.max(1, config.hiddenUnits));
+  if (requested === 'parallel') return { name: 'parallel', workers };
+  if (requested !== 'auto') return { name: requested, workers: 1 };
+  const worthIt =
+    backend !== 'tensorflow' &&
+    workers >= 2 &&
+    config.hiddenUnits >= 2 &&
+    dim * config.hiddenUnits >= PARALLEL_MIN_WEIGHTS;
+  return worthIt ? { name: 'parallel', workers } : { name: 'fast', workers: 1 };
 }
