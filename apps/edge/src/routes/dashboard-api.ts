@@ -8,7 +8,7 @@ import {
   getRunsForCompare,
   listDatasets,
   listRunFacets,
-  listRuns,
+  listRunsPage,
 } from '@edgehead/db';
 import { Hono, type MiddlewareHandler } from 'hono';
 import postgres from 'postgres';
@@ -111,7 +111,7 @@ export const dashboardApi = new Hono<DashboardEnv>()
   .use(database())
   .get('/runs', validate('query', runsQuery), async (c) => {
     const q = c.req.valid('query');
-    const { items, total } = await listRuns(c.var.db, {
+    const { items, total } = await listRunsPage(c.var.db, {
       datasetId: q.dataset,
       featureSet: q.featureSet,
       status: q.status,

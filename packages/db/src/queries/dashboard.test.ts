@@ -4,13 +4,19 @@ import { NotFoundError } from '../errors.ts';
 import {
   createDataset,
   createRun,
+  failRun,
+  finishRun,
   getModelOverview,
   getRunsForCompare,
   listRunFacets,
+  listRuns,
+  listRunsPage,
+  RUN_SORT_KEYS,
   recordDeployment,
   recordEpoch,
   registerModel,
   saveEvaluation,
+  startRun,
 } from '../index.ts';
 import { useTestDatabase } from '../test-setup.ts';
 
@@ -138,5 +144,55 @@ describe('dashboard queries', () => {
       [2, 0.85, ['ov', 'ov-canary']],
       [1, 0.8, ['ov']],
     ]);
+  });
+
+  it('pages runs exactly like listRuns for every sort, order, filter and page', async () => {
+    const { db } = database();
+    const ds = await createDataset(db, { name: 'paging', classes: ['x', 'y'] });
+    const other = await createDataset(db, { name: 'paging-other', classes: ['x', 'y'] });
+    for (let i = 0; i < 9; i++) {
+      const run = await createRun(db, {
+        datasetId: i % 3 ? ds.id : other.id,
+        featureSet: i % 2 ? 'a' : 'b',
+        config: { i },
+        epochsTotal: 3,
+      });
+      if (i === 8) continue; // stays queued: no epochs, null duration
+      await startRun(db, run.id, { backend: 'cpu' });
+      for (let e = 1; e <= 1 + (i % 3); e++)
+        await recordEpoch(db, run.id, {
+          epoch: e,
+          loss: 1,
+          valAccuracy: i % 4 === 0 ? null : ((i * 7) % 10) / 10,
+          durationMs: 1,
+        });
+      if (i % 2)
+        await saveEvaluation(db, {
+          runId: run.id,
+          split: 'test',
+          n: 1,
+          accuracy: i / 10,
+          precision: 1,
+          recall: 1,
+          f1: 1,
+          confusion: [[1]],
+          perClass: [],
+        });
+      if (i === 5) await failRun(db, run.id, 'boom');
+      else await finishRun(db, run.id, {});
+    }
+    const filters = [{}, { datasetId: ds.id }, { featureSet: 'a' }, { status: 'succeeded' as const }];
+    for (const sort of RUN_SORT_KEYS) {
+      for (const order of ['asc', 'desc'] as const) {
+        for (const filter of filters) {
+          for (const offset of [0, 4]) {
+            const options = { ...filter, sort, order, limit: 4, offset };
+            expect(await listRunsPage(db, options), JSON.stringify(options)).toEqual(
+              await listRuns(db, options),
+            );
+          }
+        }
+      }
+    }
   });
 });

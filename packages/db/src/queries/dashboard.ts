@@ -1,8 +1,15 @@
-import { and, asc, count, desc, eq, inArray } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../db.ts';
 import { NotFoundError } from '../errors.ts';
 import { datasets, deployments, epochs, evaluations, models, runs } from '../schema/index.ts';
-import type { EpochRow, Evaluation, Run } from './runs.ts';
+import {
+  type EpochRow,
+  type Evaluation,
+  type ListRunsOptions,
+  listRuns,
+  type Run,
+  type RunSummary,
+} from './runs.ts';
 
 /** What the runs table can be filtered by, with how many runs each choice holds. */
 export interface RunFacets {
@@ -163,4 +170,86 @@ export async function getModelOverview(db: Db, options: { limit?: number } = {})
     aliases: [...aliases.values()],
     models: registered.map((m) => ({ ...m, aliases: [...new Set(aliasesOfModel.get(m.id) ?? [])] })),
   };
+}
+
+/**
+ * `listRuns` for the dashboard's table: the same rows and order, but when the sort key is a column of `runs`
+ * (created_at, duration, status) the page is chosen first and epochs are aggregated for its rows only, so a
+ * page costs about the same with 100 or 10,000 runs. Aggregate sorts (best_val_accuracy, test_accuracy) use
+ * `listRuns` as is.
+ *
+ * @example await listRunsPage(db, { status: 'running', sort: 'created_at', limit: 25, offset: 0 })
+ */
+export async function listRunsPage(
+  db: Db,
+  options: ListRunsOptions = {},
+): Promise<{ items: RunSummary[]; total: number }> {
+  const sortKey = options.sort ?? 'created_at';
+  if (sortKey === 'best_val_accuracy' || sortKey === 'test_accuracy') return listRuns(db, options);
+  const filters: SQL[] = [];
+  if (options.datasetId) filters.push(eq(runs.datasetId, options.datasetId));
+  if (options.featureSet) filters.push(eq(runs.featureSet, options.featureSet));
+  if (options.status) filters.push(eq(runs.status, options.status));
+  const where = filters.length ? and(...filters) : undefined;
+  // same expression as listRuns, so both agree on the order of running runs
+  const duration = sql<
+    number | null
+  >`extract(epoch from (coalesce(${runs.finishedAt}, now()) - ${runs.startedAt})) * 1000`;
+  const column = { created_at: sql`${runs.createdAt}`, duration, status: sql`${runs.status}` }[sortKey];
+  const direction = options.order === 'asc' ? asc : desc;
+
+  const [page, [counted]] = await Promise.all([
+    db
+      .select({
+        id: runs.id,
+        datasetId: runs.datasetId,
+        datasetName: datasets.name,
+        featureSet: runs.featureSet,
+        preset: runs.preset,
+        config: runs.config,
+        status: runs.status,
+        error: runs.error,
+        backend: runs.backend,
+        epochsTotal: runs.epochsTotal,
+        durationMs: duration.mapWith((v) => (v === null ? null : Number(v))),
+        createdAt: runs.createdAt,
+        startedAt: runs.startedAt,
+        finishedAt: runs.finishedAt,
+      })
+      .from(runs)
+      .innerJoin(datasets, eq(datasets.id, runs.datasetId))
+      .where(where)
+      .orderBy(sql`${direction(column)} nulls last`, desc(runs.id))
+      .limit(options.limit ?? 50)
+      .offset(options.offset ?? 0),
+    db.select({ n: count() }).from(runs).where(where),
+  ]);
+  if (page.length === 0) return { items: [], total: counted?.n ?? 0 };
+  const ids = page.map((r) => r.id);
+  const [stats, tests] = await Promise.all([
+    db
+      .select({
+        runId: epochs.runId,
+        epochsDone: count(),
+        bestValAccuracy: sql<number | null>`max(${epochs.valAccuracy})`.mapWith((v) =>
+          v === null ? null : Number(v),
+        ),
+      })
+      .from(epochs)
+      .where(inArray(epochs.runId, ids))
+      .groupBy(epochs.runId),
+    db
+      .select({ runId: evaluations.runId, accuracy: evaluations.accuracy })
+      .from(evaluations)
+      .where(and(inArray(evaluations.runId, ids), eq(evaluations.split, 'test'))),
+  ]);
+  const statsOf = new Map(stats.map((s) => [s.runId, s]));
+  const testOf = new Map(tests.map((t) => [t.runId, t.accuracy]));
+  const items: RunSummary[] = page.map((r) => ({
+    ...r,
+    epochsDone: statsOf.get(r.id)?.epochsDone ?? 0,
+    bestValAccuracy: statsOf.get(r.id)?.bestValAccuracy ?? null,
+    testAccuracy: testOf.get(r.id) ?? null,
+  }));
+  return { items, total: counted?.n ?? 0 };
 }

@@ -1,0 +1,122 @@
+/**
+ * The dashboard's runs list (`listRunsPage`, what `GET /api/runs` runs, and the plain `listRuns`) with thousands of seeded runs, against a
+ * plain page of the runs table without aggregates measured in the same run (the baseline).
+ *
+ * Run: npx tsx test/bench/dashboard-runs.ts   (writes bench-results/dashboard-runs.json)
+ * Env: BENCH_RUNS (default 3000), BENCH_EPOCHS per run (default 30), BENCH_ITERATIONS (default 20);
+ *      DATABASE_URL: a fresh database on that server instead of the in-memory PGlite.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fromSql, type ListRunsOptions, listRuns, listRunsPage } from '@edgehead/db';
+import { connect } from '@edgehead/db/node';
+import { createTestDatabase } from '@edgehead/db/testing';
+import postgres from 'postgres';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3000);
+const EPOCHS = Number(process.env.BENCH_EPOCHS ?? 30);
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20);
+
+const testDb = await createTestDatabase();
+const database = await connect({ url: testDb.url, max: 1 });
+const { sql } = database;
+
+const seedStart = performance.now();
+// bulk seeding in SQL: 4 datasets, RUNS runs over 3 feature sets and every status, EPOCHS epochs each,
+// a test evaluation for the succeeded ones
+await sql`insert into datasets (name, task, classes) select 'bench-' || i, 'binary', '["a","b"]'::jsonb from generate_series(1, 4) i`;
+await sql`
+  insert into runs (dataset_id, feature_set, preset, config, status, backend, epochs_total, created_at, started_at, finished_at)
+  select d.id,
+         (array['vgg16','mobilenet_v1_0.75+avg','mobilenet_v2_1.0+avg'])[1 + i % 3],
+         'edgehead-default',
+         jsonb_build_object('hiddenUnits', 256, 'learningRate', 0.0001, 'epochs', ${EPOCHS}::int),
+         (array['succeeded','succeeded','succeeded','failed','running','queued','cancelled'])[1 + i % 7]::run_status,
+         'wasm', ${EPOCHS}::int,
+         now() - make_interval(mins => i), now() - make_interval(mins => i), now() - make_interval(mins => i) + interval '90 seconds'
+  from generate_series(1, ${RUNS}::int) i
+  join (select id, row_number() over () - 1 as k from datasets) d on d.k = i % 4`;
+await sql`
+  insert into epochs (run_id, epoch, loss, accuracy, val_loss, val_accuracy, duration_ms)
+  select r.id, e, 0.7 / e, 0.5 + 0.4 * (1 - exp(-e / 4.0)), 0.72 / e, 0.5 + (0.3 + random() * 0.15) * (1 - exp(-e / 4.0)), 900
+  from runs r cross join generate_series(1, ${EPOCHS}::int) e
+  where r.status <> 'queued'`;
+await sql`
+  insert into evaluations (run_id, split, n, accuracy, precision, recall, f1, confusion, per_class)
+  select id, 'test', 1000, 0.8 + random() * 0.15, 0.9, 0.9, 0.9, '[[450,50],[50,450]]'::jsonb, '[]'::jsonb
+  from runs where status = 'succeeded'`;
+await sql`analyze`;
+const seedMs = performance.now() - seedStart;
+const [{ n: epochRows }] = (await sql`select count(*)::int as n from epochs`) as unknown as [{ n: number }];
+const [{ id: datasetId }] = (await sql`select id from datasets order by name limit 1`) as unknown as [
+  { id: string },
+];
+
+async function time(fn: () => Promise<unknown>): Promise<{ medianMs: number; p90Ms: number }> {
+  for (let i = 0; i < 3; i++) await fn(); // warm-up
+  const samples: number[] = [];
+  for (let i = 0; i < ITERATIONS; i++) {
+    const t = performance.now();
+    await fn();
+    samples.push(performance.now() - t);
+  }
+  samples.sort((a, b) => a - b);
+  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] as number;
+  return { medianMs: at(0.5), p90Ms: at(0.9) };
+}
+
+const db = database.db;
+const baseline = await time(() => sql`select * from runs order by created_at desc, id desc limit 25`);
+const scenarios: [string, ListRunsOptions][] = [
+  ['newest first, page 1', { sort: 'created_at', limit: 25 }],
+  ['best val accuracy desc', { sort: 'best_val_accuracy', limit: 25 }],
+  ['test accuracy desc', { sort: 'test_accuracy', limit: 25 }],
+  ['duration desc', { sort: 'duration', limit: 25 }],
+  ['status = running', { status: 'running', limit: 25 }],
+  ['one dataset + feature set', { datasetId, featureSet: 'vgg16', limit: 25 }],
+  ['page 100 (offset 2475)', { sort: 'created_at', limit: 25, offset: 2475 }],
+];
+const rows: { scenario: string; medianMs: number; p90Ms: number; ratio: number }[] = [
+  { scenario: 'baseline: runs page without aggregates', ...baseline, ratio: 1 },
+];
+for (const [scenario, options] of scenarios) {
+  const t = await time(() => listRuns(db, options));
+  rows.push({ scenario: `listRuns ${scenario}`, ...t, ratio: t.medianMs / baseline.medianMs });
+  // what GET /api/runs runs: page first, aggregates for the page's rows (delegates aggregate sorts)
+  const p = await time(() => listRunsPage(db, options));
+  rows.push({ scenario: `listRunsPage ${scenario}`, ...p, ratio: p.medianMs / baseline.medianMs });
+}
+// what the Worker does per request: a new postgres.js client (max 1, no prepare, no type fetch), query, end
+const perRequest = await time(async () => {
+  const client = postgres(testDb.url, {
+    max: 1,
+    fetch_types: false,
+    prepare: false,
+    onnotice: () => undefined,
+  });
+  await listRunsPage(fromSql(client), { limit: 25 });
+  await client.end();
+});
+rows.push({
+  scenario: 'new client + listRunsPage page 1 + end (per request)',
+  ...perRequest,
+  ratio: perRequest.medianMs / baseline.medianMs,
+});
+
+console.log(
+  `\ndashboard runs list: ${RUNS} runs, ${epochRows} epoch rows, ${testDb.kind} (seeded in ${(seedMs / 1000).toFixed(1)} s), ${ITERATIONS} iterations\n`,
+);
+console.log(
+  `${'scenario'.padEnd(58)} ${'median ms'.padStart(10)} ${'p90 ms'.padStart(9)} ${'x baseline'.padStart(11)}`,
+);
+for (const r of rows)
+  console.log(
+    `${r.scenario.padEnd(58)} ${r.medianMs.toFixed(1).padStart(10)} ${r.p90Ms.toFixed(1).padStart(9)} ${r.ratio.toFixed(1).padStart(11)}`,
+  );
+
+mkdirSync('bench-results', { recursive: true });
+writeFileSync(
+  'bench-results/dashboard-runs.json',
+  `${JSON.stringify({ runs: RUNS, epochRows, database: testDb.kind, iterations: ITERATIONS, seedMs, rows }, null, 2)}\n`,
+);
+await database.close();
+await testDb.drop();
