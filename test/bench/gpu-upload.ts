@@ -3,7 +3,7 @@
  * through `createApp(...).request()` on a fresh test database (PGlite, or DATABASE_URL's server), against a
  * baseline measured in the same run: decode + sha256 of the same bytes in-process with no HTTP and no
  * database. Prints a table and writes bench-results/gpu-upload.json.
- * Run: `nice npx tsx test/bench/gpu-upload.ts` (GPU_BENCH_IMAGES=300, GPU_BENCH_BATCH=50).
+ * Run: `nice npx tsx test/bench/gpu-upload.ts` (EDGEHEAD_BENCH_UPLOAD_IMAGES=300, EDGEHEAD_BENCH_UPLOAD_BATCH=50).
  */
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -16,8 +16,8 @@ import { createApp, parseEnv, registryFromEnv, startQueue } from '@edgehead/gpu'
 import sharp from 'sharp';
 import tar from 'tar-stream';
 
-const N = Math.min(Number(process.env.GPU_BENCH_IMAGES ?? 300), 2000);
-const BATCH = Number(process.env.GPU_BENCH_BATCH ?? 50);
+const N = Math.min(Number(process.env.EDGEHEAD_BENCH_UPLOAD_IMAGES ?? 300), 2000);
+const BATCH = Number(process.env.EDGEHEAD_BENCH_UPLOAD_BATCH ?? 50);
 const TOKEN = 'bench-token-0123456789abcdef';
 const root = path.resolve(import.meta.dirname, '../..');
 
