@@ -100,17 +100,17 @@ export function resolveEndpoints(
 ): Endpoints {
   const trim = (url: string) => url.replace(/\/+$/, '');
   const gpuUrl = trim(
-    flags['gpu-url'] ?? env.EDGEHEAD_GPU_URL ?? file?.gpuUrl ?? `http://127.0.0.1:${DEFAULT_PORTS.gpu}`,
+    flags['gpu-url'] ?? (env.EDGEHEAD_GPU_URL || undefined) ?? file?.gpuUrl ?? `http://127.0.0.1:${DEFAULT_PORTS.gpu}`,
   );
   const edgeUrl = trim(
-    flags['edge-url'] ?? env.EDGEHEAD_EDGE_URL ?? file?.edgeUrl ?? `http://127.0.0.1:${DEFAULT_PORTS.edge}`,
+    flags['edge-url'] ?? (env.EDGEHEAD_EDGE_URL || undefined) ?? file?.edgeUrl ?? `http://127.0.0.1:${DEFAULT_PORTS.edge}`,
   );
   return {
     gpuUrl,
     edgeUrl,
-    gpuToken: flags['gpu-token'] ?? env.EDGEHEAD_GPU_TOKEN ?? file?.gpuToken ?? null,
-    adminToken: flags['admin-token'] ?? env.EDGEHEAD_ADMIN_TOKEN ?? file?.adminToken ?? null,
-    apiKey: flags['api-key'] ?? env.EDGEHEAD_API_KEY ?? file?.apiKey ?? null,
+    gpuToken: flags['gpu-token'] ?? (env.EDGEHEAD_GPU_TOKEN || undefined) ?? file?.gpuToken ?? null,
+    adminToken: flags['admin-token'] ?? (env.EDGEHEAD_ADMIN_TOKEN || undefined) ?? file?.adminToken ?? null,
+    apiKey: flags['api-key'] ?? (env.EDGEHEAD_API_KEY || undefined) ?? file?.apiKey ?? null,
     dashboardUrl: `${edgeUrl}/`,
   };
 }

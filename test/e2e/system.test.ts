@@ -1,0 +1,179 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort } from '@edgehead/cli';
+import type {
+  ClassifyResponse,
+  DatasetSummary,
+  ExtractionProgress,
+  PublishModelResponse,
+  RunDetailResponse,
+  RunList,
+  VersionList,
+} from '@edgehead/contracts';
+import { createTestDatabase, type TestDatabase } from '@edgehead/db/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TINY_SIZE, writeDataset, writeTinyBackbone } from './fixtures.ts';
+import { cliJson, type Running, startUp } from './system.ts';
+
+type Classified = (ClassifyResponse & { file: string; ms: number })[];
+
+const accuracy = (results: Classified, labels: Map<string, string>) =>
+  results.filter((r) => r.predictions[0]?.label === labels.get(r.file)).length / results.length;
+
+describe('edgehead end to end', () => {
+  let work: string;
+  let database: TestDatabase | null = null;
+  let env: NodeJS.ProcessEnv;
+  let upArgs: string[];
+  let running: Running | null = null;
+  let tests: { file: string; label: string }[];
+  const labels = new Map<string, string>();
+  const alias = 'shapes';
+  let runId = '';
+  let published: PublishModelResponse;
+
+  const up = async () => {
+    const [gpu, edge, db] = await Promise.all([freePort(), freePort(), freePort()]);
+    running = await startUp(
+      [...upArgs, '--gpu-port', String(gpu), '--edge-port', String(edge), '--db-port', String(db)],
+      env,
+    );
+  };
+  const down = async () => {
+    const r = running;
+    running = null;
+    const code = await r?.stop();
+    return { code, log: r?.log() ?? '' };
+  };
+
+  beforeAll(async () => {
+    work = await mkdtemp(path.join(tmpdir(), 'edgehead-e2e-'));
+    await writeTinyBackbone(path.join(work, 'tiny'));
+    tests = await writeDataset(path.join(work, 'data'));
+    for (const t of tests) labels.set(t.file, t.label);
+    // CI: a fresh database on the DATABASE_URL server; otherwise the embedded Postgres under --home.
+    if (process.env.DATABASE_URL) database = await createTestDatabase();
+    env = {
+      ...process.env,
+      DATABASE_URL: database?.url ?? '',
+      EDGEHEAD_HOME: path.join(work, 'home'),
+      EDGEHEAD_BACKBONES: JSON.stringify([
+        { name: 'tiny', weights: path.join(work, 'tiny'), preprocessing: 'rescale' },
+      ]),
+      EDGEHEAD_GPU_POOL_SIZE: '1',
+      EDGEHEAD_QUEUE_POLL_SECONDS: '0.5',
+      EDGEHEAD_GPU_URL: '',
+      EDGEHEAD_EDGE_URL: '',
+    };
+    upArgs = [];
+    await up();
+  });
+
+  afterAll(async () => {
+    await down();
+    await database?.drop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('ingests, extracts, trains and publishes through the CLI', async () => {
+    const ingested = await cliJson<{ accepted: number; rejected: unknown[]; datasetId: string }>(
+      ['ingest', path.join(work, 'data'), '--dataset', alias],
+      env,
+    );
+    expect(ingested.accepted).toBe(80);
+    expect(ingested.rejected).toEqual([]);
+
+    const features = await cliJson<ExtractionProgress>(
+      ['extract', '--dataset', alias, '--backbone', 'tiny'],
+      env,
+    );
+    expect(features).toMatchObject({ state: 'done', total: 80, done: 80, failed: 0 });
+
+    const run = await cliJson<RunDetailResponse>(
+      [
+        'train',
+        '--dataset',
+        alias,
+        '--backbone',
+        'tiny',
+        '--preset',
+        'edgehead-default',
+        '--epochs',
+        '40',
+        '--learning-rate',
+        '0.01',
+        '--hidden-units',
+        '8',
+        '--dropout',
+        '0',
+      ],
+      env,
+    );
+    expect(run.run.status).toBe('succeeded');
+    expect(run.epochs.length).toBeGreaterThan(0);
+    const testEval = run.evaluations.find((e) => e.split === 'test');
+    expect(testEval?.accuracy).toBeGreaterThanOrEqual(0.9);
+    runId = run.run.id;
+
+    published = await cliJson<PublishModelResponse>(['publish', runId, '--alias', alias], env);
+    expect(published).toMatchObject({ alias, active: true });
+  });
+
+  it('classifies test images at the edge by image and by precomputed features', async () => {
+    const byImage = await cliJson<Classified>(
+      ['classify', ...tests.map((t) => t.file), '--alias', alias],
+      env,
+    );
+    expect(byImage.map((r) => r.version)).toEqual(tests.map(() => published.version));
+    expect(accuracy(byImage, labels)).toBeGreaterThanOrEqual(0.9);
+
+    // the features path: vectors from the gpu service, written as raw float32 files, classified at the edge
+    const config = JSON.parse(await readFile(path.join(work, 'home', 'config.json'), 'utf8')) as {
+      gpuUrl: string;
+      gpuToken: string;
+    };
+    const binLabels = new Map<string, string>();
+    for (const t of tests) {
+      const res = await fetch(`${config.gpuUrl}/v1/features?backbone=tiny`, {
+        method: 'POST',
+        body: await readFile(t.file),
+        headers: {
+          'content-type': 'image/png',
+          accept: 'application/octet-stream',
+          authorization: `Bearer ${config.gpuToken}`,
+        },
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-feature-shape')).toBe(`1,${TINY_SIZE / 8},${TINY_SIZE / 8},6`);
+      const bin = `${t.file}.bin`;
+      await writeFile(bin, new Uint8Array(await res.arrayBuffer()));
+      binLabels.set(bin, t.label);
+    }
+    const byFeatures = await cliJson<Classified>(['classify', ...binLabels.keys(), '--alias', alias], env);
+    expect(accuracy(byFeatures, binLabels)).toBeGreaterThanOrEqual(0.9);
+    // both paths run the same head on the same vectors
+    expect(byFeatures.map((r) => r.predictions[0]?.label)).toEqual(
+      byImage.map((r) => r.predictions[0]?.label),
+    );
+  });
+
+  it('keeps datasets, runs, models and the active version across a restart', async () => {
+    const stopped = await down();
+    expect(stopped.code).toBe(0);
+    expect(stopped.log).toContain('stopped; nothing was lost');
+
+    await up();
+    const { datasets } = await cliJson<{ datasets: DatasetSummary[] }>(['datasets', 'list'], env);
+    expect(datasets.find((d) => d.name === alias)?.counts).toEqual({ train: 48, validation: 16, test: 16 });
+    const runs = await cliJson<RunList>(['runs', 'list'], env);
+    expect(runs.items.find((r) => r.id === runId)?.status).toBe('succeeded');
+    const versions = await cliJson<VersionList>(['models', alias], env);
+    expect(versions.active).toBe(published.version);
+
+    const again = await cliJson<Classified>(['classify', ...tests.map((t) => t.file), '--alias', alias], env);
+    expect(accuracy(again, labels)).toBeGreaterThanOrEqual(0.9);
+    // the edge's feature cache survived too: no image needed the gpu service
+    expect(again.every((r) => r.source === 'cache')).toBe(true);
+  });
+});

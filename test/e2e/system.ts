@@ -1,0 +1,75 @@
+// Drives the `edgehead` CLI as a user would: child processes, --json output, exit codes.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The workspace bin (a JS shim that loads the TypeScript CLI through tsx). */
+export const CLI = fileURLToPath(new URL('../../packages/cli/bin/edgehead.js', import.meta.url));
+
+/** Runs one CLI command to completion; resolves with its exit code and output. */
+export function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** Runs a CLI command with `--json` and parses its answer; a non-zero exit fails with its stderr. */
+export async function cliJson<T = unknown>(args: string[], env: NodeJS.ProcessEnv): Promise<T> {
+  const r = await cli([...args, '--json'], env);
+  if (r.code !== 0) throw new Error(`edgehead ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** A running `edgehead up`. */
+export interface Running {
+  child: ChildProcess;
+  log: () => string;
+  /** SIGINT (Ctrl-C), then resolves with the exit code once everything stopped. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `edgehead up` and resolves once it printed that it is up (rejects with its log otherwise). */
+export function startUp(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 240_000): Promise<Running> {
+  const child = spawn(process.execPath, [CLI, 'up', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const running: Running = {
+    child,
+    log: () => output,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGINT');
+      return exited;
+    },
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGINT');
+      reject(new Error(`edgehead up was not ready within ${timeoutMs} ms:\n${output.slice(-4000)}`));
+    }, timeoutMs);
+    const onData = (d: Buffer) => {
+      output += d;
+      if (output.includes('Ctrl-C stops everything.')) {
+        clearTimeout(timer);
+        resolve(running);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`edgehead up exited ${code} before it was ready:\n${output.slice(-4000)}`));
+    });
+  });
+}
