@@ -5,7 +5,12 @@ import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { auth, form, image, useTestApp } from '../test-support.ts';
 
-const ctx = useTestApp({ EDGEHEAD_GPU_MAX_FILES: '20', EDGEHEAD_GPU_MAX_BODY_BYTES: '400000' });
+const ctx = useTestApp({
+  EDGEHEAD_GPU_MAX_FILES: '20',
+  EDGEHEAD_GPU_MAX_BODY_BYTES: '400000',
+  EDGEHEAD_GPU_MAX_IMAGE_BYTES: '100000',
+  EDGEHEAD_GPU_MAX_PIXELS: '2000',
+});
 
 async function createDataset(name: string, classes = ['cats', 'dogs']) {
   const res = await ctx().app.request('/v1/datasets', {
@@ -182,6 +187,27 @@ describe('multipart upload', () => {
     expect(tooBig.status).toBe(413);
     expect(errorBody.parse(tooBig.body).error.code).toBe('payload_too_large');
     expect(await listImages(ctx().deps.db, ds.id)).toHaveLength(0);
+  });
+
+  it('refuses one file over the byte or pixel limit as too_large and keeps the others', async () => {
+    const ds = await createDataset('per-file-limits');
+    const heavy = await image(31, { size: 200, format: 'png' });
+    expect(heavy.length).toBeGreaterThan(100_000);
+    const body = form(
+      [
+        { name: 'heavy.png', data: heavy },
+        { name: 'wide.jpg', data: await image(32, { size: 48 }) },
+        { name: 'ok.jpg', data: await image(33) },
+      ],
+      { split: 'test', label: 'dogs' },
+    );
+    const r = uploadResponse.parse((await upload(ds.id, body)).body);
+    expect(r.files.map((f) => (f.status === 'rejected' ? f.reason : f.status))).toEqual([
+      'too_large',
+      'too_large',
+      'accepted',
+    ]);
+    expect(r.files[1]).toMatchObject({ message: expect.stringContaining('2304') });
   });
 });
 
