@@ -239,7 +239,9 @@ async function main(): Promise<void> {
       r.secondsPerEpoch.toFixed(2),
     ]),
   ];
-  console.log(`\n| ${table.map((r) => r.join(' | ')).join(' |\n| ')} |`);
+  const lines = table.map((r) => `| ${r.join(' | ')} |`);
+  lines.splice(1, 0, `|${header.map(() => '---').join('|')}|`);
+  console.log(`\n${lines.join('\n')}`);
   const best = rows.reduce<Row | null>(
     (b, r) => (b === null || r.validationAccuracy > b.validationAccuracy ? r : b),
     null,
