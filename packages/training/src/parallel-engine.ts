@@ -17,7 +17,7 @@ import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts';
 /** File name of the bundled worker entry that `defaultTrainingWorkerUrl` expects beside a bundle. */
 export const BUNDLED_TRAINING_WORKER_FILE = 'training-worker.js';
 /** How often the main thread looks at `shouldStop` while the workers run an epoch. */
-const STOP_POLL_MS = 2;
+const STOP_POLL_MS = 10;
 
 /**
  * Where the worker entry lives. From source (tsx, vitest) it is `./train-worker.ts` beside this file.

@@ -112,6 +112,20 @@ describe('trainHead with the parallel engine', { timeout: 60_000 }, () => {
     expect((error as TrainingError).code).toBe('worker_failed');
   });
 
+  it("falls back to the single-thread engine under 'auto' when workers cannot start", async () => {
+    // 4096 x 256 first-layer weights: large enough for 'auto' to choose workers on a multi-core machine.
+    const big = syntheticFeatures({ n: 8, nVal: 4, dim: 4096, numClasses: 2 });
+    const workerUrl = new URL('data:text/javascript,throw new Error("no shard here")');
+    const { engine, workers, history, model } = await trainHead(
+      { featureShape: [4096], numClasses: 2, ...big },
+      { ...base, hiddenUnits: 256, epochs: 1 },
+      { workerUrl },
+    );
+    model.dispose();
+    expect([engine, workers]).toEqual(['fast', 1]);
+    expect(history).toHaveLength(1);
+  });
+
   it('rejects more workers than hidden units', async () => {
     await expect(trainHead(input, base, { engine: 'parallel', workers: 13 })).rejects.toThrow(
       /workers: 13, expected an integer in \[1, 12\]/,

@@ -92,7 +92,7 @@ export async function trainHead(
   const backend = await initTrainingBackend(hooks.backend);
   const classWeights = resolveClassWeights(cfg.classWeight, input.train.labels, input.numClasses);
   const model = buildHeadModel(input.featureShape, input.numClasses, cfg);
-  const { name: engineName, workers } = chooseEngine(hooks, cfg, input, backend);
+  let { name: engineName, workers } = chooseEngine(hooks, cfg, input, backend);
   let engine: TrainingEngine;
   try {
     const args = [
@@ -104,12 +104,19 @@ export async function trainHead(
       input.validation,
       classWeights,
     ] as const;
-    engine =
-      engineName === 'parallel'
-        ? await ParallelEngine.create(...args, { workers, backend, workerUrl: hooks.workerUrl })
-        : engineName === 'layers'
-          ? new LayersEngine(...args)
-          : new FastEngine(...args);
+    if (engineName === 'parallel') {
+      try {
+        engine = await ParallelEngine.create(...args, { workers, backend, workerUrl: hooks.workerUrl });
+      } catch (error) {
+        // 'auto' means the best trainer that works here: without startable workers (e.g. a bundle built
+        // without the worker entry) it trains on this thread; the result reports engine 'fast'.
+        const auto = (hooks.engine ?? 'auto') === 'auto';
+        if (!auto || !(error instanceof TrainingError) || error.code !== 'worker_failed') throw error;
+        engineName = 'fast';
+        workers = 1;
+        engine = new FastEngine(...args);
+      }
+    } else engine = engineName === 'layers' ? new LayersEngine(...args) : new FastEngine(...args);
   } catch (error) {
     model.dispose();
     throw error;
