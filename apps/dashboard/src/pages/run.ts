@@ -145,7 +145,7 @@ function rocChart(e: Evaluation): Chart | null {
         values: points.map((p) => p.tpr),
         color: PALETTE[2] as string,
       },
-      { label: 'chance', values: x, color: '#999999', dash: [4, 4], width: 1 },
+      { label: 'chance', values: x, color: '#999999', dash: [4, 4], width: 1, points: false },
     ],
     summary: `Area under the curve ${num(e.rocAuc, 3)}.`,
   });
