@@ -260,6 +260,22 @@ describe('POST /v1/features', () => {
     const parsed = featuresJsonResponse.parse(await json.json());
     expect(parsed.shape).toEqual([2, 8, 8, 4]);
     expect(parsed.features[0]?.[5]).toBeCloseTo(values[5] as number, 6);
+
+    // A feature-set key asks for the pooling a head was trained on; the header names that feature set.
+    const pooled = await app.request('/v1/features?backbone=tiny%2Bavg', {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'image/jpeg' },
+      body: jpeg,
+    });
+    expect(pooled.headers.get(FEATURE_HEADERS.shape)).toBe('1,4');
+    expect(pooled.headers.get(FEATURE_HEADERS.featureSet)).toBe('tiny+avg:rescale:4');
+    const avg = new Float32Array(await pooled.arrayBuffer());
+    const mean = (c: number) => values.filter((_, i) => i % 4 === c).reduce((a, b) => a + b, 0) / 64;
+    expect(
+      Array.from(avg)
+        .map((v, c) => v - mean(c))
+        .every((d) => Math.abs(d) < 1e-5),
+    ).toBe(true);
   });
 
   it('refuses what is not an image and unknown backbones with client errors', async () => {

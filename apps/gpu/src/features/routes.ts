@@ -44,12 +44,13 @@ export async function computeFeatures(
   const info = extractor.info;
   return {
     backbone: info.name,
+    // The head manifests' `backbone` is the storage key (`mobilenet_v1_0.75+avg`), so the edge's
+    // featureSetOf(manifest) and this header agree.
     featureSet: featureSetOf({
-      backbone: info.name,
+      backbone: resolved.featureSet,
       preprocessing: info.preprocessing,
       featureShape: info.featureShape,
     }),
-    storageFeatureSet: resolved.featureSet,
     shape: [vectors.length, ...info.featureShape],
     vectors,
   };
