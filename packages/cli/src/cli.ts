@@ -2,6 +2,7 @@ import { datasets } from './commands/datasets.ts';
 import { demo } from './commands/demo.ts';
 import { activate, classify, keys, models, rollback } from './commands/edge.ts';
 import { extract, ingest, publish, runs, train } from './commands/gpu.ts';
+import { openapi } from './commands/openapi.ts';
 import { up } from './commands/up.ts';
 import { CliError, exitCodeOf } from './errors.ts';
 
@@ -20,6 +21,7 @@ export const COMMANDS: Record<string, (argv: readonly string[]) => Promise<numbe
   keys,
   classify,
   demo,
+  openapi,
 };
 
 export const USAGE = `edgehead <command> [options]
@@ -35,6 +37,7 @@ export const USAGE = `edgehead <command> [options]
   classify <image|features.bin>... --alias <alias>
   keys create [--name N]
   demo --data <dir> --backbone <name> [--weights <path|url>]
+  openapi <gpu|edge>               print the OpenAPI 3.1 document of a service
 
 Every command takes --json, --home DIR, --gpu-url, --edge-url, --gpu-token, --admin-token, --api-key
 (defaults: EDGEHEAD_* environment variables, then .edgehead/config.json written by \`edgehead up\`).`;

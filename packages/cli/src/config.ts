@@ -100,10 +100,16 @@ export function resolveEndpoints(
 ): Endpoints {
   const trim = (url: string) => url.replace(/\/+$/, '');
   const gpuUrl = trim(
-    flags['gpu-url'] ?? (env.EDGEHEAD_GPU_URL || undefined) ?? file?.gpuUrl ?? `http://127.0.0.1:${DEFAULT_PORTS.gpu}`,
+    flags['gpu-url'] ??
+      (env.EDGEHEAD_GPU_URL || undefined) ??
+      file?.gpuUrl ??
+      `http://127.0.0.1:${DEFAULT_PORTS.gpu}`,
   );
   const edgeUrl = trim(
-    flags['edge-url'] ?? (env.EDGEHEAD_EDGE_URL || undefined) ?? file?.edgeUrl ?? `http://127.0.0.1:${DEFAULT_PORTS.edge}`,
+    flags['edge-url'] ??
+      (env.EDGEHEAD_EDGE_URL || undefined) ??
+      file?.edgeUrl ??
+      `http://127.0.0.1:${DEFAULT_PORTS.edge}`,
   );
   return {
     gpuUrl,
