@@ -48,6 +48,23 @@ function checkFinite(data: Float32Array, d: number) {
   }
 }
 
+/** JSON numbers are float64: one that is finite there but overflows float32 would reach the head as Infinity. */
+function checkFloat32Range(data: Float32Array, rows: number[][], d: number) {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i] as number;
+    if (v - v !== 0) {
+      const r = Math.floor(i / d);
+      const value = rows[r]?.[i % d];
+      throw new ApiError(
+        400,
+        'bad_request',
+        `feature ${i % d} of vector ${r} is ${value}, outside the float32 range (magnitude at most 3.4028235e38)`,
+        { field: `features.${r}.${i % d}`, vector: r, index: i % d, value: String(value) },
+      );
+    }
+  }
+}
+
 /** Decodes a binary body of little-endian float32 or float16 values into vectors of length `d`. */
 export function decodeBinaryFeatures(bytes: Uint8Array, d: number, dtype: FeatureDtype): FeatureBatch {
   if (bytes.byteLength === 0)
@@ -127,5 +144,6 @@ export function decodeJsonFeatures(text: string, d: number): FeatureBatch {
     }
     data.set(row, r * d);
   }
+  checkFloat32Range(data, rowsIn, d);
   return { data, rows: rowsIn.length };
 }

@@ -169,6 +169,18 @@ describe('classify errors', () => {
       'validation_failed',
     );
     expect(big.details).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'features.0' })]));
+    // finite as a JSON (float64) number, Infinity as float32: refused, never passed to the head
+    const overflow = await error(
+      await classify(
+        'cls',
+        key,
+        `{"features":[${new Array(D - 1).fill('0').join(',')},-1e39]}`,
+        'application/json',
+      ),
+      400,
+      'bad_request',
+    );
+    expect(overflow.details).toMatchObject({ field: `features.0.${D - 1}`, value: '-1e+39' });
   });
 
   it('refuses an empty body, malformed JSON and a wrong content type', async () => {
