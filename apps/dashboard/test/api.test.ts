@@ -175,15 +175,16 @@ describe('GET /compare', () => {
     expect(body.runs[1].evaluations[0].split).toBe('test');
   });
 
+  const eleven = Array.from(
+    { length: 11 },
+    (_, i) => `00000000-0000-4000-8000-0000000000${String(i).padStart(2, '0')}`,
+  );
   it.each([
-    [`ids=00000000-0000-4000-8000-000000000001`, 'at least 2'],
-    [
-      `ids=${Array.from({ length: 11 }, (_, i) => `00000000-0000-4000-8000-0000000000${String(i).padStart(2, '0')}`).join(',')}`,
-      'at most 10',
-    ],
-    ['ids=a,b', 'UUID'],
-    ['', 'ids'],
-  ])('answers 400 for ?%s', async (query, text) => {
+    { label: 'one id', query: 'ids=00000000-0000-4000-8000-000000000001', text: 'at least 2' },
+    { label: 'eleven ids', query: `ids=${eleven.join(',')}`, text: 'at most 10' },
+    { label: 'ids that are not UUIDs', query: 'ids=a,b', text: 'UUID' },
+    { label: 'no ids', query: '', text: 'ids' },
+  ])('answers 400 for $label', async ({ query, text }) => {
     const { res, body } = await get(`/compare?${query}`);
     expect(res.status).toBe(400);
     expect(body.error.message).toContain(text);
