@@ -6,9 +6,9 @@ import {
   type VersionList,
   versionList,
 } from '@edgehead/contracts';
-import { hc, type InferResponseType } from 'hono/client';
 // type-only: the page never bundles server code, but a route change in the edge breaks this build
-import type { DashboardApi } from '../../edge/src/routes/dashboard-api.ts';
+import type { DashboardApi } from '@edgehead/edge/dashboard-api';
+import { hc, type InferResponseType } from 'hono/client';
 
 /** The typed client of the edge's `/api` routes. */
 export const api = hc<DashboardApi>(new URL('/api', location.origin).toString());

@@ -2,8 +2,8 @@
 // is a createTestDatabase() URL, so every route runs its real SQL through postgres.js (the Worker's driver).
 import { connect, type Database } from '@edgehead/db/node';
 import { createTestDatabase, type TestDatabase } from '@edgehead/db/testing';
+import { dashboardApi } from '@edgehead/edge/dashboard-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dashboardApi } from '../../edge/src/routes/dashboard-api.ts';
 import { type Seeded, seedDashboard } from './seed.ts';
 
 let testDb: TestDatabase;
