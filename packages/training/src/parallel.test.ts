@@ -1,6 +1,7 @@
 import { type HeadConfig, headConfigRequest } from '@edgehead/contracts';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { initTrainingBackend } from './backend.ts';
 import { TrainingError } from './errors.ts';
 import { syntheticFeatures } from './testing.ts';
 import { type TrainHooks, trainHead } from './train.ts';
@@ -78,8 +79,12 @@ describe('trainHead with the parallel engine', { timeout: 60_000 }, () => {
       learningRate: 0.5,
       earlyStopping: { patience: 2, minDelta: 0, restoreBestWeights: true },
     };
+    await initTrainingBackend();
+    const tensors = tf.memory().numTensors;
     const single = await run(config, { engine: 'fast' });
     const parallel = await run(config, { engine: 'parallel', workers: 2 });
+    // Both runs leave no tensor behind on this thread once the model is disposed.
+    expect(tf.memory().numTensors).toBe(tensors);
     expect(parallel.status).toBe('early-stopped');
     expect(parallel.weightsEpoch).toBe(single.weightsEpoch);
     expect(parallel.history.length).toBe(single.history.length);

@@ -7,10 +7,16 @@ export function shardWeightsOf(model: tf.Sequential, ranges: { lo: number; hi: n
   const [first, second] = dense.map((l) => l.getWeights()) as [tf.Tensor[], tf.Tensor[] | undefined];
   const [k1, bias1] = first as [tf.Tensor2D, tf.Tensor1D];
   const dim = k1.shape[0];
-  const w1t = tf.tidy(() => tf.transpose(k1)).dataSync() as Float32Array; // [units1, d]
+  const transposed = (k: tf.Tensor) => {
+    const t = tf.transpose(k);
+    const data = t.dataSync() as Float32Array;
+    t.dispose();
+    return data;
+  };
+  const w1t = transposed(k1); // [units1, d]
   const b1 = bias1.dataSync() as Float32Array;
   const [k2, bias2] = second ?? [];
-  const w2 = k2 ? (tf.tidy(() => tf.transpose(k2)).dataSync() as Float32Array) : null; // [out, hidden]
+  const w2 = k2 ? transposed(k2) : null; // [out, hidden]
   const hidden = k1.shape[1];
   const out = k2 ? (k2.shape[1] as number) : 0;
   return ranges.map(({ lo, hi }) => {

@@ -267,16 +267,23 @@ export class HeadShard {
     const { dim, out } = this.s;
     const units = this.units;
     const rowsPerChunk = Math.max(1, Math.floor(CHUNK_VALUES / dim));
+    // A variable shares its initial tensor's data: dispose the initial tensor, or it keeps that data alive.
+    const variable = (values: Float32Array, shape: [number, number]) => {
+      const initial = tf.tensor2d(values, shape);
+      const v = tf.variable(initial);
+      initial.dispose();
+      return v;
+    };
     const w1: tf.Variable[] = [];
     for (let r = 0; r < units; r += rowsPerChunk) {
       const rows = Math.min(rowsPerChunk, units - r);
-      w1.push(tf.variable(tf.tensor2d(w.w1t.subarray(r * dim, (r + rows) * dim), [rows, dim])));
+      w1.push(variable(w.w1t.subarray(r * dim, (r + rows) * dim), [rows, dim]));
     }
     return {
       w1,
-      b1: tf.variable(tf.tensor2d(w.b1, [units, 1])),
-      w2: w.w2 ? tf.variable(tf.tensor2d(w.w2, [out, units])) : null,
-      b2: w.b2 ? tf.variable(tf.tensor2d(w.b2, [out, 1])) : null,
+      b1: variable(w.b1, [units, 1]),
+      w2: w.w2 ? variable(w.w2, [out, units]) : null,
+      b2: w.b2 ? variable(w.b2, [out, 1]) : null,
     };
   }
 
