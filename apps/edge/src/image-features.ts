@@ -47,13 +47,9 @@ async function fromGpu(
       },
     });
   } catch (cause) {
-    throw new ApiError(
-      503,
-      'unavailable',
-      `gpu service at ${url.origin} is unreachable: ${(cause as Error).message}`,
-      undefined,
-      { cause },
-    );
+    // the gpu service's address is internal: it goes to the log, not to the caller
+    console.error('gpu service unreachable', url.origin, (cause as Error).message);
+    throw new ApiError(503, 'unavailable', 'the gpu service is unreachable', undefined, { cause });
   }
   if (!res.ok) {
     const text = await res.text().catch(() => '');
