@@ -1,11 +1,13 @@
 // Bundles the gpu service for its container: workspace packages inlined, npm packages external (installed
 // in the image from dist/package.json, pinned to the versions this checkout runs), the backbones pool worker
-// as its own entry beside the bundle, and the drizzle migrations copied into dist/drizzle.
+// and the training worker as their own entries beside the bundle, and the drizzle migrations copied into
+// dist/drizzle.
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUNDLED_WORKER_FILE } from '@edgehead/backbones';
+import { BUNDLED_TRAINING_WORKER_FILE } from '@edgehead/training';
 import { build, type Plugin } from 'esbuild';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -52,6 +54,7 @@ const npmExternal: Plugin = {
 };
 
 const backbonesDir = path.dirname(fileURLToPath(import.meta.resolve('@edgehead/backbones')));
+const trainingDir = path.dirname(fileURLToPath(import.meta.resolve('@edgehead/training')));
 const dbDir = path.resolve(path.dirname(fileURLToPath(import.meta.resolve('@edgehead/db'))), '..');
 
 await rm(dist, { recursive: true, force: true });
@@ -60,6 +63,7 @@ await build({
   entryPoints: {
     server: path.join(root, 'src/server.ts'),
     [BUNDLED_WORKER_FILE.replace(/\.js$/, '')]: path.join(backbonesDir, 'worker.ts'),
+    [BUNDLED_TRAINING_WORKER_FILE.replace(/\.js$/, '')]: path.join(trainingDir, 'train-worker.ts'),
   },
   outdir: dist,
   bundle: true,
@@ -90,5 +94,5 @@ await writeFile(
   )}\n`,
 );
 console.log(
-  `built ${path.relative(process.cwd(), dist)}: server.js, ${BUNDLED_WORKER_FILE}, drizzle/, package.json`,
+  `built ${path.relative(process.cwd(), dist)}: server.js, ${BUNDLED_WORKER_FILE}, ${BUNDLED_TRAINING_WORKER_FILE}, drizzle/, package.json`,
 );

@@ -60,12 +60,16 @@ const schema = z.object({
   /** Jobs this replica works on at once (each uses the whole extractor pool). */
   EDGEHEAD_EXTRACT_CONCURRENCY: int(0).default(1),
   EDGEHEAD_QUEUE_POLL_SECONDS: z.coerce.number().min(0.5).default(2),
+  /** Seconds between pg-boss maintenance runs, which notice expired jobs (the bound on a dead worker's wait). */
+  EDGEHEAD_QUEUE_MAINTENANCE_SECONDS: int(1).max(3600).default(120),
   /** The edge worker whose admin API `POST /v1/models/:id/publish` calls, and its ADMIN_TOKEN. */
   EDGEHEAD_EDGE_URL: z.url().optional(),
   EDGEHEAD_EDGE_ADMIN_TOKEN: z.string().min(1).optional(),
   /** Seconds a training job may run before pg-boss presumes its worker dead and retries the run. */
   EDGEHEAD_TRAIN_EXPIRE_SECONDS: int(1).max(86_399).default(21_600),
   EDGEHEAD_TRAIN_RETRY_LIMIT: int(0).default(2),
+  /** Seconds before a failed or expired training job is retried. */
+  EDGEHEAD_TRAIN_RETRY_DELAY: int(0).default(10),
 });
 
 /** Weights location per backbone from `EDGEHEAD_WEIGHTS_<NAME>` (e.g. EDGEHEAD_WEIGHTS_MOBILENET_V1_0_75). */
@@ -112,9 +116,11 @@ export interface GpuEnv {
     concurrency: number;
     pollSeconds: number;
   };
+  /** Seconds between pg-boss maintenance runs (expiry of jobs whose worker died). */
+  maintenanceSeconds: number;
   /** The edge admin API for publishing; null when EDGEHEAD_EDGE_URL or its token is unset. */
   edge: { url: string; token: string } | null;
-  training: { expireSeconds: number; retryLimit: number };
+  training: { expireSeconds: number; retryLimit: number; retryDelaySeconds: number };
 }
 
 /** Thrown when the environment does not parse; the message lists every bad variable. */
@@ -164,10 +170,15 @@ export function parseEnv(source: Record<string, string | undefined> = process.en
       concurrency: e.EDGEHEAD_EXTRACT_CONCURRENCY,
       pollSeconds: e.EDGEHEAD_QUEUE_POLL_SECONDS,
     },
+    maintenanceSeconds: e.EDGEHEAD_QUEUE_MAINTENANCE_SECONDS,
     edge:
       e.EDGEHEAD_EDGE_URL && e.EDGEHEAD_EDGE_ADMIN_TOKEN
         ? { url: e.EDGEHEAD_EDGE_URL, token: e.EDGEHEAD_EDGE_ADMIN_TOKEN }
         : null,
-    training: { expireSeconds: e.EDGEHEAD_TRAIN_EXPIRE_SECONDS, retryLimit: e.EDGEHEAD_TRAIN_RETRY_LIMIT },
+    training: {
+      expireSeconds: e.EDGEHEAD_TRAIN_EXPIRE_SECONDS,
+      retryLimit: e.EDGEHEAD_TRAIN_RETRY_LIMIT,
+      retryDelaySeconds: e.EDGEHEAD_TRAIN_RETRY_DELAY,
+    },
   };
 }

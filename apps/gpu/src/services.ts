@@ -32,9 +32,16 @@ export interface Services {
  */
 export async function startServices(env: GpuEnv): Promise<Services> {
   const database = await connect();
-  const queue = await startQueue(database.sql);
+  const queue = await startQueue(database.sql, { maintenanceIntervalSeconds: env.maintenanceSeconds });
   const deps: AppDeps = { db: database.db, sql: database.sql, queue, extractors: registryFromEnv(env), env };
-  await registerExtractionWorker(deps);
+  await registerExtractionWorker(deps, {
+    // one line per batch: which replica did what is visible in the logs of a scaled-out deployment
+    onJob: (data, o) =>
+      console.log(
+        `extract-features ${data.featureSet}: ${data.imageIds.length} images, ${o.computed} computed, ` +
+          `${o.stored} stored, ${o.failed} failed, ${o.skipped} skipped`,
+      ),
+  });
   await registerTrainingWorker(queue, database.db, {
     queue: env.training,
     pollSeconds: env.extraction.pollSeconds,

@@ -1,5 +1,22 @@
 import PgBoss from 'pg-boss';
 import type { Sql } from 'postgres';
+import { isConnectionError, retryOnConnectionLoss } from './connection.ts';
+
+/**
+ * pg-boss's worker loop completes or fails a job without awaiting the promise: when the database is away
+ * that rejection is unhandled, which the tfjs wasm backend's handler turns into a crash. These two
+ * statements (complete/fail by job id) are recognised and, after the retry window, given up quietly: the
+ * job stays active, expires and is retried, and every job of this service is safe to run again.
+ */
+const FIRE_AND_FORGET = [
+  /SET completed_on = now\(\),\s+state = 'completed'/,
+  /id IN \(SELECT UNNEST\(\$2::uuid\[\]\)\) AND state < 'completed'/,
+];
+
+/** Whether pg-boss drops the promise of this statement (see FIRE_AND_FORGET). */
+export function isFireAndForget(text: string): boolean {
+  return FIRE_AND_FORGET.some((re) => re.test(text));
+}
 
 /** pg-boss on our postgres.js client, so the service has one driver (no `pg` pool). */
 export interface JobQueue {
@@ -32,23 +49,40 @@ function toParam(value: unknown): unknown {
   return value;
 }
 
-/** The `db` adapter pg-boss calls: parameterless scripts go through the simple protocol (many statements). */
-export function pgBossDb(sql: Sql): PgBoss.Db {
+/**
+ * The `db` adapter pg-boss calls: parameterless scripts go through the simple protocol (many statements).
+ * A lost connection is waited out for `retryWindowMs` (pg-boss statements are safe to repeat: fetches skip
+ * locked rows, completions check the job state, scripts run in their own transaction).
+ */
+export function pgBossDb(sql: Sql, options: { retryWindowMs?: number } = {}): PgBoss.Db {
+  const run = async (text: string, values?: unknown[]) => {
+    if (values === undefined || values.length === 0) {
+      // Install/migrate scripts carry their own BEGIN/COMMIT, which postgres.js allows only on a
+      // reserved connection.
+      const reserved = await sql.reserve();
+      try {
+        const result = await reserved.unsafe(text).simple();
+        return { rows: Array.isArray(result) ? [...result] : [] };
+      } finally {
+        reserved.release();
+      }
+    }
+    const rows = await sql.unsafe(text, values.map(toParam) as never[]);
+    return { rows: [...rows] };
+  };
   return {
     async executeSql(text: string, values?: unknown[]) {
-      if (values === undefined || values.length === 0) {
-        // Install/migrate scripts carry their own BEGIN/COMMIT, which postgres.js allows only on a
-        // reserved connection.
-        const reserved = await sql.reserve();
-        try {
-          const result = await reserved.unsafe(text).simple();
-          return { rows: Array.isArray(result) ? [...result] : [] };
-        } finally {
-          reserved.release();
-        }
+      try {
+        return await retryOnConnectionLoss(() => run(text, values), {
+          windowMs: options.retryWindowMs ?? 30_000,
+        });
+      } catch (err) {
+        if (!isConnectionError(err) || !isFireAndForget(text)) throw err;
+        console.error(
+          `pg-boss: database unreachable, job completion left to expiry: ${(err as Error).message}`,
+        );
+        return { rows: [{ count: 0 }] };
       }
-      const rows = await sql.unsafe(text, values.map(toParam) as never[]);
-      return { rows: [...rows] };
     },
   };
 }

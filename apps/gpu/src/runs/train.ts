@@ -24,6 +24,7 @@ import {
   trainHead,
 } from '@edgehead/training';
 import { buildArtifact } from '../models/artifact.ts';
+import { isConnectionError, retryOnConnectionLoss } from '../queue/connection.ts';
 
 /** Knobs of one training attempt. */
 export interface TrainRunOptions {
@@ -64,7 +65,14 @@ export async function trainRun(
   // Between batches trainHead only checks the signal; this poll turns a cancel (or a newer attempt
   // started by a retry after this worker was presumed dead) into an abort.
   const check = async (): Promise<boolean> => {
-    const now = await getRun(db, runId).catch(() => null);
+    let now: Run | null;
+    try {
+      now = await getRun(db, runId);
+    } catch (error) {
+      // a database that is away says nothing about a cancel: keep going, the next write waits for it
+      if (isConnectionError(error)) return !controller.signal.aborted;
+      now = null;
+    }
     const current = now !== null && now.status === 'running' && now.attempts === attempt;
     if (!current && !controller.signal.aborted) {
       superseded = now !== null && now.status === 'running';
@@ -76,6 +84,8 @@ export async function trainRun(
   try {
     return await attemptRun(db, run, controller, check, options, () => superseded);
   } catch (error) {
+    // lost for longer than the retry window: fail the job, so pg-boss retries the run from scratch
+    if (isConnectionError(error)) throw error;
     if (!(await check())) return superseded ? 'superseded' : 'cancelled';
     const reason = error instanceof Error ? error.message : String(error);
     await failRun(db, runId, reason);
@@ -147,14 +157,17 @@ async function attemptRun(
       onEpoch: async (m) => {
         // a superseded or cancelled attempt must not write into the rows of the current one
         if (!(await check())) return;
-        await recordEpoch(db, run.id, {
-          epoch: m.epoch,
-          loss: m.loss,
-          accuracy: m.accuracy,
-          valLoss: m.val_loss,
-          valAccuracy: m.val_accuracy,
-          durationMs: m.duration_ms,
-        });
+        // an epoch write is idempotent (per run and epoch): a short database outage pauses training
+        await retryOnConnectionLoss(() =>
+          recordEpoch(db, run.id, {
+            epoch: m.epoch,
+            loss: m.loss,
+            accuracy: m.accuracy,
+            valLoss: m.val_loss,
+            valAccuracy: m.val_accuracy,
+            durationMs: m.duration_ms,
+          }),
+        );
         await options.afterEpoch?.(m);
       },
     },
