@@ -18,9 +18,12 @@ beforeAll(async () => {
 });
 
 /** Rewrites model.json with `edit` and re-signs the manifest, so only the topology check can object. */
-async function withModelJson(edit: (json: any) => void): Promise<HeadArtifactFiles> {
-  const json = JSON.parse(dec.decode(files['model.json']));
-  edit(json);
+type LayerJson = { class_name: string; config: Record<string, unknown> };
+type ModelJson = { modelTopology: { config: { layers: LayerJson[] } } };
+
+async function withModelJson(edit: (layers: LayerJson[]) => void): Promise<HeadArtifactFiles> {
+  const json = JSON.parse(dec.decode(files['model.json'])) as ModelJson;
+  edit(json.modelTopology.config.layers);
   const modelBytes = enc.encode(JSON.stringify(json));
   const manifest = JSON.parse(dec.decode(files['manifest.json']));
   manifest.files[0] = {
@@ -98,8 +101,8 @@ describe('head artifact', () => {
   });
 
   it('rejects a kernel whose shape disagrees with its layer, naming the layer', async () => {
-    const bad = await withModelJson((json) => {
-      json.modelTopology.config.layers[1].config.units = 9;
+    const bad = await withModelJson((layers) => {
+      (layers[1] as LayerJson).config.units = 9;
     });
     const err = await headError(verifyHeadArtifact(bad));
     expect(err.code).toBe('shape_mismatch');
@@ -107,12 +110,12 @@ describe('head artifact', () => {
   });
 
   it('rejects unsupported layers and activations by name', async () => {
-    const conv = await withModelJson((json) => {
-      json.modelTopology.config.layers[0].class_name = 'Conv2D';
+    const conv = await withModelJson((layers) => {
+      (layers[0] as LayerJson).class_name = 'Conv2D';
     });
     expect((await headError(verifyHeadArtifact(conv))).code).toBe('unsupported_layer');
-    const elu = await withModelJson((json) => {
-      json.modelTopology.config.layers[1].config.activation = 'elu';
+    const elu = await withModelJson((layers) => {
+      (layers[1] as LayerJson).config.activation = 'elu';
     });
     const err = await headError(verifyHeadArtifact(elu));
     expect(err.message).toContain('"elu"');
