@@ -1,4 +1,4 @@
-import { errorJson } from '@edgehead/contracts';
+import { errorJson, openApiDocument } from '@edgehead/contracts';
 import { Hono } from 'hono';
 import { onError } from './errors.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -9,8 +9,16 @@ import type { AppEnv } from './types.ts';
 /** The edge worker: classify routes, the model registry, health; the dashboard's static assets around it. */
 const app = new Hono<AppEnv>();
 
+let openApi: ReturnType<typeof openApiDocument> | undefined;
+/** The edge's OpenAPI document, built on first request (not at isolate start-up). */
+function edgeOpenApi() {
+  openApi ??= openApiDocument('edge');
+  return openApi;
+}
+
 const routes = app
   .get('/health', (c) => c.json({ status: 'ok' as const }))
+  .get('/openapi.json', (c) => c.json(edgeOpenApi()))
   .route('/v1', classifyRoutes)
   .route('/admin', adminRoutes)
   .route('/api', dashboardApi);

@@ -1,4 +1,4 @@
-import { errorJson } from '@edgehead/contracts';
+import { errorJson, openApiDocument } from '@edgehead/contracts';
 import { Hono } from 'hono';
 import { datasetRoutes } from './datasets/routes.ts';
 import type { AppDeps } from './deps.ts';
@@ -22,6 +22,8 @@ export function createApp(deps: AppDeps) {
   app.onError(onError);
   app.notFound((c) => c.json(errorJson('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
   app.route('/health', healthRoutes(deps));
+  const openApi = openApiDocument('gpu');
+  app.get('/openapi.json', (c) => c.json(openApi));
   app.use('/v1/*', requireToken({ token: deps.env.token, openReads: !deps.env.protectReads }));
   app.route('/v1/datasets', datasetRoutes(deps));
   app.route('/v1/features', featureRoutes(deps));

@@ -1,11 +1,7 @@
 import { z } from 'zod';
 import { headManifest } from './manifest.ts';
 import { modelAlias, modelVersionName } from './models.ts';
-import { epochMetrics, headConfigRequest } from './runs.ts';
-
-/** Run states as the gpu service reports them. */
-export const runStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
-export type RunStatus = z.infer<typeof runStatus>;
+import { epochMetrics, headConfigRequest, runStatus } from './runs.ts';
 
 /**
  * `POST /v1/runs`: train a head on a dataset's stored features. `featureSet` is the stored key

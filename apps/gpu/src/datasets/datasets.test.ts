@@ -277,3 +277,14 @@ describe('health', () => {
     expect(body.db.ok).toBe(true);
   });
 });
+
+describe('openapi', () => {
+  it('serves the OpenAPI 3.1 document of the gpu routes without a token', async () => {
+    const res = await ctx().app.request('/openapi.json');
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(doc.openapi).toMatch(/^3\.1/);
+    expect(doc.paths['/v1/datasets']).toHaveProperty('post');
+    expect(Object.keys(doc.paths)).toContain('/v1/runs');
+  });
+});
