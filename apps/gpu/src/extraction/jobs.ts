@@ -64,8 +64,7 @@ export async function progressFor(
   request: ExtractorRequest,
 ): Promise<ExtractionProgress> {
   const dataset = await getDataset(deps.db, idOrName);
-  const { featureSet } = deps.extractors.resolve(request);
-  return extractionProgress(deps, dataset.id, featureSet);
+  return extractionProgress(deps, dataset.id, deps.extractors.featureSetOf(request));
 }
 
 /** Creates the feature queue with the service's expiry and retry policy (idempotent). */

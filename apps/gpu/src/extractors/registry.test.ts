@@ -60,6 +60,15 @@ describe('ExtractorRegistry.resolve', () => {
     expect(status(() => r.resolve({ backbone: 'mobilenet_v2_0.35' }))).toEqual([503, 'weights']);
     expect(r.resolve({ backbone: 'adhoc', weights: '/w', preprocessing: 'tf' }).featureSet).toBe('adhoc');
   });
+
+  it('names a feature set without weights, and remembers weights a request gave for later requests', () => {
+    const r = registry();
+    expect(r.featureSetOf({ backbone: 'mobilenet_v2_0.35', pooling: 'avg' })).toBe('mobilenet_v2_0.35+avg');
+    expect(r.resolve({ backbone: 'mobilenet_v2_0.35', weights: '/given/mnv2' }).config.weights).toBe(
+      '/given/mnv2',
+    );
+    expect(r.resolve({ backbone: 'mobilenet_v2_0.35+avg' }).config.weights).toBe('/given/mnv2');
+  });
 });
 
 describe('parseEnv', () => {

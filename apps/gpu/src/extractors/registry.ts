@@ -68,6 +68,9 @@ const envKey = (backbone: string) => backbone.toUpperCase().replace(/[^A-Z0-9]/g
  */
 export class ExtractorRegistry {
   private readonly cache = new Map<string, Promise<FeatureExtractor>>();
+  /** Weights a request named explicitly, by backbone: later requests without weights (the edge's
+   * `/v1/features` calls, progress polls) reuse them instead of failing for want of configuration. */
+  private readonly requestedWeights = new Map<string, string>();
 
   constructor(private readonly options: ExtractorRegistryOptions) {}
 
@@ -76,8 +79,31 @@ export class ExtractorRegistry {
     return initBackend(this.options.backend);
   }
 
+  /** The feature-set key a request means; needs no weights (progress and lookups). */
+  featureSetOf(request: ExtractorRequest): string {
+    return this.describe(request).featureSet;
+  }
+
   /** Names the feature set and weights a request means, without loading anything. */
   resolve(request: ExtractorRequest): ResolvedExtractor {
+    const { weights, ...rest } = this.describe(request);
+    if (weights === undefined) {
+      throw new ApiError(
+        503,
+        'unavailable',
+        `no weights configured for backbone ${rest.backbone}: set EDGEHEAD_WEIGHTS_${envKey(rest.backbone)} ` +
+          '(TF.js folder, Keras .h5 or https URL) or pass weights',
+        { field: 'weights' },
+      );
+    }
+    if (request.weights !== undefined) this.requestedWeights.set(rest.backbone, request.weights);
+    return { ...rest, config: { ...rest.config, weights } };
+  }
+
+  private describe(request: ExtractorRequest): Omit<ResolvedExtractor, 'config'> & {
+    config: Omit<BackboneConfigInput, 'weights'>;
+    weights: string | undefined;
+  } {
     const raw = request.backbone ?? this.options.defaultBackbone;
     let key: ReturnType<typeof parseFeatureSetKey>;
     try {
@@ -97,7 +123,7 @@ export class ExtractorRegistry {
     }
     const user = this.options.userBackbones?.find((b) => b.name === backbone);
     const builtin = isBuiltinBackbone(backbone);
-    let weights = request.weights;
+    let weights = request.weights ?? this.requestedWeights.get(backbone);
     let defaultPre: Preprocessing | undefined;
     const config: Omit<BackboneConfigInput, 'weights'> = {
       backbone,
@@ -141,19 +167,10 @@ export class ExtractorRegistry {
         { field: 'backbone' },
       );
     }
-    if (weights === undefined) {
-      throw new ApiError(
-        503,
-        'unavailable',
-        `no weights configured for backbone ${backbone}: set EDGEHEAD_WEIGHTS_${envKey(backbone)} ` +
-          '(TF.js folder, Keras .h5 or https URL) or pass weights',
-        { field: 'weights' },
-      );
-    }
     const preprocessing = request.preprocessing ?? (fromKey ? key.preprocessing : undefined) ?? defaultPre;
     if (preprocessing === undefined) throw new Error('unreachable: preprocessing has a default');
     const featureSet = featureSetKey({ backbone, pooling, preprocessing }, defaultPre);
-    return { backbone, pooling, preprocessing, featureSet, config: { ...config, weights, preprocessing } };
+    return { backbone, pooling, preprocessing, featureSet, weights, config: { ...config, preprocessing } };
   }
 
   /** The loaded extractor of a request (loading it on first use). */

@@ -5,6 +5,17 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ZodError } from 'zod';
+import { isConnectionError } from '../queue/connection.ts';
+
+/** The SQLSTATE of a Postgres error in `err` or its causes (drizzle wraps postgres.js errors). */
+function sqlState(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
 
 /** An error with the HTTP status and contract code it answers with. */
 export class ApiError extends Error {
@@ -80,6 +91,17 @@ export function onError(err: Error, c: Context): Response {
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;
     return c.json(errorJson(statusCode(status), err.message || `HTTP ${status}`), status);
+  }
+  // class 22 (data exception): a value Postgres cannot take, e.g. a NUL byte in a name, from the request
+  if (sqlState(err)?.startsWith('22')) {
+    return c.json(
+      errorJson('bad_request', 'a request value cannot be stored (invalid characters or range)'),
+      400,
+    );
+  }
+  if (isConnectionError(err)) {
+    c.header('retry-after', '5');
+    return c.json(errorJson('unavailable', 'the database is unreachable; retry shortly'), 503);
   }
   console.error(`${c.req.method} ${c.req.path} failed:`, err);
   return c.json(errorJson('internal', 'internal error'), 500);
