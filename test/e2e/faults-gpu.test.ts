@@ -213,10 +213,12 @@ describe('gpu service under faults', () => {
     await waitFor('a few vectors', async () => ((await vectors('outage')).vectors >= 2 ? true : undefined));
     proxy.cut();
     await new Promise((r) => setTimeout(r, 3000));
-    // while it is away the service answers (health says so) instead of crashing
+    // while it is away the service answers promptly that it is degraded, instead of crashing or hanging
     const health = await fetch(`${a.url}/health`);
-    expect(health.status).toBeGreaterThanOrEqual(200);
+    expect(health.status).toBe(503);
+    expect(((await health.json()) as { status: string }).status).toBe('degraded');
     proxy.restore();
+    await waitFor('health to recover', async () => ((await fetch(`${a.url}/health`)).ok ? true : undefined));
     await extractionSettles(a.url, 'outage');
     expect(await vectors('outage')).toEqual({ images: IMAGES, vectors: IMAGES, distinct: IMAGES, broken: 0 });
 

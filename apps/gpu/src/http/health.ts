@@ -1,15 +1,24 @@
 import { Hono } from 'hono';
 import type { AppDeps } from '../deps.ts';
 
+/** A probe slower than this reports the dependency down: queue statements wait out lost connections. */
+const PROBE_TIMEOUT_MS = 3000;
+
 async function timed<T>(
   f: () => Promise<T>,
 ): Promise<{ ok: true; ms: number; value: T } | { ok: false; error: string }> {
   const t0 = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS);
+  });
   try {
-    const value = await f();
+    const value = await Promise.race([f(), timeout]);
     return { ok: true, ms: Math.round(performance.now() - t0), value };
   } catch (err) {
     return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
