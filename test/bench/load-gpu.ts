@@ -197,7 +197,8 @@ const result = {
     before: rss[0],
     after: rss.at(-1),
     perJob: rss,
-    growthPerJob: ((rss.at(-1) ?? 0) - (rss[1] ?? 0)) / (EXTRACT_JOBS - 1),
+    // after jobs 1 and 2 both cache entries (and their worker pools) are loaded
+    growthPerJobAfterWarmup: ((rss.at(-1) ?? 0) - (rss[2] ?? 0)) / (EXTRACT_JOBS - 2),
   },
   lastExtract: lastCounts,
   lost,
