@@ -1,11 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { connect } from './client.ts';
+import { connect as connectDatabase } from './client.ts';
 import { EmbeddedPostgresError, startEmbeddedPostgres } from './embedded.ts';
 import { createDataset, getDataset } from './index.ts';
 import { applyMigrations } from './migrate.ts';
@@ -14,12 +14,12 @@ describe('embedded Postgres', () => {
   it('keeps data across a restart of the embedded database', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'edgehead-pg-'));
     try {
-      const first = await connect({ embedded: true, dataDir });
+      const first = await connectDatabase({ embedded: true, dataDir });
       expect(first.embedded).not.toBeNull();
       await createDataset(first.db, { name: 'survives', classes: ['a', 'b'] });
       await first.close();
 
-      const second = await connect({ embedded: true, dataDir });
+      const second = await connectDatabase({ embedded: true, dataDir });
       expect((await getDataset(second.db, 'survives')).classes).toEqual(['a', 'b']);
       await second.close();
     } finally {
@@ -29,7 +29,7 @@ describe('embedded Postgres', () => {
 
   it('applies migrations once: a second run changes nothing', async () => {
     const embedded = await startEmbeddedPostgres();
-    const database = await connect({ url: embedded.url });
+    const database = await connectDatabase({ url: embedded.url });
     try {
       const count = () =>
         database.db.execute<{ n: number }>(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
@@ -66,6 +66,26 @@ describe('embedded Postgres', () => {
       );
       const [row] = await client`select count(*)::int as n, sum(n)::int as s from counter`;
       expect(row).toEqual({ n: 6, s: 1 + 2 + 4 + 5 + 7 + 8 });
+    } finally {
+      await client.end();
+      await embedded.stop();
+    }
+  });
+
+  it('carries large values and survives a client that sends garbage', async () => {
+    const embedded = await startEmbeddedPostgres();
+    const client = postgres(embedded.url, { max: 2, prepare: false, onnotice: () => undefined });
+    try {
+      const big = Buffer.alloc(6 * 1024 * 1024, 7);
+      big.writeUInt32LE(0xdeadbeef, big.length - 4);
+      const [row] = await client`select ${big}::bytea as b`;
+      expect(Buffer.compare(row?.b as Buffer, big)).toBe(0);
+
+      const garbage = connect({ host: '127.0.0.1', port: embedded.port });
+      await new Promise<void>((resolve) => garbage.once('connect', () => resolve()));
+      garbage.write(Buffer.from([0, 0, 0, 0, 0, 0, 0, 0]));
+      await new Promise<void>((resolve) => garbage.once('close', () => resolve()));
+      expect(await client`select 1 as one`).toEqual([{ one: 1 }]);
     } finally {
       await client.end();
       await embedded.stop();

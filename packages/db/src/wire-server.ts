@@ -64,7 +64,6 @@ export class PgliteWireServer {
     this.sockets.add(socket);
     socket.setNoDelay(true);
     const conn = {};
-    let buffer = Buffer.alloc(0);
     let started = false;
     let chain = Promise.resolve();
 
@@ -72,8 +71,9 @@ export class PgliteWireServer {
       await this.acquire(conn);
       try {
         await this.db.execProtocolRawStream(new Uint8Array(message), {
+          // `data` is a view of PGlite's memory, reused for the next chunk: copy before the async write.
           onRawData: (data) => {
-            if (!socket.destroyed) socket.write(data);
+            if (!socket.destroyed) socket.write(Buffer.from(data));
           },
         });
       } finally {
@@ -93,16 +93,35 @@ export class PgliteWireServer {
       }
     };
 
+    // Chunks are joined once a whole message is in, so a large message costs one copy, not one per chunk.
+    const chunks: Buffer[] = [];
+    let buffered = 0;
+    const peek = (bytes: number): Buffer | null => {
+      if (buffered < bytes) return null;
+      if ((chunks[0] as Buffer).length < bytes)
+        chunks.splice(0, chunks.length, Buffer.concat(chunks, buffered));
+      return chunks[0] as Buffer;
+    };
+    const take = (bytes: number): Buffer => {
+      const all = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, buffered);
+      chunks.length = 0;
+      if (all.length > bytes) chunks.push(all.subarray(bytes));
+      buffered -= bytes;
+      return all.subarray(0, bytes);
+    };
+
     socket.on('data', (chunk) => {
-      buffer = Buffer.concat([buffer, chunk]);
+      chunks.push(chunk);
+      buffered += chunk.length;
       for (;;) {
         if (!started) {
-          if (buffer.length < 8) return;
-          const length = buffer.readInt32BE(0);
-          if (buffer.length < length) return;
-          const code = buffer.readInt32BE(4);
-          const message = buffer.subarray(0, length);
-          buffer = buffer.subarray(length);
+          const head = peek(8);
+          if (!head) return;
+          const length = head.readInt32BE(0);
+          if (length < 8) return void socket.destroy();
+          if (buffered < length) return;
+          const code = head.readInt32BE(4);
+          const message = take(length);
           if (code === SSL_REQUEST) {
             socket.write('N');
           } else if (code === CANCEL_REQUEST) {
@@ -114,12 +133,13 @@ export class PgliteWireServer {
           }
           continue;
         }
-        if (buffer.length < 5) return;
-        const length = 1 + buffer.readInt32BE(1);
-        if (buffer.length < length) return;
-        const type = String.fromCharCode(buffer[0] as number);
-        const message = buffer.subarray(0, length);
-        buffer = buffer.subarray(length);
+        const head = peek(5);
+        if (!head) return;
+        const length = 1 + head.readInt32BE(1);
+        if (length < 5) return void socket.destroy();
+        if (buffered < length) return;
+        const type = String.fromCharCode(head[0] as number);
+        const message = take(length);
         if (type === 'X') {
           socket.end();
           return;
