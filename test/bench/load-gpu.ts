@@ -34,7 +34,7 @@ const work = await mkdtemp(path.join(tmpdir(), 'edgehead-load-'));
 await writeTinyBackbone(path.join(work, 'tiny'));
 await writeDataset(path.join(work, 'data'), { train: 16, validation: 4, test: 4 });
 const testDb = await createTestDatabase();
-const sql = inspect(testDb.url);
+const sql = await inspect(testDb.url);
 const gpu = await startGpu({
   DATABASE_URL: testDb.url,
   EDGEHEAD_BACKBONES: JSON.stringify([

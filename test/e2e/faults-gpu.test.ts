@@ -5,8 +5,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ExtractionProgress, RunDetailResponse } from '@edgehead/contracts';
+import type { Database } from '@edgehead/db/node';
 import { createTestDatabase, type TestDatabase } from '@edgehead/db/testing';
-import type postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
@@ -31,7 +31,7 @@ const IMAGES = 24;
 describe('gpu service under faults', () => {
   let work: string;
   let database: TestDatabase;
-  let sql: postgres.Sql;
+  let sql: Database['sql'];
   let base: Record<string, string>;
   const running: GpuProcess[] = [];
   const proxies: CutProxy[] = [];
@@ -119,7 +119,7 @@ describe('gpu service under faults', () => {
     await writeTinyBackbone(path.join(work, 'tiny'));
     await writeDataset(path.join(work, 'data'), COUNTS);
     database = await createTestDatabase();
-    sql = inspect(database.url);
+    sql = await inspect(database.url);
     base = {
       DATABASE_URL: database.url,
       EDGEHEAD_BACKBONES: JSON.stringify([

@@ -5,7 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type Server, Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import postgres from 'postgres';
+import { connect, type Database } from '@edgehead/db/node';
 
 /** The repository root (the gpu service runs from there, as `npm run dev` does). */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -213,12 +213,12 @@ export async function uploadDataset(base: string, name: string, dir: string): Pr
 }
 
 /** A direct client for assertions (not through the proxy). */
-export function inspect(url: string) {
-  return postgres(url, { max: 2, prepare: false, onnotice: () => undefined });
+export async function inspect(url: string): Promise<Database['sql']> {
+  return (await connect({ url, max: 2, migrate: false })).sql;
 }
 
 /** Stored vectors of a dataset x feature set: ready images, rows, distinct images, rows whose bytes do not fill their shape. */
-export async function featureCounts(sql: postgres.Sql, datasetId: string, featureSet: string) {
+export async function featureCounts(sql: Database['sql'], datasetId: string, featureSet: string) {
   const [ready] = await sql<{ n: number }[]>`
     select count(*)::int as n from images where dataset_id = ${datasetId} and status = 'ready'`;
   const rows = await sql<{ imageId: string; bytes: number | null; shape: number[] }[]>`
