@@ -39,7 +39,8 @@ export async function decodeImage(
   const [height, width] = size;
   let meta: Metadata;
   try {
-    meta = await sharp(input).metadata();
+    // Only the header is read here; our own maxPixels check below refuses huge images by their size.
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (cause) {
     throw new BackboneError(
       'not_an_image',
