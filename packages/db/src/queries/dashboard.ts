@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db.ts';
 import { NotFoundError } from '../errors.ts';
 import { datasets, deployments, epochs, evaluations, models, runs } from '../schema/index.ts';
@@ -9,6 +9,9 @@ import {
   listRuns,
   type Run,
   type RunSummary,
+  runDurationMs,
+  runListColumns,
+  runListFilter,
 } from './runs.ts';
 
 /** What the runs table can be filtered by, with how many runs each choice holds. */
@@ -186,36 +189,15 @@ export async function listRunsPage(
 ): Promise<{ items: RunSummary[]; total: number }> {
   const sortKey = options.sort ?? 'created_at';
   if (sortKey === 'best_val_accuracy' || sortKey === 'test_accuracy') return listRuns(db, options);
-  const filters: SQL[] = [];
-  if (options.datasetId) filters.push(eq(runs.datasetId, options.datasetId));
-  if (options.featureSet) filters.push(eq(runs.featureSet, options.featureSet));
-  if (options.status) filters.push(eq(runs.status, options.status));
-  const where = filters.length ? and(...filters) : undefined;
-  // same expression as listRuns, so both agree on the order of running runs
-  const duration = sql<
-    number | null
-  >`extract(epoch from (coalesce(${runs.finishedAt}, now()) - ${runs.startedAt})) * 1000`;
-  const column = { created_at: sql`${runs.createdAt}`, duration, status: sql`${runs.status}` }[sortKey];
+  const where = runListFilter(options);
+  const column = { created_at: sql`${runs.createdAt}`, duration: runDurationMs, status: sql`${runs.status}` }[
+    sortKey
+  ];
   const direction = options.order === 'asc' ? asc : desc;
 
   const [page, [counted]] = await Promise.all([
     db
-      .select({
-        id: runs.id,
-        datasetId: runs.datasetId,
-        datasetName: datasets.name,
-        featureSet: runs.featureSet,
-        preset: runs.preset,
-        config: runs.config,
-        status: runs.status,
-        error: runs.error,
-        backend: runs.backend,
-        epochsTotal: runs.epochsTotal,
-        durationMs: duration.mapWith((v) => (v === null ? null : Number(v))),
-        createdAt: runs.createdAt,
-        startedAt: runs.startedAt,
-        finishedAt: runs.finishedAt,
-      })
+      .select(runListColumns)
       .from(runs)
       .innerJoin(datasets, eq(datasets.id, runs.datasetId))
       .where(where)

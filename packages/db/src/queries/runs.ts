@@ -184,13 +184,41 @@ export interface ListRunsOptions {
   offset?: number;
 }
 
-/** Runs with their progress and best metrics, filtered, sorted and paginated in SQL. */
-export async function listRuns(db: Db, options: ListRunsOptions = {}) {
+/** The WHERE clause of a run list's filters (undefined: every run). */
+export function runListFilter(options: ListRunsOptions): SQL | undefined {
   const filters: SQL[] = [];
   if (options.datasetId) filters.push(eq(runs.datasetId, options.datasetId));
   if (options.featureSet) filters.push(eq(runs.featureSet, options.featureSet));
   if (options.status) filters.push(eq(runs.status, options.status));
-  const where = filters.length ? and(...filters) : undefined;
+  return filters.length ? and(...filters) : undefined;
+}
+
+/** A run's duration in ms: until now while it runs, null before it starts. */
+export const runDurationMs = sql<
+  number | null
+>`extract(epoch from (coalesce(${runs.finishedAt}, now()) - ${runs.startedAt})) * 1000`;
+
+/** The columns of a run list row that come from `runs` and `datasets` (joined on the run's dataset). */
+export const runListColumns = {
+  id: runs.id,
+  datasetId: runs.datasetId,
+  datasetName: datasets.name,
+  featureSet: runs.featureSet,
+  preset: runs.preset,
+  config: runs.config,
+  status: runs.status,
+  error: runs.error,
+  backend: runs.backend,
+  epochsTotal: runs.epochsTotal,
+  durationMs: runDurationMs.mapWith((v) => (v === null ? null : Number(v))),
+  createdAt: runs.createdAt,
+  startedAt: runs.startedAt,
+  finishedAt: runs.finishedAt,
+};
+
+/** Runs with their progress and best metrics, filtered, sorted and paginated in SQL. */
+export async function listRuns(db: Db, options: ListRunsOptions = {}) {
+  const where = runListFilter(options);
 
   const epochStats = db
     .select({
@@ -206,14 +234,11 @@ export async function listRuns(db: Db, options: ListRunsOptions = {}) {
     .from(evaluations)
     .where(eq(evaluations.split, 'test'))
     .as('test_eval');
-  const duration = sql<
-    number | null
-  >`extract(epoch from (coalesce(${runs.finishedAt}, now()) - ${runs.startedAt})) * 1000`;
   const sortColumn: Record<RunSortKey, SQL | typeof runs.createdAt> = {
     created_at: sql`${runs.createdAt}`,
     best_val_accuracy: sql`${epochStats.bestValAccuracy}`,
     test_accuracy: sql`${test.accuracy}`,
-    duration,
+    duration: runDurationMs,
     status: sql`${runs.status}`,
   };
   const column = sortColumn[options.sort ?? 'created_at'];
@@ -222,25 +247,12 @@ export async function listRuns(db: Db, options: ListRunsOptions = {}) {
   const [items, [count]] = await Promise.all([
     db
       .select({
-        id: runs.id,
-        datasetId: runs.datasetId,
-        datasetName: datasets.name,
-        featureSet: runs.featureSet,
-        preset: runs.preset,
-        config: runs.config,
-        status: runs.status,
-        error: runs.error,
-        backend: runs.backend,
-        epochsTotal: runs.epochsTotal,
+        ...runListColumns,
         epochsDone: sql<number>`coalesce(${epochStats.epochsDone}, 0)`.mapWith(Number),
         bestValAccuracy: sql<number | null>`${epochStats.bestValAccuracy}`.mapWith((v) =>
           v === null ? null : Number(v),
         ),
         testAccuracy: test.accuracy,
-        durationMs: duration.mapWith((v) => (v === null ? null : Number(v))),
-        createdAt: runs.createdAt,
-        startedAt: runs.startedAt,
-        finishedAt: runs.finishedAt,
       })
       .from(runs)
       .innerJoin(datasets, eq(datasets.id, runs.datasetId))
