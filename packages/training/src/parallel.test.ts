@@ -118,13 +118,13 @@ describe('trainHead with the parallel engine', { timeout: 60_000 }, () => {
   });
 
   it("falls back to the single-thread engine under 'auto' when workers cannot start", async () => {
-    // 4096 x 256 first-layer weights: large enough for 'auto' to choose workers on a multi-core machine.
+    // 4096 x 256 first-layer weights: large enough for 'auto' to choose two workers when asked for them.
     const big = syntheticFeatures({ n: 8, nVal: 4, dim: 4096, numClasses: 2 });
     const workerUrl = new URL('data:text/javascript,throw new Error("no shard here")');
     const { engine, workers, history, model } = await trainHead(
       { featureShape: [4096], numClasses: 2, ...big },
       { ...base, hiddenUnits: 256, epochs: 1 },
-      { workerUrl },
+      { workerUrl, workers: 2 },
     );
     model.dispose();
     expect([engine, workers]).toEqual(['fast', 1]);

@@ -20,6 +20,12 @@ export type EngineName = 'fast' | 'parallel' | 'layers';
 const PARALLEL_MIN_WEIGHTS = 1 << 20;
 /** Most workers 'auto' starts (each step meets at a barrier: more threads, more waiting). */
 const PARALLEL_MAX_WORKERS = 4;
+/**
+ * Cores from which 'auto' uses worker threads unless `workers` is given: on 2 shared cores the per-step
+ * barrier costs more than the split saves (recipe head: 1.6 s/epoch on one thread, 2.7 s on two workers,
+ * `test/bench/training-epoch.ts`).
+ */
+const PARALLEL_MIN_CORES = 4;
 
 /** Callbacks and controls of one training run. */
 export interface TrainHooks {
@@ -29,7 +35,7 @@ export interface TrainHooks {
   signal?: AbortSignal;
   /**
    * 'auto' (default): 'parallel' for a large first layer on a single-threaded backend (wasm, cpu) with
-   * two or more cores, else 'fast'. 'fast': the custom training step on this thread; 'parallel': the same
+   * four or more cores (or `workers` given), else 'fast'. 'fast': the custom training step on this thread; 'parallel': the same
    * step split by hidden units across worker threads; 'layers': plain `model.fit` (the reference).
    */
   engine?: 'auto' | EngineName;
@@ -201,8 +207,10 @@ function chooseEngine(
     hooks.workers ?? Math.min(availableParallelism(), PARALLEL_MAX_WORKERS, Math.max(1, config.hiddenUnits));
   if (requested === 'parallel') return { name: 'parallel', workers };
   if (requested !== 'auto') return { name: requested, workers: 1 };
+  const enoughCores = hooks.workers !== undefined || availableParallelism() >= PARALLEL_MIN_CORES;
   const worthIt =
     backend !== 'tensorflow' &&
+    enoughCores &&
     workers >= 2 &&
     config.hiddenUnits >= 2 &&
     dim * config.hiddenUnits >= PARALLEL_MIN_WEIGHTS;
