@@ -1,7 +1,6 @@
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '@edgehead/workers';
 import type { InitBackendOptions } from './backend.ts';
 import { BackboneError, type BackboneErrorCode } from './errors.ts';
 import type { FeatureExtractor, ResolvedBackbone } from './load.ts';
@@ -22,31 +21,6 @@ export function defaultWorkerUrl(): URL {
   return import.meta.url.endsWith('.ts')
     ? new URL('./worker.ts', import.meta.url)
     : new URL(`./${BUNDLED_WORKER_FILE}`, import.meta.url);
-}
-
-/**
- * Starts a worker on `url`. A `.ts` entry (running from source under tsx or vitest) goes through a small
- * eval bootstrap that registers tsx's ESM hooks inside the thread first: in Node 20 a `--import tsx`
- * in the worker's execArgv does not apply to the worker's own entry module.
- */
-function tsxEsmApi(): string {
-  // Resolved through tsx's package.json `exports` because require.resolve picks its broken-for-us CJS entry.
-  const require = createRequire(import.meta.url);
-  const pkgPath = require.resolve('tsx/package.json');
-  const pkg = require(pkgPath) as { exports: Record<string, { import?: { default?: string } } | string> };
-  const entry = pkg.exports['./esm/api'];
-  const rel = typeof entry === 'string' ? entry : (entry?.import?.default ?? './dist/esm/api/index.mjs');
-  return new URL(rel, pathToFileURL(pkgPath)).href;
-}
-
-function spawn(url: URL, workerData: unknown): Worker {
-  if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData });
-  const api = tsxEsmApi();
-  const boot =
-    `import(${JSON.stringify(api)}).then((m) => { (m.register ?? m.default.register)(); ` +
-    `return import(${JSON.stringify(url.href)}); })` +
-    '.catch((e) => { setImmediate(() => { throw e; }); });';
-  return new Worker(boot, { eval: true, workerData });
 }
 
 /** Options of `createExtractorPool`. */
@@ -99,7 +73,7 @@ export class ExtractorPool implements FeatureExtractor {
     const slots: Slot[] = [];
     const ready: Promise<{ info: ResolvedBackbone; backend: string }>[] = [];
     for (let i = 0; i < size; i++) {
-      const worker = spawn(url, { config, backend });
+      const worker = startWorker(url, { config, backend });
       const slot: Slot = { worker, pending: new Map(), dead: undefined };
       slots.push(slot);
       ready.push(

@@ -1,7 +1,6 @@
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { HeadConfig } from '@edgehead/contracts';
+import { startWorker } from '@edgehead/workers';
 import type * as tf from '@tensorflow/tfjs';
 import type { TrainingBackend } from './backend.ts';
 import type { FeatureSplit } from './data.ts';
@@ -29,30 +28,6 @@ export function defaultTrainingWorkerUrl(): URL {
   return import.meta.url.endsWith('.ts')
     ? new URL('./train-worker.ts', import.meta.url)
     : new URL(`./${BUNDLED_TRAINING_WORKER_FILE}`, import.meta.url);
-}
-
-function tsxEsmApi(): string {
-  // Resolved through tsx's package.json `exports` because require.resolve picks its CJS entry.
-  const require = createRequire(import.meta.url);
-  const pkgPath = require.resolve('tsx/package.json');
-  const pkg = require(pkgPath) as { exports: Record<string, { import?: { default?: string } } | string> };
-  const entry = pkg.exports['./esm/api'];
-  const rel = typeof entry === 'string' ? entry : (entry?.import?.default ?? './dist/esm/api/index.mjs');
-  return new URL(rel, pathToFileURL(pkgPath)).href;
-}
-
-/**
- * Starts a worker on `url`. A `.ts` entry (from source under tsx or vitest) goes through a small eval
- * bootstrap that registers tsx's ESM hooks inside the thread first: in Node 20 a `--import tsx` in the
- * worker's execArgv does not apply to the worker's own entry module (same as the backbones pool).
- */
-function spawn(url: URL, workerData: WorkerInit): Worker {
-  if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData });
-  const boot =
-    `import(${JSON.stringify(tsxEsmApi())}).then((m) => { (m.register ?? m.default.register)(); ` +
-    `return import(${JSON.stringify(url.href)}); })` +
-    '.catch((e) => { setImmediate(() => { throw e; }); });';
-  return new Worker(boot, { eval: true, workerData });
 }
 
 /** Copies a split into shared memory (once), so that every worker reads the same rows without a copy. */
@@ -145,7 +120,7 @@ export class ParallelEngine implements TrainingEngine {
           weights: weights[index] as ShardWeights,
         },
       };
-      const slot: Slot = { worker: spawn(url, init), pending: [], dead: undefined };
+      const slot: Slot = { worker: startWorker(url, init), pending: [], dead: undefined };
       slots.push(slot);
       ready.push(new Promise((resolve, reject) => slot.pending.push({ resolve, reject })));
       const fail = (error: Error) => {
