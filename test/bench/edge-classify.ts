@@ -6,18 +6,16 @@
  * Bounded: each load scenario runs SECONDS seconds after a short warm-up; wrangler dev is stopped at the end.
  * Target: binary classify >= 80% of /health requests/s at the same connection count.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type HeadArtifactFiles, loadHead, type TfjsModelArtifacts, writeHeadArtifact } from '@edgehead/head';
 import * as tf from '@tensorflow/tfjs';
+import { freePort, startWranglerDev } from './wrangler-dev.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ADMIN = 'bench-admin-token';
 const root = new URL('../../', import.meta.url);
-const edgeDir = new URL('apps/edge/', root);
 
 async function recipeArtifact(): Promise<HeadArtifactFiles> {
   await tf.setBackend('cpu');
@@ -60,55 +58,6 @@ async function kernelBench(files: HeadArtifactFiles) {
     }
   }
   return out;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startWrangler(port: number, persist: string): Promise<ChildProcess> {
-  await new Promise<void>((resolve, reject) => {
-    const p = spawn('node', ['scripts/assets.mjs'], { cwd: edgeDir, stdio: 'inherit' });
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`assets step exited ${code}`))));
-  });
-  const child = spawn(
-    'npx',
-    [
-      'wrangler',
-      'dev',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--persist-to',
-      persist,
-      '--var',
-      `ADMIN_TOKEN:${ADMIN}`,
-      '--show-interactive-dev-session=false',
-      '--log-level',
-      'warn',
-    ],
-    {
-      cwd: edgeDir,
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-      detached: true,
-    },
-  );
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return child;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error('wrangler dev did not answer /health within 90 s');
 }
 
 interface Scenario {
@@ -158,7 +107,7 @@ async function main() {
 
   const port = await freePort();
   const persist = mkdtempSync(join(tmpdir(), 'edgehead-bench-'));
-  const wrangler = await startWrangler(port, persist);
+  const wrangler = await startWranglerDev({ port, persist, adminToken: ADMIN });
   const base = `http://127.0.0.1:${port}`;
   try {
     const form = new FormData();

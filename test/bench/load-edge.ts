@@ -9,14 +9,14 @@
  * Bounded: fixed request counts; wrangler dev is stopped and its state removed at the end. The per-key rate
  * limit is raised for the run through a temporary copy of wrangler.jsonc (apps/edge/wrangler.load-bench.jsonc).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type HeadArtifactFiles, type TfjsModelArtifacts, writeHeadArtifact } from '@edgehead/head';
 import * as tf from '@tensorflow/tfjs';
 import ts from 'typescript';
+import { freePort, startWranglerDev } from './wrangler-dev.ts';
 
 const REQUESTS = Number(process.env.LOAD_REQUESTS ?? 20_000);
 const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS ?? 32);
@@ -62,57 +62,6 @@ function writeBenchConfig(limit: number): void {
   if (!config.ratelimits?.length) throw new Error('wrangler.jsonc has no ratelimits binding to raise');
   for (const r of config.ratelimits) r.simple.limit = limit;
   writeFileSync(new URL(BENCH_CONFIG, edgeDir), JSON.stringify(config, null, 2));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startWrangler(port: number, persist: string): Promise<ChildProcess> {
-  await new Promise<void>((resolve, reject) => {
-    const p = spawn('node', ['scripts/assets.mjs'], { cwd: edgeDir, stdio: 'inherit' });
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`assets step exited ${code}`))));
-  });
-  const child = spawn(
-    'npx',
-    [
-      'wrangler',
-      'dev',
-      '--config',
-      BENCH_CONFIG,
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--persist-to',
-      persist,
-      '--var',
-      `ADMIN_TOKEN:${ADMIN}`,
-      '--show-interactive-dev-session=false',
-      '--log-level',
-      'warn',
-    ],
-    {
-      cwd: edgeDir,
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-      detached: true,
-    },
-  );
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return child;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error('wrangler dev did not answer /health within 120 s');
 }
 
 interface Row {
@@ -181,7 +130,7 @@ async function main() {
   const persist = mkdtempSync(join(tmpdir(), 'edgehead-load-'));
   let wrangler: ChildProcess | undefined;
   try {
-    wrangler = await startWrangler(port, persist);
+    wrangler = await startWranglerDev({ port, persist, adminToken: ADMIN, config: BENCH_CONFIG });
     const base = `http://127.0.0.1:${port}`;
     const form = new FormData();
     for (const [name, bytes] of Object.entries(files)) form.append(name, new Blob([bytes]), name);

@@ -1,0 +1,53 @@
+// Starts the edge worker under `wrangler dev` (local, offline) for the edge benchmarks.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+
+const edgeDir = new URL('../../apps/edge/', import.meta.url);
+
+/** A free loopback port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Builds the edge's static assets, starts `wrangler dev` on 127.0.0.1:`port` with local state in `persist`
+ * and `ADMIN_TOKEN` set, and resolves once `/health` answers (the child runs in its own process group).
+ */
+export async function startWranglerDev(options: {
+  port: number;
+  persist: string;
+  adminToken: string;
+  /** A wrangler config other than apps/edge/wrangler.jsonc. */
+  config?: string;
+  timeoutMs?: number;
+}): Promise<ChildProcess> {
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn('node', ['scripts/assets.mjs'], { cwd: edgeDir, stdio: 'inherit' });
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`assets step exited ${code}`))));
+  });
+  const args = ['wrangler', 'dev', ...(options.config ? ['--config', options.config] : [])];
+  args.push('--ip', '127.0.0.1', '--port', String(options.port), '--persist-to', options.persist);
+  args.push('--var', `ADMIN_TOKEN:${options.adminToken}`, '--show-interactive-dev-session=false');
+  args.push('--log-level', 'warn');
+  const child = spawn('npx', args, {
+    cwd: edgeDir,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+    detached: true,
+  });
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${options.port}/health`)).ok) return child;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`wrangler dev did not answer /health within ${timeoutMs / 1000} s`);
+}
