@@ -9,40 +9,12 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type HeadArtifactFiles, loadHead, type TfjsModelArtifacts, writeHeadArtifact } from '@edgehead/head';
-import * as tf from '@tensorflow/tfjs';
-import { freePort, startWranglerDev } from './wrangler-dev.ts';
+import { type HeadArtifactFiles, loadHead } from '@edgehead/head';
+import { freePort, recipeArtifact, startWranglerDev } from './edge-bench.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ADMIN = 'bench-admin-token';
 const root = new URL('../../', import.meta.url);
-
-async function recipeArtifact(): Promise<HeadArtifactFiles> {
-  await tf.setBackend('cpu');
-  const model = tf.sequential({
-    layers: [
-      tf.layers.flatten({ inputShape: [4, 4, 512] }),
-      tf.layers.dense({ units: 256, activation: 'relu' }),
-      tf.layers.dropout({ rate: 0.5 }),
-      tf.layers.dense({ units: 1, activation: 'sigmoid' }),
-    ],
-  });
-  let saved: TfjsModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      saved = a as TfjsModelArtifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  return writeHeadArtifact(saved as TfjsModelArtifacts, {
-    backbone: 'vgg16',
-    preprocessing: 'rescale',
-    featureShape: [4, 4, 512],
-    task: 'binary',
-    classes: ['cats', 'dogs'],
-    threshold: 0.5,
-  });
-}
 
 async function kernelBench(files: HeadArtifactFiles) {
   const out: Record<string, number> = {};

@@ -13,10 +13,8 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type HeadArtifactFiles, type TfjsModelArtifacts, writeHeadArtifact } from '@edgehead/head';
-import * as tf from '@tensorflow/tfjs';
 import ts from 'typescript';
-import { freePort, startWranglerDev } from './wrangler-dev.ts';
+import { freePort, recipeArtifact, startWranglerDev } from './edge-bench.ts';
 
 const REQUESTS = Number(process.env.LOAD_REQUESTS ?? 20_000);
 const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS ?? 32);
@@ -25,33 +23,6 @@ const ADMIN = 'load-bench-admin-token';
 const BENCH_CONFIG = 'wrangler.load-bench.jsonc';
 const root = new URL('../../', import.meta.url);
 const edgeDir = new URL('apps/edge/', root);
-
-async function recipeArtifact(): Promise<HeadArtifactFiles> {
-  await tf.setBackend('cpu');
-  const model = tf.sequential({
-    layers: [
-      tf.layers.flatten({ inputShape: [4, 4, 512] }),
-      tf.layers.dense({ units: 256, activation: 'relu' }),
-      tf.layers.dropout({ rate: 0.5 }),
-      tf.layers.dense({ units: 1, activation: 'sigmoid' }),
-    ],
-  });
-  let saved: TfjsModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      saved = a as TfjsModelArtifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  return writeHeadArtifact(saved as TfjsModelArtifacts, {
-    backbone: 'vgg16',
-    preprocessing: 'rescale',
-    featureShape: [4, 4, 512],
-    task: 'binary',
-    classes: ['cats', 'dogs'],
-    threshold: 0.5,
-  });
-}
 
 /** wrangler.jsonc with the per-key limit raised so that the run measures the worker, not the limiter. */
 function writeBenchConfig(limit: number): void {

@@ -1,6 +1,8 @@
-// Starts the edge worker under `wrangler dev` (local, offline) for the edge benchmarks.
+// Shared by the edge benchmarks: the recipe-shaped head they publish, and the edge under `wrangler dev`.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { type HeadArtifactFiles, type TfjsModelArtifacts, writeHeadArtifact } from '@edgehead/head';
+import * as tf from '@tensorflow/tfjs';
 
 const edgeDir = new URL('../../apps/edge/', import.meta.url);
 
@@ -50,4 +52,32 @@ export async function startWranglerDev(options: {
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`wrangler dev did not answer /health within ${timeoutMs / 1000} s`);
+}
+
+/** The Keras recipe's head (Flatten 4x4x512 -> Dense 256 relu -> Dropout -> Dense 1 sigmoid) as an artifact. */
+export async function recipeArtifact(): Promise<HeadArtifactFiles> {
+  await tf.setBackend('cpu');
+  const model = tf.sequential({
+    layers: [
+      tf.layers.flatten({ inputShape: [4, 4, 512] }),
+      tf.layers.dense({ units: 256, activation: 'relu' }),
+      tf.layers.dropout({ rate: 0.5 }),
+      tf.layers.dense({ units: 1, activation: 'sigmoid' }),
+    ],
+  });
+  let saved: TfjsModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      saved = a as TfjsModelArtifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return writeHeadArtifact(saved as TfjsModelArtifacts, {
+    backbone: 'vgg16',
+    preprocessing: 'rescale',
+    featureShape: [4, 4, 512],
+    task: 'binary',
+    classes: ['cats', 'dogs'],
+    threshold: 0.5,
+  });
 }
