@@ -11,7 +11,14 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-/** A small fetch client for one service: base URL + bearer token; error bodies become CliErrors. */
+/** How often a request refused with 429 is sent again, and the longest `Retry-After` honoured (s). */
+const RATE_LIMIT_RETRIES = 5;
+const MAX_RETRY_AFTER_S = 120;
+
+/**
+ * A small fetch client for one service: base URL + bearer token; error bodies become CliErrors. A 429 is
+ * waited out as its `Retry-After` says (a few times), so long jobs such as the demo stay within rate limits.
+ */
 export class ApiClient {
   constructor(
     /** Name used in messages ("gpu service", "edge"). */
@@ -37,20 +44,33 @@ export class ApiClient {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(options.json);
     }
-    let res: Response;
-    try {
-      res = await fetch(url, { method, headers, body: body ?? null, signal: options.signal ?? null });
-    } catch (cause) {
-      const reason = (cause as { cause?: { code?: string } }).cause?.code ?? (cause as Error).message;
-      throw new CliError(
-        'unreachable',
-        `${this.name} at ${url.origin} is unreachable (${reason}); is \`edgehead up\` running?`,
-        undefined,
-        { cause },
-      );
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      try {
+        res = await fetch(url, { method, headers, body: body ?? null, signal: options.signal ?? null });
+      } catch (cause) {
+        const reason = (cause as { cause?: { code?: string } }).cause?.code ?? (cause as Error).message;
+        throw new CliError(
+          'unreachable',
+          `${this.name} at ${url.origin} is unreachable (${reason}); is \`edgehead up\` running?`,
+          undefined,
+          { cause },
+        );
+      }
+      if (res.ok) return res;
+      const retryAfter = Number(res.headers.get('retry-after') ?? Number.NaN);
+      if (
+        res.status === 429 &&
+        attempt < RATE_LIMIT_RETRIES &&
+        retryAfter >= 0 &&
+        retryAfter <= MAX_RETRY_AFTER_S
+      ) {
+        await res.body?.cancel();
+        await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
+        continue;
+      }
+      throw await responseError(this.name, method, url, res);
     }
-    if (res.ok) return res;
-    throw await responseError(this.name, method, url, res);
   }
 
   /** Sends a request and parses the JSON answer with `schema` (or returns it untyped without one). */
