@@ -81,3 +81,27 @@ export async function recipeArtifact(): Promise<HeadArtifactFiles> {
     threshold: 0.5,
   });
 }
+
+/** Publishes `files` as version v1 of alias `recipe` at the edge on `base` and returns a new API key. */
+export async function publishRecipe(
+  base: string,
+  adminToken: string,
+  files: HeadArtifactFiles,
+  keyName?: string,
+): Promise<string> {
+  const form = new FormData();
+  for (const [name, bytes] of Object.entries(files)) form.append(name, new Blob([bytes]), name);
+  const pub = await fetch(`${base}/admin/models/recipe/versions/v1`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${adminToken}` },
+    body: form,
+  });
+  if (pub.status !== 201) throw new Error(`publish answered ${pub.status}: ${await pub.text()}`);
+  const keyRes = await fetch(`${base}/admin/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify(keyName ? { name: keyName } : {}),
+  });
+  const { key } = (await keyRes.json()) as { key: string };
+  return key;
+}

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type HeadArtifactFiles, loadHead } from '@edgehead/head';
-import { freePort, recipeArtifact, startWranglerDev } from './edge-bench.ts';
+import { freePort, publishRecipe, recipeArtifact, startWranglerDev } from './edge-bench.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ADMIN = 'bench-admin-token';
@@ -82,20 +82,7 @@ async function main() {
   const wrangler = await startWranglerDev({ port, persist, adminToken: ADMIN });
   const base = `http://127.0.0.1:${port}`;
   try {
-    const form = new FormData();
-    for (const [name, bytes] of Object.entries(files)) form.append(name, new Blob([bytes]), name);
-    const pub = await fetch(`${base}/admin/models/recipe/versions/v1`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${ADMIN}` },
-      body: form,
-    });
-    if (pub.status !== 201) throw new Error(`publish answered ${pub.status}: ${await pub.text()}`);
-    const keyRes = await fetch(`${base}/admin/keys`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: '{}',
-    });
-    const { key } = (await keyRes.json()) as { key: string };
+    const key = await publishRecipe(base, ADMIN, files);
 
     const vector = Float32Array.from({ length: 8192 }, (_, i) => ((i * 7919) % 1000) / 1000);
     const one = new Uint8Array(vector.buffer);

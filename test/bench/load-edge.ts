@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
-import { freePort, recipeArtifact, startWranglerDev } from './edge-bench.ts';
+import { freePort, publishRecipe, recipeArtifact, startWranglerDev } from './edge-bench.ts';
 
 const REQUESTS = Number(process.env.LOAD_REQUESTS ?? 20_000);
 const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS ?? 32);
@@ -103,20 +103,7 @@ async function main() {
   try {
     wrangler = await startWranglerDev({ port, persist, adminToken: ADMIN, config: BENCH_CONFIG });
     const base = `http://127.0.0.1:${port}`;
-    const form = new FormData();
-    for (const [name, bytes] of Object.entries(files)) form.append(name, new Blob([bytes]), name);
-    const pub = await fetch(`${base}/admin/models/recipe/versions/v1`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${ADMIN}` },
-      body: form,
-    });
-    if (pub.status !== 201) throw new Error(`publish answered ${pub.status}: ${await pub.text()}`);
-    const keyRes = await fetch(`${base}/admin/keys`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: '{"name":"load-bench"}',
-    });
-    const { key } = (await keyRes.json()) as { key: string };
+    const key = await publishRecipe(base, ADMIN, files, 'load-bench');
 
     const vector = Float32Array.from({ length: 8192 }, (_, i) => ((i * 7919) % 1000) / 1000);
     const body = new Uint8Array(vector.buffer);
