@@ -1,123 +1,152 @@
 import type { HeadConfig } from '@edgehead/contracts';
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  fusedDenseUpdate,
+  fusedUpdate,
+  type UpdateRule,
+  type UpdateScalars,
+  updateRules,
+} from './kernels/update-kernels.ts';
+
+const f32 = Math.fround;
+const RHO = f32(0.9);
+const BETA1 = f32(0.9);
+const BETA2 = f32(0.999);
+const EPSILON = f32(1e-7);
 
 /**
- * The update rules of tfjs's RMSprop, Adam and momentum SGD, op for op (so the curve matches `model.fit`),
- * but applied one variable at a time with slot state keyed by the variable. The fast trainer calls it
- * on each chunk of the first kernel right after that chunk's gradient is computed, while it is in cache.
+ * The update rules of tfjs's RMSprop, Adam and (momentum) SGD with the Keras defaults of `makeOptimizer`,
+ * applied one variable at a time with slot state kept per variable, so that the fast trainer can update
+ * each of its own variables (its shard of the head) as soon as the gradient exists. On the wasm backend
+ * each update is one fused kernel (kernels/optimizer.wat: one pass over memory instead of about ten
+ * elementwise ops); elsewhere it is tfjs's op-by-op rule. Both give the bits `tf.train.*` gives.
  * Owns its slot variables; `dispose()` frees them.
  */
-export class ChunkedOptimizer {
+export class VariableOptimizer {
   private readonly slots = new Map<tf.Variable, tf.Variable[]>();
-  private readonly scalars: Record<string, tf.Scalar>;
-  private accBeta1: tf.Variable | undefined;
-  private accBeta2: tf.Variable | undefined;
+  private readonly rule: UpdateRule;
+  private readonly fused = tf.getBackend() === 'wasm';
+  // Adam's bias-correction powers, as tfjs keeps them: f32 products advanced once per step.
+  private accBeta1 = BETA1;
+  private accBeta2 = BETA2;
 
   constructor(private readonly config: Pick<HeadConfig, 'optimizer' | 'learningRate' | 'momentum'>) {
-    const s = (v: number) => tf.keep(tf.scalar(v));
-    this.scalars = {
-      lr: s(config.learningRate),
-      negLr: s(-config.learningRate),
-      rho: s(0.9),
-      oneMinusRho: s(1 - 0.9),
-      eps: s(1e-7),
-      zero: s(0),
-      beta1: s(0.9),
-      oneMinusBeta1: s(1 - 0.9),
-      beta2: s(0.999),
-      oneMinusBeta2: s(1 - 0.999),
-      one: s(1),
-      momentum: s(config.momentum),
-    };
-    if (config.optimizer === 'adam') {
-      this.accBeta1 = tf.tidy(() => tf.scalar(0.9).variable(false));
-      this.accBeta2 = tf.tidy(() => tf.scalar(0.999).variable(false));
-    }
+    this.rule = config.optimizer === 'sgd' ? (config.momentum === 0 ? 'sgd' : 'momentum') : config.optimizer;
   }
 
-  /** Applies one gradient to one variable (inside its own tidy; the gradient is not disposed). */
+  /** Applies one gradient to one variable (the gradient is not disposed). */
   apply(variable: tf.Variable, gradient: tf.Tensor): void {
-    const k = this.scalars as Record<
-      | 'lr'
-      | 'negLr'
-      | 'rho'
-      | 'oneMinusRho'
-      | 'eps'
-      | 'zero'
-      | 'beta1'
-      | 'oneMinusBeta1'
-      | 'beta2'
-      | 'oneMinusBeta2'
-      | 'one'
-      | 'momentum',
-      tf.Scalar
-    >;
     const slots = this.slotsOf(variable);
-    tf.tidy(() => {
-      switch (this.config.optimizer) {
-        case 'rmsprop': {
-          // tfjs RMSprop with momentum 0: moments' = 0 * moments + g*lr/sqrt(ms'+eps) is exactly the step.
-          const [ms] = slots as [tf.Variable];
-          const next = tf.add(tf.mul(ms, k.rho), tf.mul(tf.square(gradient), k.oneMinusRho));
-          ms.assign(next);
-          variable.assign(tf.sub(variable, tf.div(tf.mul(gradient, k.lr), tf.sqrt(tf.add(next, k.eps)))));
-          return;
-        }
-        case 'adam': {
-          const [m, v] = slots as [tf.Variable, tf.Variable];
-          const nextM = tf.add(tf.mul(m, k.beta1), tf.mul(gradient, k.oneMinusBeta1));
-          const nextV = tf.add(tf.mul(v, k.beta2), tf.mul(tf.square(gradient), k.oneMinusBeta2));
-          const mHat = tf.div(nextM, tf.sub(k.one, this.accBeta1 as tf.Variable));
-          const vHat = tf.div(nextV, tf.sub(k.one, this.accBeta2 as tf.Variable));
-          m.assign(nextM);
-          v.assign(nextV);
-          variable.assign(tf.add(tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), k.eps)), k.negLr), variable));
-          return;
-        }
-        case 'sgd': {
-          if (this.config.momentum === 0) {
-            variable.assign(tf.add(tf.mul(k.negLr, gradient), variable));
-            return;
-          }
-          const [acc] = slots as [tf.Variable];
-          const next = tf.add(tf.mul(k.momentum, acc), gradient);
-          acc.assign(next);
-          variable.assign(tf.add(tf.mul(k.negLr, next), variable));
-        }
-      }
-    });
+    this.assign(
+      variable,
+      slots,
+      tf.tidy(() =>
+        this.fused
+          ? fusedUpdate(this.rule, variable, slots, gradient, this.scalars())
+          : this.opByOp(variable, slots, gradient),
+      ),
+    );
+  }
+
+  /**
+   * Applies the weight gradient `dA . x` of a dense kernel stored [units, dim] (dA [units, batch],
+   * x [batch, dim]). On wasm, when at most half of dA is nonzero (ReLU and dropout zero most of it), one
+   * fused kernel makes the gradient a row at a time skipping the zeros and applies each row at once; else
+   * `matMul` then `apply`. Same bits either way.
+   */
+  applyDense(variable: tf.Variable, dA: tf.Tensor2D, x: tf.Tensor2D): void {
+    if (!this.fused || !mostlyZero(dA.dataSync() as Float32Array)) {
+      tf.tidy(() => this.apply(variable, tf.matMul(dA, x)));
+      return;
+    }
+    const slots = this.slotsOf(variable);
+    this.assign(
+      variable,
+      slots,
+      fusedDenseUpdate(this.rule, variable as tf.Tensor2D, slots, dA, x, this.scalars()),
+    );
   }
 
   /** Ends one training step (Adam's bias-correction powers advance once per step, as in tfjs). */
   endStep(): void {
-    if (this.accBeta1 && this.accBeta2) {
-      const [b1, b2] = [this.accBeta1, this.accBeta2];
-      tf.tidy(() => {
-        b1.assign(tf.mul(b1, 0.9));
-        b2.assign(tf.mul(b2, 0.999));
-      });
-    }
+    this.accBeta1 = f32(this.accBeta1 * BETA1);
+    this.accBeta2 = f32(this.accBeta2 * BETA2);
   }
 
   dispose(): void {
     for (const slots of this.slots.values()) tf.dispose(slots);
     this.slots.clear();
-    tf.dispose(Object.values(this.scalars));
-    tf.dispose([this.accBeta1, this.accBeta2].filter((v): v is tf.Variable => v !== undefined));
+  }
+
+  /** The scalars of the rule as tfjs makes them: f32 values of the JS numbers. */
+  private scalars(): UpdateScalars {
+    const lr = this.config.learningRate;
+    return {
+      lr: f32(lr),
+      negLr: f32(-lr),
+      rho: RHO,
+      oneMinusRho: f32(1 - 0.9),
+      eps: EPSILON,
+      beta1: BETA1,
+      oneMinusBeta1: f32(1 - 0.9),
+      beta2: BETA2,
+      oneMinusBeta2: f32(1 - 0.999),
+      oneMinusAccBeta1: f32(1 - this.accBeta1),
+      oneMinusAccBeta2: f32(1 - this.accBeta2),
+      momentum: f32(this.config.momentum),
+    };
+  }
+
+  /** tfjs's rules op for op (tf.train.rmsprop / adam / momentum / sgd): [variable', ...slots']. */
+  private opByOp(variable: tf.Tensor, slots: tf.Tensor[], g: tf.Tensor): tf.Tensor[] {
+    const k = this.scalars();
+    const s = (name: keyof UpdateScalars) => tf.scalar(k[name]);
+    switch (this.rule) {
+      case 'rmsprop': {
+        const [ms] = slots as [tf.Tensor];
+        const next = tf.add(tf.mul(ms, s('rho')), tf.mul(tf.square(g), s('oneMinusRho')));
+        return [tf.sub(variable, tf.div(tf.mul(g, s('lr')), tf.sqrt(tf.add(next, s('eps'))))), next];
+      }
+      case 'adam': {
+        const [m, v] = slots as [tf.Tensor, tf.Tensor];
+        const nextM = tf.add(tf.mul(m, s('beta1')), tf.mul(g, s('oneMinusBeta1')));
+        const nextV = tf.add(tf.mul(v, s('beta2')), tf.mul(tf.square(g), s('oneMinusBeta2')));
+        const mHat = tf.div(nextM, s('oneMinusAccBeta1'));
+        const vHat = tf.div(nextV, s('oneMinusAccBeta2'));
+        const step = tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), s('eps'))), s('negLr'));
+        return [tf.add(step, variable), nextM, nextV];
+      }
+      case 'momentum': {
+        const [acc] = slots as [tf.Tensor];
+        const next = tf.add(tf.mul(s('momentum'), acc), g);
+        return [tf.add(tf.mul(s('negLr'), next), variable), next];
+      }
+      case 'sgd':
+        return [tf.add(tf.mul(s('negLr'), g), variable)];
+    }
+  }
+
+  private assign(variable: tf.Variable, slots: tf.Variable[], next: tf.Tensor[]): void {
+    variable.assign(next[0] as tf.Tensor);
+    for (const [i, slot] of slots.entries()) slot.assign(next[i + 1] as tf.Tensor);
+    tf.dispose(next);
   }
 
   private slotsOf(variable: tf.Variable): tf.Variable[] {
     let slots = this.slots.get(variable);
     if (!slots) {
-      const count =
-        this.config.optimizer === 'adam'
-          ? 2
-          : this.config.optimizer === 'sgd' && this.config.momentum === 0
-            ? 0
-            : 1;
-      slots = Array.from({ length: count }, () => tf.tidy(() => tf.zerosLike(variable).variable(false)));
+      slots = Array.from({ length: updateRules[this.rule].slots }, () =>
+        tf.tidy(() => tf.zerosLike(variable).variable(false)),
+      );
       this.slots.set(variable, slots);
     }
     return slots;
   }
+}
+
+/** At most half of the values are nonzero. */
+function mostlyZero(values: Float32Array): boolean {
+  let nonzero = 0;
+  for (const v of values) if (v !== 0) nonzero++;
+  return nonzero * 2 <= values.length;
 }

@@ -1,15 +1,13 @@
 import type { HeadConfig } from '@edgehead/contracts';
 import * as tf from '@tensorflow/tfjs-core';
+import { crossEntropyStats, logitGradient } from './cross-entropy.ts';
 import { type FeatureSplit, gatherRows, seededRandom } from './data.ts';
 import type { PassMetrics } from './engine.ts';
 import type { Exchange } from './exchange.ts';
-import { ChunkedOptimizer } from './optimizer.ts';
+import { VariableOptimizer } from './optimizer.ts';
 
-/** About 1 MiB of float32 per chunk of the first kernel: the optimizer's elementwise ops stay in L2. */
-const CHUNK_VALUES = 1 << 18;
 /** Validation rows per forward pass (bounds the memory of one pass and the exchange's capacity). */
 export const EVAL_ROWS = 500;
-const EPSILON = 1e-7;
 
 /**
  * One shard's share of the head's weights, as plain arrays (what crosses a thread boundary): the first
@@ -40,8 +38,7 @@ export interface ShardInit {
 }
 
 interface Params {
-  /** First kernel, transposed ([units, d]) and split by rows into chunks. */
-  w1: tf.Variable[];
+  w1: tf.Variable; // [units, d], the first kernel transposed
   b1: tf.Variable; // [units, 1]
   w2: tf.Variable | null; // [out, units]
   b2: tf.Variable | null; // [out, 1]
@@ -52,14 +49,16 @@ interface Params {
  * trainer. Activations are [units, batch] so that every large matMul runs without a transpose flag
  * (tfjs-wasm only sends flag-free products to XNNPACK): forward `W1t . x^T`, weight gradient `dA . x`,
  * no gradient with respect to the input. A step exchanges only the partial logits ([out, batch]) with the
- * other shards; each shard then back-propagates and updates its own units. One shard holding every unit
- * is the single-thread fast trainer; several shards in worker threads are the parallel one.
+ * other shards; each shard then turns the summed logits into probabilities, computes the loss gradient of
+ * those few numbers in JS, back-propagates and updates its own units (one fused kernel per variable on
+ * wasm). One shard holding every unit is the single-thread fast trainer; several shards in worker
+ * threads are the parallel one.
  */
 export class HeadShard {
   private readonly params: Params;
-  private readonly optimizer: ChunkedOptimizer;
+  private readonly optimizer: VariableOptimizer;
   private readonly batchBuffer: Float32Array;
-  private readonly validation: { xT: tf.Tensor2D[]; yT: tf.Tensor2D[]; n: number } | null;
+  private readonly validation: { xT: tf.Tensor2D[]; yT: Float32Array[]; n: number } | null;
   private readonly random: () => number;
   private best: tf.Tensor[] | null = null;
 
@@ -69,7 +68,7 @@ export class HeadShard {
     // masks do not depend on how the units are split.
     this.random = seededRandom(s.config.seed ^ 0x5bd1e995);
     this.params = this.createParams(s.weights);
-    this.optimizer = new ChunkedOptimizer(s.config);
+    this.optimizer = new VariableOptimizer(s.config);
     this.validation = s.validation ? this.prepareValidation(s.validation) : null;
   }
 
@@ -89,56 +88,33 @@ export class HeadShard {
     const xData = gatherRows(this.s.train.features, dim, order, start, end, this.batchBuffer);
     const { yT, weights } = targets(this.s.train.labels, out, this.s.classWeights, order, start, end);
     const mask = this.dropoutMask(b);
-    let stopped = false;
-    const result = tf.tidy(() => {
+    let stats: { loss: number; correct: number } | null = null;
+    tf.tidy(() => {
       const x = tf.tensor2d(xData, [b, dim]);
-      const xT = tf.transpose(x);
       const maskT = mask ? tf.tensor2d(mask, [this.units, b]) : null;
-      const { a1, h, partial } = this.forward(xT, maskT);
+      const { a1, h, partial } = this.forward(tf.transpose(x), maskT);
       const combined = exchange.combine(partial.dataSync() as Float32Array, wantStop);
-      if (combined.stop) {
-        stopped = true;
-        return [];
-      }
-      const z = this.logits(combined.sum, b);
-      const y = tf.tensor2d(yT, [out, b]);
-      const sw = tf.tensor2d(weights, [1, b]);
-      const p = this.probabilities(z);
-      const loss = tf.mean(tf.mul(this.sampleLoss(p, y), sw));
-      const correct = this.correctCount(p, y);
+      if (combined.stop) return;
+      const p = this.probabilities(combined.sum, b);
+      const { lossSum, correct } = crossEntropyStats(p, yT, out, b, weights);
+      stats = { loss: lossSum / b, correct };
 
-      // d(mean weighted loss)/dz for sigmoid+BCE and softmax+CCE; zero where tfjs clips p (as its autodiff does).
-      const inRange = tf.logicalAnd(tf.greater(p, EPSILON), tf.less(p, 1 - EPSILON));
-      const dz = tf.where(inRange, tf.div(tf.mul(tf.sub(p, y), sw), b), tf.zerosLike(p)) as tf.Tensor2D;
+      const dz = tf.tensor2d(logitGradient(p, yT, out, b, weights), [out, b]);
       const { w1, b1, w2, b2 } = this.params;
       let da1: tf.Tensor2D = dz;
       if (w2 && b2 && h) {
         const dw2 = tf.matMul(dz, tf.transpose(h));
-        const db2 = tf.sum(dz, 1, true);
         let dh = tf.matMul(tf.transpose(w2), dz);
         if (maskT) dh = tf.mul(dh, maskT);
         da1 = tf.mul(dh, tf.step(a1));
         this.optimizer.apply(w2, dw2);
         // Every shard holds the output bias and updates it from the same bits: the copies stay equal.
-        this.optimizer.apply(b2, db2);
+        this.optimizer.apply(b2, tf.sum(dz, 1, true));
       }
       this.optimizer.apply(b1, tf.sum(da1, 1, true));
-      let row = 0;
-      for (const chunk of w1) {
-        const rows = chunk.shape[0] as number;
-        tf.tidy(() => {
-          const gradient = tf.matMul(w1.length === 1 ? da1 : tf.slice(da1, [row, 0], [rows, b]), x);
-          this.optimizer.apply(chunk, gradient);
-        });
-        row += rows;
-      }
-      return [loss, correct];
+      this.optimizer.applyDense(w1, da1, x);
     });
-    if (stopped) return null;
-    this.optimizer.endStep();
-    const [loss, correct] = result as [tf.Scalar, tf.Scalar];
-    const stats = { loss: loss.dataSync()[0] as number, correct: correct.dataSync()[0] as number };
-    tf.dispose([loss, correct]);
+    if (stats) this.optimizer.endStep();
     return stats;
   }
 
@@ -149,17 +125,12 @@ export class HeadShard {
     let lossSum = 0;
     let correct = 0;
     v.xT.forEach((xT, i) => {
-      const yT = v.yT[i] as tf.Tensor2D;
       const m = xT.shape[1];
-      const [loss, hits] = tf.tidy(() => {
-        const { partial } = this.forward(xT, null);
-        const { sum } = exchange.combine(partial.dataSync() as Float32Array, false);
-        const p = this.probabilities(this.logits(sum, m));
-        return [tf.sum(this.sampleLoss(p, yT)), this.correctCount(p, yT)];
-      });
-      lossSum += loss.dataSync()[0] as number;
-      correct += hits.dataSync()[0] as number;
-      tf.dispose([loss, hits]);
+      const partial = tf.tidy(() => this.forward(xT, null).partial.dataSync() as Float32Array);
+      const p = this.probabilities(exchange.combine(partial, false).sum, m);
+      const stats = crossEntropyStats(p, v.yT[i] as Float32Array, this.s.out, m, null);
+      lossSum += stats.lossSum;
+      correct += stats.correct;
     });
     return { loss: lossSum / v.n, accuracy: correct / v.n };
   }
@@ -180,16 +151,8 @@ export class HeadShard {
   /** The current weights as plain arrays. */
   weights(): ShardWeights {
     const { w1, b1, w2, b2 } = this.params;
-    const rows = tf.tidy(() => (w1.length === 1 ? tf.clone(w1[0] as tf.Variable) : tf.concat(w1, 0)));
-    const data = (t: tf.Tensor) => t.dataSync() as Float32Array;
-    const result = {
-      w1t: data(rows).slice(),
-      b1: data(b1).slice(),
-      w2: w2 ? data(w2).slice() : null,
-      b2: b2 ? data(b2).slice() : null,
-    };
-    rows.dispose();
-    return result;
+    const data = (t: tf.Tensor) => (t.dataSync() as Float32Array).slice();
+    return { w1t: data(w1), b1: data(b1), w2: w2 ? data(w2) : null, b2: b2 ? data(b2) : null };
   }
 
   /** Frees every tensor of the shard. */
@@ -198,7 +161,7 @@ export class HeadShard {
     this.best = null;
     tf.dispose(this.variables());
     this.optimizer.dispose();
-    if (this.validation) tf.dispose([...this.validation.xT, ...this.validation.yT]);
+    if (this.validation) tf.dispose(this.validation.xT);
   }
 
   private get units(): number {
@@ -211,40 +174,21 @@ export class HeadShard {
    */
   private forward(xT: tf.Tensor2D, maskT: tf.Tensor2D | null) {
     const { w1, b1, w2 } = this.params;
-    const parts = w1.map((chunk) => tf.matMul(chunk, xT));
-    const a1 = tf.add(
-      parts.length === 1 ? (parts[0] as tf.Tensor2D) : tf.concat(parts, 0),
-      b1,
-    ) as tf.Tensor2D;
+    const a1 = tf.add(tf.matMul(w1, xT), b1) as tf.Tensor2D;
     if (!w2) return { a1, h: null, partial: a1 };
     let h = tf.relu(a1);
     if (maskT) h = tf.mul(h, maskT);
     return { a1, h, partial: tf.matMul(w2, h) };
   }
 
-  private logits(sum: Float32Array, n: number): tf.Tensor2D {
-    const z = tf.tensor2d(sum, [this.s.out, n]);
-    return this.params.b2 ? (tf.add(z, this.params.b2) as tf.Tensor2D) : z;
-  }
-
-  private probabilities(z: tf.Tensor2D): tf.Tensor2D {
-    return this.s.out === 1 ? tf.sigmoid(z) : tf.transpose(tf.softmax(tf.transpose(z)));
-  }
-
-  /** Per-sample cross-entropy [1, n] with Keras clipping of p to [eps, 1 - eps]. */
-  private sampleLoss(p: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D {
-    const pc = tf.clipByValue(p, EPSILON, 1 - EPSILON);
-    if (this.s.out === 1) {
-      return tf.neg(
-        tf.add(tf.mul(y, tf.log(pc)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, pc)))),
-      ) as tf.Tensor2D;
-    }
-    return tf.neg(tf.sum(tf.mul(y, tf.log(pc)), 0, true)) as tf.Tensor2D;
-  }
-
-  private correctCount(p: tf.Tensor2D, y: tf.Tensor2D): tf.Scalar {
-    if (this.s.out === 1) return tf.sum(tf.cast(tf.equal(tf.greater(p, 0.5), tf.greater(y, 0.5)), 'float32'));
-    return tf.sum(tf.cast(tf.equal(tf.argMax(p, 0), tf.argMax(y, 0)), 'float32'));
+  /** Probabilities [out, n] of the summed partial logits (plus the output bias). */
+  private probabilities(sum: Float32Array, n: number): Float32Array {
+    return tf.tidy(() => {
+      let z = tf.tensor2d(sum, [this.s.out, n]);
+      if (this.params.b2) z = tf.add(z, this.params.b2);
+      const p = this.s.out === 1 ? tf.sigmoid(z) : tf.transpose(tf.softmax(tf.transpose(z)));
+      return p.dataSync() as Float32Array;
+    });
   }
 
   /** This shard's rows [units, b] of the seeded inverted-dropout mask [hidden, b]: 0 or 1/(1 - rate). */
@@ -266,7 +210,6 @@ export class HeadShard {
   private createParams(w: ShardWeights): Params {
     const { dim, out } = this.s;
     const units = this.units;
-    const rowsPerChunk = Math.max(1, Math.floor(CHUNK_VALUES / dim));
     // A variable shares its initial tensor's data: dispose the initial tensor, or it keeps that data alive.
     const variable = (values: Float32Array, shape: [number, number]) => {
       const initial = tf.tensor2d(values, shape);
@@ -274,13 +217,8 @@ export class HeadShard {
       initial.dispose();
       return v;
     };
-    const w1: tf.Variable[] = [];
-    for (let r = 0; r < units; r += rowsPerChunk) {
-      const rows = Math.min(rowsPerChunk, units - r);
-      w1.push(variable(w.w1t.subarray(r * dim, (r + rows) * dim), [rows, dim]));
-    }
     return {
-      w1,
+      w1: variable(w.w1t, [units, dim]),
       b1: variable(w.b1, [units, 1]),
       w2: w.w2 ? variable(w.w2, [out, units]) : null,
       b2: w.b2 ? variable(w.b2, [out, 1]) : null,
@@ -291,22 +229,22 @@ export class HeadShard {
     const { dim, out } = this.s;
     const n = split.labels.length;
     const xT: tf.Tensor2D[] = [];
-    const yT: tf.Tensor2D[] = [];
+    const yT: Float32Array[] = [];
+    const ones = new Float32Array(out).fill(1);
     for (let start = 0; start < n; start += EVAL_ROWS) {
       const end = Math.min(start + EVAL_ROWS, n);
       const m = end - start;
       xT.push(
         tf.tidy(() => tf.transpose(tf.tensor2d(split.features.subarray(start * dim, end * dim), [m, dim]))),
       );
-      const ones = new Float32Array(out).fill(1);
-      yT.push(tf.tensor2d(targets(split.labels, out, ones, null, start, end).yT, [out, m]));
+      yT.push(targets(split.labels, out, ones, null, start, end).yT);
     }
     return { xT, yT, n };
   }
 
   private variables(): tf.Variable[] {
     const { w1, b1, w2, b2 } = this.params;
-    return [...w1, b1, ...(w2 && b2 ? [w2, b2] : [])];
+    return [w1, b1, ...(w2 && b2 ? [w2, b2] : [])];
   }
 }
 
