@@ -94,7 +94,7 @@ async function main() {
       fetch(url, { method: 'POST', headers: { 'x-api-key': key, 'content-type': type }, body });
     const health = () => fetch(`${base}/health`);
 
-    const rows = [];
+    const rows: Awaited<ReturnType<typeof load>>[] = [];
     for (const connections of [1, 8]) {
       rows.push(await load({ name: 'GET /health', connections, vectorsPerRequest: 0, request: health }));
       rows.push(

@@ -110,7 +110,7 @@ try {
     const r = await app.request(`/v1/datasets/${id}/archive`, {
       method: 'POST',
       headers: auth,
-      body: archive,
+      body: new Uint8Array(archive),
     });
     const body = (await r.json()) as { accepted: number };
     if (body.accepted !== N) throw new Error(`archive accepted ${body.accepted} of ${N}`);

@@ -82,7 +82,7 @@ async function uploadAll(
       for (let i = start; i < Math.min(start + BATCH, UPLOADS); i++) {
         form.append(
           'files',
-          new Blob([bodies[i] as Buffer]),
+          new Blob([new Uint8Array(bodies[i] as Buffer)]),
           `train/${i % 2 ? 'red' : 'blue'}/${from + i}.png`,
         );
       }
