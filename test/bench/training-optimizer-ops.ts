@@ -8,6 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { VariableOptimizer } from '@edgehead/training';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 await tf.setBackend('wasm');
@@ -50,7 +51,11 @@ const heapLoop: Rule = (w, ms, g) => {
     wv[i] = (wv[i] as number) - (lr * gi) / Math.sqrt(m + eps);
   }
 };
+// The trainer's update: one pass of the fused kernel (kernels/optimizer.wat) over the whole variable.
+const fused = new VariableOptimizer({ optimizer: 'rmsprop', learningRate: lr, momentum: 0 });
+const fusedKernel: Rule = (w, _ms, g) => fused.apply(w, g);
 const variants: { name: string; rule: Rule; chunk: number; tidy: boolean }[] = [
+  { name: 'fused wasm kernel', rule: fusedKernel, chunk: TOTAL, tidy: false },
   { name: 'op for op', rule: opForOp, chunk: 1 << 18, tidy: true },
   { name: 'op for op', rule: opForOp, chunk: 1 << 16, tidy: true },
   { name: 'rsqrt', rule: rsqrt, chunk: 1 << 18, tidy: true },
@@ -96,7 +101,7 @@ for (let r = 0; r < ROUNDS; r++) {
     st.times.push(cpuMs() - t0);
   });
 }
-const reference = tf.concat((state[0] as (typeof state)[number]).ws).dataSync();
+const reference = tf.concat((state[1] as (typeof state)[number]).ws).dataSync();
 const rows = variants.map((v, i) => {
   const st = state[i] as (typeof state)[number];
   const w = tf.concat(st.ws).dataSync();

@@ -13,5 +13,6 @@ export {
   scorePredictions,
 } from './evaluate.ts';
 export { buildHeadModel, makeOptimizer } from './model.ts';
+export { VariableOptimizer } from './optimizer.ts';
 export { BUNDLED_TRAINING_WORKER_FILE, defaultTrainingWorkerUrl } from './parallel-engine.ts';
 export { type EngineName, type TrainHooks, type TrainResult, trainHead } from './train.ts';

@@ -2,6 +2,7 @@ import type { HeadConfig } from '@edgehead/contracts';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   fusedDenseUpdate,
+  fusedKernelsAvailable,
   fusedUpdate,
   type UpdateRule,
   type UpdateScalars,
@@ -25,7 +26,7 @@ const EPSILON = f32(1e-7);
 export class VariableOptimizer {
   private readonly slots = new Map<tf.Variable, tf.Variable[]>();
   private readonly rule: UpdateRule;
-  private readonly fused = tf.getBackend() === 'wasm';
+  private readonly fused = fusedKernelsAvailable();
   // Adam's bias-correction powers, as tfjs keeps them: f32 products advanced once per step.
   private accBeta1 = BETA1;
   private accBeta2 = BETA2;

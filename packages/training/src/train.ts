@@ -21,9 +21,10 @@ const PARALLEL_MIN_WEIGHTS = 1 << 20;
 /** Most workers 'auto' starts (each step meets at a barrier: more threads, more waiting). */
 const PARALLEL_MAX_WORKERS = 4;
 /**
- * Cores from which 'auto' uses worker threads unless `workers` is given: on 2 shared cores the per-step
- * barrier costs more than the split saves (recipe head: 1.6 s/epoch on one thread, 2.7 s on two workers,
- * `test/bench/training-epoch.ts`).
+ * Cores from which 'auto' uses worker threads unless `workers` is given. On 2 cores two workers are faster
+ * only while nothing else runs (recipe head, `test/bench/training-epoch.ts`: about 0.85 s/epoch on one
+ * thread, 0.67 on two workers when idle, but 0.9 vs 1.26 with one other busy process), and a gpu service
+ * rarely trains alone (extraction jobs, uploads): one thread is the steadier choice there.
  */
 const PARALLEL_MIN_CORES = 4;
 

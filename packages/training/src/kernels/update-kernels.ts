@@ -53,6 +53,20 @@ function functionsOf(backend: BackendWasm): Functions {
 }
 
 /**
+ * Whether the fused kernels can run on the current backend: wasm, with a memory this module can import
+ * (a threaded tfjs-wasm build has shared memory, which it cannot). Elsewhere tfjs ops do the same maths.
+ */
+export function fusedKernelsAvailable(): boolean {
+  if (tf.getBackend() !== 'wasm') return false;
+  try {
+    functionsOf(tf.backend() as BackendWasm);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The kernel of one rule. Plain: inputs variable, slot0.., gradient. Dense: inputs variable [units, dim],
  * slot0.., dA [units, batch], x [batch, dim]; the gradient dA . x is made one row at a time into a scratch
  * row that the rule applies at once (the full gradient never exists). Outputs: [variable', ...slots'].
