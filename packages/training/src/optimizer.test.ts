@@ -83,12 +83,12 @@ describe('VariableOptimizer.applyDense', () => {
       return tf.mul(tf.randomNormal([units, batch], 0, 1, 'float32', seed + 1), keep) as tf.Tensor2D;
     });
 
-  // 0.3: the row kernel that skips zeros; 0.9: matMul then the plain update. dim 37 has a 1-float tail.
+  // 0.2: the row kernel that skips zeros; 0.9: matMul then the plain update. dim 37 has a 1-float tail.
   it.each([
-    { rule: configs[0], density: 0.3, dim: 64 },
-    { rule: configs[1], density: 0.3, dim: 37 },
-    { rule: configs[2], density: 0.3, dim: 37 },
-    { rule: configs[3], density: 0.3, dim: 64 },
+    { rule: configs[0], density: 0.2, dim: 64 },
+    { rule: configs[1], density: 0.2, dim: 37 },
+    { rule: configs[2], density: 0.2, dim: 37 },
+    { rule: configs[3], density: 0.2, dim: 64 },
     { rule: configs[0], density: 0.9, dim: 37 },
   ])(
     'equals matMul then apply, bit for bit: $rule.optimizer, density $density, dim $dim',
