@@ -12,9 +12,11 @@ export const FAKE_GPU_URL = 'http://gpu.test';
 
 export default defineConfig({
   plugins: [
-    cloudflareTest({
+    cloudflareTest(({ inject }) => ({
       wrangler: { configPath: here('./wrangler.jsonc') },
       miniflare: {
+        // the test database of global-setup.ts (admin activations are mirrored into its deployments)
+        hyperdrives: { HYPERDRIVE: inject('databaseUrl') },
         bindings: {
           ADMIN_TOKEN: 'test-admin-token',
           GPU_SERVICE_TOKEN: 'test-gpu-token',
@@ -25,7 +27,7 @@ export default defineConfig({
         // outbound fetch interception: the worker's call to the gpu service lands here, in Node
         outboundService: (request: Request) => fakeGpu(request),
       },
-    }),
+    })),
   ],
   // the repository root, so that @edgehead/head's dense.wasm is inside the root: the workers pool cannot
   // load a .wasm module through Vite's /@fs/ paths

@@ -1,5 +1,9 @@
 // Runs in Node before the workerd tests: builds tiny tfjs heads, writes them through the head artifact writer,
-// and provides the files (base64) plus tfjs reference outputs to the tests via `inject`.
+// and provides the files (base64) plus tfjs reference outputs to the tests via `inject`; creates the test
+// database behind the HYPERDRIVE binding (vitest.config.ts) with deployments of the alias `mirrored`.
+import { createDataset, createRun, recordDeployment, registerModel } from '@edgehead/db';
+import { connect } from '@edgehead/db/node';
+import { createTestDatabase } from '@edgehead/db/testing';
 import {
   type HeadArtifactFiles,
   type HeadManifestFields,
@@ -27,6 +31,8 @@ declare module 'vitest' {
     fixtures: Fixtures;
     /** KEY_LIMITER's limit in the tests (vitest.config.ts), per API key per 60 s. */
     rateLimit: number;
+    /** The database behind HYPERDRIVE: deployments v1 (active) and v2 of the alias `mirrored`. */
+    databaseUrl: string;
   }
 }
 
@@ -79,6 +85,40 @@ function recipe(seed: number): tf.Sequential {
   });
 }
 
+/** A migrated test database holding two registered models deployed as `mirrored` v1 (active) and v2. */
+async function deploymentsDatabase(manifests: Fixture[]) {
+  const database = await createTestDatabase();
+  const client = await connect({ url: database.url });
+  try {
+    const { db } = client;
+    const dataset = await createDataset(db, { name: 'mirror', classes: ['cats', 'dogs'] });
+    for (const [i, f] of manifests.entries()) {
+      const run = await createRun(db, {
+        datasetId: dataset.id,
+        featureSet: 'testnet',
+        config: {},
+        epochsTotal: 1,
+      });
+      const model = await registerModel(db, {
+        runId: run.id,
+        name: 'mirrored',
+        manifest: JSON.parse(Buffer.from(f.files['manifest.json'], 'base64').toString('utf8')),
+        artifactSha256: 'd'.repeat(64),
+        files: [{ path: 'model.json', sha256: 'c'.repeat(64), data: new Uint8Array([1]) }],
+      });
+      await recordDeployment(db, {
+        modelId: model.id,
+        alias: 'mirrored',
+        edgeVersion: `v${i + 1}`,
+        active: i === 0,
+      });
+    }
+  } finally {
+    await client.close();
+  }
+  return database;
+}
+
 export default async function setup(project: TestProject) {
   await tf.setBackend('cpu');
   const binary: HeadManifestFields = {
@@ -99,13 +139,23 @@ export default async function setup(project: TestProject) {
       }),
     ],
   });
+  const [v1, v2] = [
+    await fixture(recipe(1), binary, 11),
+    await fixture(recipe(2), { ...binary, threshold: 0.25 }, 12),
+  ];
+  const database = await deploymentsDatabase([v1, v2]);
+  // miniflare refuses a Hyperdrive URL without a password; the test databases ignore it (trust auth)
+  const url = new URL(database.url);
+  if (!url.password) url.password = 'postgres';
+  project.provide('databaseUrl', url.toString());
   project.provide('fixtures', {
-    v1: await fixture(recipe(1), binary, 11),
-    v2: await fixture(recipe(2), { ...binary, threshold: 0.25 }, 12),
+    v1,
+    v2,
     multi: await fixture(
       multiModel,
       { ...binary, featureShape: [6], task: 'multiclass', classes: ['cat', 'dog', 'fox'], threshold: null },
       13,
     ),
   });
+  return () => database.drop();
 }

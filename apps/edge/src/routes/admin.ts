@@ -13,6 +13,7 @@ import type { HeadArtifactFiles } from '@edgehead/head';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { adminAuth } from '../auth.ts';
+import { recordActivation } from '../deployments.ts';
 import { ApiError } from '../errors.ts';
 import { createApiKey, deleteApiKey } from '../keys.ts';
 import { activateVersion, listModels, listVersions, publishVersion, rollback } from '../registry.ts';
@@ -59,7 +60,10 @@ async function readParts(req: Request): Promise<HeadArtifactFiles> {
   return files as HeadArtifactFiles;
 }
 
-/** `/admin/*`: the model registry and API keys, behind the admin token. */
+/**
+ * `/admin/*`: the model registry and API keys, behind the admin token. Every change of the active version
+ * is mirrored into Postgres' `deployments` (see deployments.ts).
+ */
 export const adminRoutes = new Hono<AppEnv>()
   .use(adminAuth())
   .put(
@@ -86,6 +90,7 @@ export const adminRoutes = new Hono<AppEnv>()
         files,
         activate: c.req.valid('query').activate === 'true',
       });
+      if (active) await recordActivation(c.env, () => c.executionCtx, { alias, version, by: 'publish' });
       const body: PublishResponse = { alias, version, active, manifest };
       return c.json(body, 201);
     },
@@ -105,6 +110,11 @@ export const adminRoutes = new Hono<AppEnv>()
         c.req.valid('param').alias,
         c.req.valid('json').version,
       );
+      await recordActivation(c.env, () => c.executionCtx, {
+        alias: body.alias,
+        version: body.active,
+        by: 'activate',
+      });
       return c.json(body);
     },
   )
@@ -113,6 +123,11 @@ export const adminRoutes = new Hono<AppEnv>()
       { kv: c.env.REGISTRY, bucket: c.env.ARTIFACTS },
       c.req.valid('param').alias,
     );
+    await recordActivation(c.env, () => c.executionCtx, {
+      alias: body.alias,
+      version: body.active,
+      by: 'rollback',
+    });
     return c.json(body);
   })
   .post('/keys', validate('json', createKeyRequest), async (c) =>

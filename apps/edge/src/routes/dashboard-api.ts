@@ -2,7 +2,6 @@ import { compareQuery, errorJson, runParams, runsQuery } from '@edgehead/contrac
 import {
   type Db,
   DbError,
-  fromSql,
   getModelOverview,
   getRunDetail,
   getRunsForCompare,
@@ -11,7 +10,7 @@ import {
   listRunsPage,
 } from '@edgehead/db';
 import { Hono, type MiddlewareHandler } from 'hono';
-import postgres from 'postgres';
+import { openDatabase } from '../database.ts';
 import { ApiError, onError } from '../errors.ts';
 import { validate } from '../validate.ts';
 
@@ -29,32 +28,15 @@ export interface DashboardEnv {
   Variables: { db: Db };
 }
 
-/**
- * A postgres.js client per request through Hyperdrive (a Worker may not share sockets across requests),
- * closed after the response with `waitUntil` where the runtime offers it.
- */
+/** A database client per request through Hyperdrive. */
 function database(): MiddlewareHandler<DashboardEnv> {
   return async (c, next) => {
-    const sql = postgres(c.env.HYPERDRIVE.connectionString, {
-      max: 1,
-      // Hyperdrive and the embedded database both prefer unnamed statements and no type round-trip
-      fetch_types: false,
-      prepare: false,
-      onnotice: () => undefined,
-    });
-    c.set('db', fromSql(sql));
+    const { db, release } = openDatabase(c.env.HYPERDRIVE.connectionString, () => c.executionCtx);
+    c.set('db', db);
     try {
       await next();
     } finally {
-      const closing = sql.end({ timeout: 5 });
-      let ctx: { waitUntil(p: Promise<unknown>): void } | undefined;
-      try {
-        ctx = c.executionCtx;
-      } catch {
-        ctx = undefined; // no ExecutionContext (Node tests): close before answering
-      }
-      if (ctx) ctx.waitUntil(closing);
-      else await closing;
+      await release();
     }
   };
 }
