@@ -65,7 +65,8 @@ export class ApiClient {
         retryAfter >= 0 &&
         retryAfter <= MAX_RETRY_AFTER_S
       ) {
-        await res.body?.cancel();
+        // read the small refusal to its end: cancelling it would drop the connection mid-answer
+        await res.arrayBuffer().catch(() => undefined);
         await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
         continue;
       }
