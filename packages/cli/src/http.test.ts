@@ -18,8 +18,8 @@ async function rateLimited(
     if (seen <= refusals) {
       // the body follows the headers a moment later, as through a proxy
       res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' });
-      res.write('{"error":');
-      setTimeout(() => res.end(JSON.stringify({ code: 'rate_limited', message: 'slow down' }) + '}'), 20);
+      res.write('{"error":{"code":"rate_limited",');
+      setTimeout(() => res.end('"message":"slow down"}}'), 20);
     } else {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ ok: true, seen }));
