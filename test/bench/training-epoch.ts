@@ -12,8 +12,10 @@
  * plain epoch takes ~20 s on wasm and ~2 min on cpu; the fast trainers run full epochs on wasm.
  * Besides wall time it reports process CPU seconds per epoch (all threads): on a machine shared with other
  * work, wall time measures the others too, while CPU time divided by the threads is close to the wall time
- * the same epoch takes on an idle machine.
+ * the same epoch takes on an idle machine. On wasm it also times fast and parallel again while another
+ * process keeps one core busy: what decides 'auto' on a small machine.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { headConfigRequest } from '@edgehead/contracts';
 import { type TrainingBackend, trainHead } from '@edgehead/training';
@@ -95,6 +97,31 @@ for (const backend of backends) {
   console.table(rows.slice(-1));
 }
 
+/** Runs `work` while another process keeps one core busy (as extraction jobs would beside a training run). */
+async function withBusyCore<T>(work: () => Promise<T>): Promise<T> {
+  const busy = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+  try {
+    return await work();
+  } finally {
+    busy.kill();
+  }
+}
+
+// What 'auto' weighs on a small machine: the fast trainer vs the workers when the cores are not all free.
+const contended: Record<string, unknown>[] = [];
+if (backends.includes('wasm')) {
+  const { fastRows, epochs } = plan.wasm;
+  const fast = await withBusyCore(() => secondsPerEpoch('wasm', 'fast', fastRows, epochs));
+  const parallel = await withBusyCore(() => secondsPerEpoch('wasm', 'parallel', fastRows, epochs));
+  contended.push({
+    backend: 'wasm, one other busy process',
+    'fast s/epoch': +fast.wall.toFixed(3),
+    [`parallel(${WORKERS}) s/epoch`]: +parallel.wall.toFixed(3),
+    'fast/parallel': +(fast.wall / parallel.wall).toFixed(2),
+  });
+  console.table(contended);
+}
+
 // Learning-curve agreement on a learnable problem, recipe config, bounded rows and epochs (wasm).
 const learnable = syntheticFeatures({
   n: 400,
@@ -159,10 +186,11 @@ for (const dropout of [0, 0.5]) {
 const problem = `400 train / 400 val x 8192, 256 informative dims (shift 0.5), recipe config, ${EPOCHS} epochs, wasm`;
 
 console.table(rows);
+console.table(contended);
 console.log(problem);
 console.table(agreement);
 mkdirSync('bench-results', { recursive: true });
 writeFileSync(
   'bench-results/training-epoch.json',
-  `${JSON.stringify({ date: new Date().toISOString(), workers: WORKERS, seeds: SEEDS, epochs: rows, agreement: { problem, rows: agreement } }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), workers: WORKERS, seeds: SEEDS, epochs: rows, contended, agreement: { problem, rows: agreement } }, null, 2)}\n`,
 );

@@ -22,9 +22,9 @@ const PARALLEL_MIN_WEIGHTS = 1 << 20;
 const PARALLEL_MAX_WORKERS = 4;
 /**
  * Cores from which 'auto' uses worker threads unless `workers` is given. On 2 cores two workers are faster
- * only while nothing else runs (recipe head, `test/bench/training-epoch.ts`: about 0.85 s/epoch on one
- * thread, 0.67 on two workers when idle, but 0.9 vs 1.26 with one other busy process), and a gpu service
- * rarely trains alone (extraction jobs, uploads): one thread is the steadier choice there.
+ * only while nothing else runs (recipe head, `test/bench/training-epoch.ts`: idle 0.91-0.96 s/epoch on one
+ * thread vs 0.84-0.89 on two workers; with one other busy process 1.26 vs 1.48), and a gpu service rarely
+ * trains alone (extraction jobs, uploads): one thread is the steadier choice there.
  */
 const PARALLEL_MIN_CORES = 4;
 
