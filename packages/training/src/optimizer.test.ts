@@ -43,6 +43,17 @@ function bothFinalValues(config: OptimizerConfig, steps: number): [Float32Array,
   return values;
 }
 
+/** dA [units, batch] with about `density` of its values nonzero (seeded). */
+function sparse(units: number, batch: number, density: number, seed: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const keep = tf.cast(
+      tf.less(tf.randomUniform([units, batch], 0, 1, 'float32', seed), density),
+      'float32',
+    );
+    return tf.mul(tf.randomNormal([units, batch], 0, 1, 'float32', seed + 1), keep) as tf.Tensor2D;
+  });
+}
+
 describe.each(['wasm', 'cpu'] as const)('VariableOptimizer on %s', (backend) => {
   beforeAll(async () => {
     await initTrainingBackend(backend);
@@ -72,16 +83,6 @@ describe('VariableOptimizer.applyDense', () => {
   beforeAll(async () => {
     await initTrainingBackend('wasm');
   });
-
-  /** dA [units, batch] with about `density` of its values nonzero (seeded). */
-  const sparse = (units: number, batch: number, density: number, seed: number) =>
-    tf.tidy(() => {
-      const keep = tf.cast(
-        tf.less(tf.randomUniform([units, batch], 0, 1, 'float32', seed), density),
-        'float32',
-      );
-      return tf.mul(tf.randomNormal([units, batch], 0, 1, 'float32', seed + 1), keep) as tf.Tensor2D;
-    });
 
   // 0.2: the row kernel that skips zeros; 0.9: matMul then the plain update. dim 37 has a 1-float tail.
   it.each([
@@ -135,12 +136,7 @@ describe('fused kernels', () => {
         eps: 1e-7,
       } as UpdateScalars;
       const [w, ms] = [1, 2].map((seed) => tf.randomUniform([units, dim], 0, 1, 'float32', seed));
-      const dA = tf.tidy(() =>
-        tf.mul(
-          tf.randomNormal([units, batch], 0, 1, 'float32', 3),
-          tf.cast(tf.less(tf.randomUniform([units, batch], 0, 1, 'float32', 4), density), 'float32'),
-        ),
-      ) as tf.Tensor2D;
+      const dA = sparse(units, batch, density, 3);
       const x = tf.randomNormal([batch, dim], 0, 1, 'float32', 5) as tf.Tensor2D;
       const gradient = tf.matMul(dA, x);
       const plain = fusedUpdate('rmsprop', w as tf.Tensor, [ms as tf.Tensor], gradient, scalars);
