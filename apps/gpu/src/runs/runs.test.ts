@@ -54,11 +54,11 @@ let petsFeatureSet: FeatureSetRecord;
 let app: Hono;
 
 /** Records the feature set a shorthand `name` (`<backbone>[+avg]`) stands for in these tests. */
-function recordFeatureSet(name: string): Promise<FeatureSetRecord> {
+function recordFeatureSet(name: string, weights = name): Promise<FeatureSetRecord> {
   const [backbone = name, pooled] = name.split('+');
   return ensureFeatureSet(database.db, {
     backbone,
-    weights: { sha256: createHash('sha256').update(name).digest('hex'), source: `/weights/${name}` },
+    weights: { sha256: createHash('sha256').update(weights).digest('hex'), source: `/weights/${weights}` },
     pooling: pooled ? 'avg' : 'none',
     preprocessing: 'rescale',
     inputSize: [8, 8],
@@ -193,6 +193,31 @@ describe('POST /v1/runs validation', () => {
     expect(status).toBe(400);
     expect(body.error?.details?.field).toBe('backbone');
     expect(body.error?.message).toContain('no stored');
+  });
+
+  it('takes a feature-set id, and refuses a shorthand matching two weights of the dataset, listing both', async () => {
+    const { dataset: ds, featureSet: a } = await seedDataset('two-weights', 'twin', {
+      train: 4,
+      validation: 2,
+      test: 0,
+    });
+    const b = await recordFeatureSet('twin', 'other weights');
+    await inTransaction(database.sql, (tx) => openExtraction(tx.db, ds.id, b.id));
+    const ambiguous = await post('/v1/runs', { dataset: 'two-weights', backbone: 'twin', ...CONFIG });
+    expect(ambiguous.status).toBe(400);
+    expect(ambiguous.body.error?.details?.field).toBe('backbone');
+    expect(ambiguous.body.error?.message).toContain(a.id);
+    expect(ambiguous.body.error?.message).toContain(b.id);
+    const byId = await post('/v1/runs', { dataset: 'two-weights', featureSet: a.id, ...CONFIG });
+    expect(byId.status).toBe(202);
+    expect(byId.body.featureSetId).toBe(a.id);
+    expect((await post(`/v1/runs/${byId.body.id}/cancel`, {})).body.status).toBe('cancelled');
+    const unknown = await post('/v1/runs', {
+      dataset: 'two-weights',
+      featureSet: '00000000-0000-4000-8000-000000000000',
+      ...CONFIG,
+    });
+    expect([unknown.status, unknown.body.error?.details?.field]).toEqual([400, 'featureSet']);
   });
 
   it('refuses a dataset without validation features, and an unknown dataset with 404', async () => {
