@@ -27,7 +27,7 @@ export const extractionProgress = z.object({
   jobs: z.object({ queued: z.number().int(), active: z.number().int(), failed: z.number().int() }),
   /** Vectors stored per second over the last minute; null when none were stored in it. */
   imagesPerSecond: z.number().nullable(),
-  /** Seconds left at that rate; null when unknown, 0 when done. */
+  /** Seconds left at that rate; 0 when every image has its vector, null when unknown or stopped. */
   etaSeconds: z.number().nullable(),
   /** Why it failed (state `failed`, or `idle` after batches gave up), else null. */
   error: z.string().nullable(),

@@ -344,7 +344,7 @@ export async function listExtractions(db: Db, filter: ExtractionFilter = {}): Pr
       failed: failedOf.get(e.datasetId) ?? 0,
       jobs,
       imagesPerSecond,
-      etaSeconds: left === 0 ? 0 : stopped || !imagesPerSecond ? null : left / imagesPerSecond,
+      etaSeconds: stopped ? null : left === 0 ? 0 : imagesPerSecond ? left / imagesPerSecond : null,
       error: e.error ?? gaveUp,
       createdAt: e.createdAt.toISOString(),
       finishedAt: e.finishedAt?.toISOString() ?? null,
