@@ -1,6 +1,5 @@
 export { type AppDeps, createApp, type GpuAppType } from './app.ts';
 export { type GpuEnv, parseEnv } from './env.ts';
-export { ensureExtractQueue, queueBatches } from './extraction/queue.ts';
 export { cancelExtractionsFor, extractionFor, startExtraction } from './extraction/service.ts';
 export { type JobOutcome, registerExtractionWorker, runExtractJob } from './extraction/worker.ts';
 export { ExtractorRegistry, type ExtractorRequest } from './extractors/registry.ts';

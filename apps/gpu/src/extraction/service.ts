@@ -1,4 +1,4 @@
-import { type BackboneError, isBackboneError } from '@edgehead/backbones';
+import { type BackboneErrorCode, isBackboneError } from '@edgehead/backbones';
 import type {
   CancelExtractionRequest,
   CancelExtractionResponse,
@@ -27,7 +27,7 @@ import { ApiError } from '../http/errors.ts';
 import { dropWaitingBatches, ensureExtractQueue, queueBatches } from './queue.ts';
 
 /** Backbone errors at load time that mean the weights (or the model they carry) are unusable. */
-const WEIGHTS_CODES = new Set([
+const WEIGHTS_CODES: ReadonlySet<BackboneErrorCode> = new Set([
   'invalid_config',
   'weights_not_found',
   'weights_corrupt',
@@ -42,13 +42,12 @@ const WEIGHTS_CODES = new Set([
 /** A load failure as the client's 400 naming `weights` and the variable to set; other errors unchanged. */
 function weightsRefused(err: unknown, resolved: ResolvedExtractor): unknown {
   if (!isBackboneError(err) || !WEIGHTS_CODES.has(err.code)) return err;
-  const e = err as BackboneError;
   return new ApiError(
     400,
     'bad_request',
-    `weights of ${resolved.backbone} cannot be loaded from ${resolved.config.weights}: ${e.message}. ` +
+    `weights of ${resolved.backbone} cannot be loaded from ${resolved.config.weights}: ${err.message}. ` +
       `Set ${resolved.weightsVariable} (a TF.js folder, a Keras .h5 file or an https URL) or pass weights`,
-    { field: 'weights', variable: resolved.weightsVariable, reason: e.code, source: resolved.config.weights },
+    { field: 'weights', variable: resolved.weightsVariable, reason: err.code, source: resolved.config.weights },
     { cause: err },
   );
 }

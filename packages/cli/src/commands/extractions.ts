@@ -1,5 +1,5 @@
 import { type ExtractionProgress, featureSetLabel } from '@edgehead/contracts';
-import { formatDuration, table } from '../output.ts';
+import { formatDuration, type table } from '../output.ts';
 
 /** An extraction as a table row: dataset, feature set, state, done/total, images/s, ETA, error. */
 export function extractionRow(p: ExtractionProgress) {
