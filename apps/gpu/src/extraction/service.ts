@@ -47,7 +47,12 @@ function weightsRefused(err: unknown, resolved: ResolvedExtractor): unknown {
     'bad_request',
     `weights of ${resolved.backbone} cannot be loaded from ${resolved.config.weights}: ${err.message}. ` +
       `Set ${resolved.weightsVariable} (a TF.js folder, a Keras .h5 file or an https URL) or pass weights`,
-    { field: 'weights', variable: resolved.weightsVariable, reason: err.code, source: resolved.config.weights },
+    {
+      field: 'weights',
+      variable: resolved.weightsVariable,
+      reason: err.code,
+      source: resolved.config.weights,
+    },
     { cause: err },
   );
 }
