@@ -203,7 +203,7 @@ export async function seedDashboard({ db, sql }: Pick<Database, 'db' | 'sql'>): 
 
   const live = await createRun(db, {
     datasetId: cats.id,
-    featureSetId: sets['vgg16'].id,
+    featureSetId: sets.vgg16.id,
     preset: 'edgehead-default',
     config: { ...recipeConfig, epochs: 10 },
     epochsTotal: 10,
