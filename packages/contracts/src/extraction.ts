@@ -86,7 +86,7 @@ export const cancelExtractionResponse = z.object({
 });
 export type CancelExtractionResponse = z.infer<typeof cancelExtractionResponse>;
 
-/** Query of `GET /v1/extractions`: every extraction, newest first, optionally of one dataset or state. */
+/** Query of `GET /v1/extractions`: the newest 500 extractions, optionally of one dataset or in one state. */
 export const listExtractionsQuery = z.object({
   dataset: z.string().min(1).max(200).optional(),
   state: extractionState.optional(),
