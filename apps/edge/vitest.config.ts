@@ -40,17 +40,22 @@ export default defineConfig({
 });
 
 let calls = 0;
+let lastQuery = '';
 
-/** A stand-in gpu service: features derived from the image bytes, shape 1x2x2x4, float32 with a shape header. */
+/**
+ * A stand-in gpu service: features derived from the image bytes, shape 1x2x2x4, float32 with a shape header.
+ * `/calls` says how many feature requests it answered and the query of the last one.
+ */
 async function fakeGpu(request: Request): Promise<Response> {
   const url = new URL(request.url);
   if (url.origin !== FAKE_GPU_URL) return new Response('outbound fetch blocked in tests', { status: 502 });
-  if (url.pathname === '/calls') return Response.json({ calls });
+  if (url.pathname === '/calls') return Response.json({ calls, lastQuery });
   if (url.pathname !== '/v1/features' || request.method !== 'POST')
     return new Response('not found', { status: 404 });
   if (request.headers.get('authorization') !== 'Bearer test-gpu-token')
     return new Response('forbidden', { status: 403 });
   calls++;
+  lastQuery = url.search;
   const image = new Uint8Array(await request.arrayBuffer());
   if (image[0] === 0xff && image[1] === 0xff)
     return new Response('{"error":{"code":"bad_request","message":"not an image"}}', { status: 400 });

@@ -25,9 +25,13 @@ const seedStart = performance.now();
 // a test evaluation for the succeeded ones
 await sql`insert into datasets (name, task, classes) select 'bench-' || i, 'binary', '["a","b"]'::jsonb from generate_series(1, 4) i`;
 await sql`
-  insert into runs (dataset_id, feature_set, preset, config, status, backend, epochs_total, created_at, started_at, finished_at)
+  insert into feature_sets (key, backbone, weights_sha256, weights_source, pooling, preprocessing, feature_shape)
+  select 'bench-' || b, b, md5(b) || md5(b), 'bench', 'none', 'rescale', '{4,4,512}'
+  from unnest(array['vgg16','mobilenet_v1_0.75','mobilenet_v2_1.0']) b`;
+await sql`
+  insert into runs (dataset_id, feature_set_id, preset, config, status, backend, epochs_total, created_at, started_at, finished_at)
   select d.id,
-         (array['vgg16','mobilenet_v1_0.75+avg','mobilenet_v2_1.0+avg'])[1 + i % 3],
+         (select id from feature_sets where backbone = (array['vgg16','mobilenet_v1_0.75','mobilenet_v2_1.0'])[1 + i % 3]),
          'edgehead-default',
          jsonb_build_object('hiddenUnits', 256, 'learningRate', 0.0001, 'epochs', ${EPOCHS}::int),
          (array['succeeded','succeeded','succeeded','failed','running','queued','cancelled'])[1 + i % 7]::run_status,
@@ -48,6 +52,9 @@ await sql`analyze`;
 const seedMs = performance.now() - seedStart;
 const [{ n: epochRows }] = (await sql`select count(*)::int as n from epochs`) as unknown as [{ n: number }];
 const [{ id: datasetId }] = (await sql`select id from datasets order by name limit 1`) as unknown as [
+  { id: string },
+];
+const [{ id: vgg16 }] = (await sql`select id from feature_sets where backbone = 'vgg16'`) as unknown as [
   { id: string },
 ];
 
@@ -72,7 +79,7 @@ const scenarios: [string, ListRunsOptions][] = [
   ['test accuracy desc', { sort: 'test_accuracy', limit: 25 }],
   ['duration desc', { sort: 'duration', limit: 25 }],
   ['status = running', { status: 'running', limit: 25 }],
-  ['one dataset + feature set', { datasetId, featureSet: 'vgg16', limit: 25 }],
+  ['one dataset + feature set', { datasetId, featureSetId: vgg16, limit: 25 }],
   ['page 100 (offset 2475)', { sort: 'created_at', limit: 25, offset: 2475 }],
 ];
 const rows: { scenario: string; medianMs: number; p90Ms: number; ratio: number }[] = [

@@ -1,6 +1,9 @@
 // Shared by the edge benchmarks: the recipe-shaped head they publish, and the edge under `wrangler dev`.
+
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
+import { type FeatureSetIdentity, featureSetKey } from '@edgehead/contracts';
 import { type HeadArtifactFiles, type TfjsModelArtifacts, writeHeadArtifact } from '@edgehead/head';
 import * as tf from '@tensorflow/tfjs';
 
@@ -72,9 +75,24 @@ export async function recipeArtifact(): Promise<HeadArtifactFiles> {
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
   );
-  return writeHeadArtifact(saved as TfjsModelArtifacts, {
+  const vgg16: FeatureSetIdentity = {
     backbone: 'vgg16',
+    weights: { sha256: '0'.repeat(64), source: 'bench' },
+    pooling: 'none',
     preprocessing: 'rescale',
+    inputSize: [150, 150],
+    featureLayer: 'block5_pool',
+    featureShape: [4, 4, 512],
+    provenance: null,
+  };
+  const featureSet = {
+    ...vgg16,
+    id: randomUUID(),
+    key: featureSetKey(vgg16),
+    createdAt: new Date().toISOString(),
+  };
+  return writeHeadArtifact(saved as TfjsModelArtifacts, {
+    featureSet,
     featureShape: [4, 4, 512],
     task: 'binary',
     classes: ['cats', 'dogs'],

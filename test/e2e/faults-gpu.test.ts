@@ -252,7 +252,7 @@ describe('gpu service under faults', () => {
     });
     // every job logs what it computed: the two replicas' counts add up to the dataset, both did some
     const computed = (p: GpuProcess) =>
-      [...p.log().matchAll(/extract-features tiny: \d+ images, (\d+) computed/g)].reduce(
+      [...p.log().matchAll(/extract-features tiny@\S+: \d+ images, (\d+) computed/g)].reduce(
         (n, m) => n + Number(m[1]),
         0,
       );

@@ -217,14 +217,17 @@ export async function inspect(url: string): Promise<Database['sql']> {
   return (await connect({ url, max: 2, migrate: false })).sql;
 }
 
-/** Stored vectors of a dataset x feature set: ready images, rows, distinct images, rows whose bytes do not fill their shape. */
-export async function featureCounts(sql: Database['sql'], datasetId: string, featureSet: string) {
+/**
+ * Stored vectors of a dataset for the feature sets of one backbone: ready images, rows, distinct images, rows
+ * whose bytes do not fill their shape.
+ */
+export async function featureCounts(sql: Database['sql'], datasetId: string, backbone: string) {
   const [ready] = await sql<{ n: number }[]>`
     select count(*)::int as n from images where dataset_id = ${datasetId} and status = 'ready'`;
   const rows = await sql<{ imageId: string; bytes: number | null; shape: number[] }[]>`
     select f.image_id as "imageId", octet_length(f.vector)::int as bytes, f.shape
-    from features f join images i on i.id = f.image_id
-    where i.dataset_id = ${datasetId} and f.feature_set = ${featureSet}`;
+    from features f join images i on i.id = f.image_id join feature_sets fs on fs.id = f.feature_set_id
+    where i.dataset_id = ${datasetId} and fs.backbone = ${backbone}`;
   const broken = rows.filter((r) => r.bytes !== 4 * r.shape.reduce((a, b) => a * b, 1)).length;
   return {
     images: ready?.n ?? 0,

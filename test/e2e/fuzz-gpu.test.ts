@@ -209,7 +209,7 @@ describe('gpu routes under seeded fuzz', () => {
     const tables = [
       `select id, name, classes from datasets where name <> 'fz-scratch' order by id`,
       `select i.id, i.sha256, i.split, i.label, i.status from images i join datasets d on d.id = i.dataset_id where d.name <> 'fz-scratch' order by i.id`,
-      `select image_id, feature_set, md5(vector) from features order by image_id, feature_set`,
+      `select image_id, feature_set_id, md5(vector) from features order by image_id, feature_set_id`,
       'select id, status, attempts from runs order by id',
       'select run_id, epoch, loss from epochs order by run_id, epoch',
       'select id, name, version from models order by id',
@@ -588,6 +588,27 @@ describe('gpu routes under seeded fuzz', () => {
     expect(after).toEqual(before);
     // the generator reached the interesting answers
     for (const status of [400, 401, 403, 404, 413]) expect(statuses.get(status) ?? 0).toBeGreaterThan(0);
+
+    // however many extract requests came, the queue holds one extraction per dataset x feature set, each
+    // image of it in one outstanding batch at most, and every batch belongs to a recorded extraction
+    const sql = database.sql;
+    const outstanding = () =>
+      sql`select * from pgboss.job where name = 'extract-features' and state in ('created', 'retry', 'active')`;
+    const perPair = await sql<{ n: number }[]>`
+      select count(distinct j.data->>'extractionId')::int as n from (${outstanding()}) j
+      group by j.data->>'datasetId', j.data->>'featureSetId'`;
+    expect(perPair.length).toBeGreaterThan(0);
+    expect(perPair.map((p) => p.n)).toEqual(perPair.map(() => 1));
+    const twice = await sql`
+      select j.data->>'extractionId' as extraction, i.id, count(*)::int as n
+      from (${outstanding()}) j, jsonb_array_elements_text(j.data->'imageIds') as i(id)
+      group by 1, 2 having count(*) > 1`;
+    expect(twice).toEqual([]);
+    const orphans = await sql`
+      select j.id from (${outstanding()}) j left join extractions e on e.id::text = j.data->>'extractionId'
+        and e.dataset_id::text = j.data->>'datasetId' and e.feature_set_id::text = j.data->>'featureSetId'
+      where e.id is null`;
+    expect(orphans).toEqual([]);
   });
 
   it('refuses a 20000x20000 image header, zero bytes and a non-image named .jpg without decoding', async () => {

@@ -19,6 +19,7 @@ export type RunDetail = InferResponseType<(typeof api.runs)[':id']['$get'], 200>
 export type Facets = InferResponseType<typeof api.facets.$get, 200>;
 export type Comparison = InferResponseType<typeof api.compare.$get, 200>;
 export type ModelOverview = InferResponseType<typeof api.models.$get, 200>;
+export type Extractions = InferResponseType<typeof api.extractions.$get, 200>;
 
 /** A failed API call: the HTTP status and the contract's error body (code, message, details). */
 export class ApiCallError extends Error {

@@ -40,6 +40,7 @@ describe('router', () => {
     expect(parseRoute('#/runs/abc')).toMatchObject({ page: 'run', id: 'abc' });
     expect(parseRoute('#/compare?ids=a,b').params.get('ids')).toBe('a,b');
     expect(parseRoute('#/models').page).toBe('models');
+    expect(parseRoute('#/extractions').page).toBe('extractions');
     expect(parseRoute('#/runs/a/b').page).toBe('unknown');
   });
 

@@ -1,6 +1,7 @@
 import './style.css';
 import { h, mount, notice } from './dom.ts';
 import { comparePage } from './pages/compare.ts';
+import { extractionsPage } from './pages/extractions.ts';
 import { modelsPage } from './pages/models.ts';
 import { runPage } from './pages/run.ts';
 import { runsPage } from './pages/runs.ts';
@@ -32,6 +33,9 @@ function render() {
       break;
     case 'models':
       cleanup = modelsPage(root);
+      break;
+    case 'extractions':
+      cleanup = extractionsPage(root);
       break;
     default:
       mount(

@@ -1,6 +1,6 @@
-/** Hash routes: `#/runs?…`, `#/runs/<id>`, `#/compare?ids=…`, `#/models`. */
+/** Hash routes: `#/runs?…`, `#/runs/<id>`, `#/compare?ids=…`, `#/models`, `#/extractions`. */
 export interface Route {
-  page: 'runs' | 'run' | 'compare' | 'models' | 'unknown';
+  page: 'runs' | 'run' | 'compare' | 'models' | 'extractions' | 'unknown';
   id?: string;
   params: URLSearchParams;
 }
@@ -16,6 +16,7 @@ export function parseRoute(hash: string): Route {
     return { page: 'run', id: decodeURIComponent(parts[1] as string), params };
   if (parts[0] === 'compare' && parts.length === 1) return { page: 'compare', params };
   if (parts[0] === 'models' && parts.length === 1) return { page: 'models', params };
+  if (parts[0] === 'extractions' && parts.length === 1) return { page: 'extractions', params };
   return { page: 'unknown', params };
 }
 

@@ -13,7 +13,7 @@ let seeded: Seeded;
 beforeAll(async () => {
   testDb = await createTestDatabase();
   database = await connect({ url: testDb.url, max: 2 });
-  seeded = await seedDashboard(database.db);
+  seeded = await seedDashboard(database);
 });
 afterAll(async () => {
   await database?.close();
@@ -51,7 +51,8 @@ describe('GET /runs', () => {
     const recipe = body.items.find((r: { id: string }) => r.id === seeded.recipe);
     expect(recipe).toMatchObject({
       datasetName: 'cats-vs-dogs-small',
-      featureSet: 'vgg16',
+      featureSetId: seeded.featureSets.vgg16.id,
+      featureSet: seeded.featureSets.vgg16.label,
       status: 'succeeded',
       epochsDone: 12,
       epochsTotal: 12,
@@ -71,11 +72,13 @@ describe('GET /runs', () => {
     expect(byDataset.body.items.map((r: { id: string }) => r.id).sort()).toEqual(
       [seeded.flowers, seeded.failed].sort(),
     );
-    const bySet = await get('/runs?featureSet=vgg16');
+    const bySet = await get(`/runs?featureSet=${seeded.featureSets.vgg16.id}`);
     expect(bySet.body.total).toBe(3);
     const running = await get('/runs?status=running');
     expect(running.body.items.map((r: { id: string }) => r.id)).toEqual([seeded.live]);
-    const both = await get(`/runs?dataset=${seeded.datasets.cats}&status=succeeded&featureSet=vgg16`);
+    const both = await get(
+      `/runs?dataset=${seeded.datasets.cats}&status=succeeded&featureSet=${seeded.featureSets.vgg16.id}`,
+    );
     expect(both.body.items.map((r: { id: string }) => r.id).sort()).toEqual(
       [seeded.recipe, seeded.tuned].sort(),
     );
@@ -209,7 +212,11 @@ describe('facets, datasets, models', () => {
       { id: seeded.datasets.cats, name: 'cats-vs-dogs-small', task: 'binary', runs: 4 },
       { id: seeded.datasets.flowers, name: 'flowers', task: 'multiclass', runs: 2 },
     ]);
-    expect(body.featureSets).toContainEqual({ featureSet: 'vgg16', runs: 3 });
+    expect(body.featureSets).toContainEqual({
+      id: seeded.featureSets.vgg16.id,
+      featureSet: seeded.featureSets.vgg16.label,
+      runs: 3,
+    });
     expect(body.statuses).toContainEqual({ status: 'succeeded', runs: 3 });
   });
 
@@ -234,11 +241,39 @@ describe('facets, datasets, models', () => {
       ['v2', true],
       ['v1', false],
     ]);
-    expect(pets.versions[0].run).toMatchObject({ id: seeded.tuned, featureSet: 'vgg16', testAccuracy: 0.92 });
+    expect(pets.versions[0].run).toMatchObject({
+      id: seeded.tuned,
+      featureSet: seeded.featureSets.vgg16.label,
+      testAccuracy: 0.92,
+    });
     expect(body.models.map((m: { version: number; aliases: string[] }) => [m.version, m.aliases])).toEqual([
       [2, ['pets']],
       [1, ['pets']],
     ]);
+  });
+});
+
+describe('GET /extractions', () => {
+  it('lists every extraction newest first with feature set, state, done/total and the error', async () => {
+    const { res, body } = await get('/extractions');
+    expect(res.status).toBe(200);
+    expect(body.extractions.map((e: { id: string }) => e.id)).toEqual([
+      seeded.extractions.cancelled,
+      seeded.extractions.failed,
+      seeded.extractions.done,
+    ]);
+    const [cancelled, failed, done] = body.extractions;
+    expect(done).toMatchObject({
+      datasetName: 'cats-vs-dogs-small',
+      featureSet: { id: seeded.featureSets.vgg16.id, backbone: 'vgg16' },
+      state: 'done',
+      done: 4,
+      total: 4,
+      etaSeconds: 0,
+      error: null,
+    });
+    expect(failed).toMatchObject({ state: 'failed', error: expect.stringMatching(/^weights_truncated/) });
+    expect(cancelled).toMatchObject({ state: 'cancelled', done: 0, total: 4 });
   });
 });
 

@@ -36,7 +36,7 @@ describe.skipIf(!hasChromium)('dashboard in chromium against wrangler dev', () =
   beforeAll(async () => {
     testDb = await createTestDatabase();
     database = await connect({ url: testDb.url, max: 2 });
-    seeded = await seedDashboard(database.db);
+    seeded = await seedDashboard(database);
     assetsDir = await buildDashboard();
     edge = await startEdge({ databaseUrl: testDb.url, assetsDir, adminToken: ADMIN_TOKEN });
     profile = await mkdtemp(join(tmpdir(), 'edgehead-chromium-'));
@@ -210,6 +210,23 @@ describe.skipIf(!hasChromium)('dashboard in chromium against wrangler dev', () =
     // the edge's KV registry of this fresh wrangler has no alias `pets`: accepted token, then the registry's 404
     await pets.getByRole('button', { name: 'Activate pets version v1' }).click();
     await expect.poll(() => page.locator('.live-note').textContent()).toContain('unknown model alias "pets"');
+    await page.close();
+  });
+
+  it('lists extractions with feature set, state, done/total and the error of a failed one', async () => {
+    const page = await open('#/extractions');
+    const rows = page.locator('table.extractions tbody tr');
+    await expect.poll(() => rows.count()).toBe(3);
+    const done = page.locator(`tr[data-extraction-id="${seeded.extractions.done}"]`);
+    expect(await done.locator('td[data-label="Feature set"]').textContent()).toBe(
+      seeded.featureSets.vgg16.label,
+    );
+    expect(await done.locator('.status').textContent()).toBe('done');
+    expect(await done.locator('td[data-label="Done"]').textContent()).toContain('4/4');
+    const failed = page.locator(`tr[data-extraction-id="${seeded.extractions.failed}"]`);
+    expect(await failed.locator('.status').textContent()).toBe('failed');
+    expect(await failed.locator('td[data-label="Error"]').textContent()).toMatch(/^weights_truncated/);
+    await page.screenshot({ path: join(shots, 'extractions.png'), fullPage: true });
     await page.close();
   });
 

@@ -1,16 +1,26 @@
-import type { HeadManifest } from '@edgehead/contracts';
+import { createHash } from 'node:crypto';
+import { type FeatureSetRecord, featureSetLabel, type HeadManifest } from '@edgehead/contracts';
 import {
+  addImage,
+  cancelExtractions,
   createDataset,
   createRun,
   type Db,
+  ensureFeatureSet,
+  failExtraction,
   failRun,
+  finishIfCovered,
   finishRun,
+  inTransaction,
+  openExtraction,
   recordDeployment,
   recordEpoch,
   registerModel,
   saveEvaluation,
+  saveFeatures,
   startRun,
 } from '@edgehead/db';
+import type { Database } from '@edgehead/db/node';
 
 /** Deterministic learning curves: loss falls, accuracy rises towards `top`, val a little worse than train. */
 export function curve(epoch: number, top: number) {
@@ -25,6 +35,7 @@ export function curve(epoch: number, top: number) {
   };
 }
 
+/** An `edgehead-head/1` manifest: the registered models predate feature-set records (the dashboard reads both). */
 function manifest(runId: string): HeadManifest {
   return {
     format: 'edgehead-head/1',
@@ -44,9 +55,32 @@ function manifest(runId: string): HeadManifest {
   } as HeadManifest;
 }
 
+/** The feature set a shorthand `name` (`<backbone>[+avg]`) stands for in the seed (weights hashed from it). */
+function featureSetOf(db: Db, name: string): Promise<FeatureSetRecord> {
+  const [backbone = name, pooled] = name.split('+');
+  const mobilenet = backbone.startsWith('mobilenet');
+  return ensureFeatureSet(db, {
+    backbone,
+    weights: { sha256: createHash('sha256').update(name).digest('hex'), source: `/weights/${backbone}` },
+    pooling: pooled ? 'avg' : 'none',
+    preprocessing: mobilenet ? 'tf' : 'caffe',
+    inputSize: mobilenet ? [224, 224] : [150, 150],
+    featureLayer: mobilenet ? 'out_relu' : 'block5_pool',
+    featureShape: pooled ? [1280] : [4, 4, 512],
+    provenance: null,
+  });
+}
+
 /** What `seedDashboard` wrote, for assertions. */
 export interface Seeded {
   datasets: { cats: string; flowers: string };
+  /** `featureSetLabel` and id of each feature set the runs use, by shorthand. */
+  featureSets: Record<
+    'vgg16' | 'mobilenet_v2_1.0+avg' | 'mobilenet_v1_0.75+avg',
+    { id: string; label: string }
+  >;
+  /** Extractions: cats x vgg16 done (4 images), flowers x mobilenet_v1 failed, cats x mobilenet_v2 cancelled. */
+  extractions: { done: string; failed: string; cancelled: string };
   /** Finished binary VGG16 runs (12 and 8 epochs). */
   recipe: string;
   tuned: string;
@@ -60,14 +94,19 @@ export interface Seeded {
 
 /**
  * Seeds two datasets and six runs in every state, with epochs, evaluations (confusion matrix, ROC,
- * per-class), two registered models and two deployments of the alias `pets`.
+ * per-class), two registered models and two deployments of the alias `pets`, and three extractions.
  */
-export async function seedDashboard(db: Db): Promise<Seeded> {
+export async function seedDashboard({ db, sql }: Pick<Database, 'db' | 'sql'>): Promise<Seeded> {
   const cats = await createDataset(db, { name: 'cats-vs-dogs-small', classes: ['cats', 'dogs'] });
   const flowers = await createDataset(db, { name: 'flowers', classes: ['daisy', 'rose', 'tulip'] });
+  const sets = {
+    vgg16: await featureSetOf(db, 'vgg16'),
+    'mobilenet_v2_1.0+avg': await featureSetOf(db, 'mobilenet_v2_1.0+avg'),
+    'mobilenet_v1_0.75+avg': await featureSetOf(db, 'mobilenet_v1_0.75+avg'),
+  };
   const finished = async (input: {
     datasetId: string;
-    featureSet: string;
+    featureSet: keyof typeof sets;
     preset: string;
     config: Record<string, unknown>;
     epochs: number;
@@ -76,7 +115,7 @@ export async function seedDashboard(db: Db): Promise<Seeded> {
   }) => {
     const run = await createRun(db, {
       datasetId: input.datasetId,
-      featureSet: input.featureSet,
+      featureSetId: sets[input.featureSet].id,
       preset: input.preset,
       config: input.config,
       epochsTotal: input.epochs,
@@ -164,7 +203,7 @@ export async function seedDashboard(db: Db): Promise<Seeded> {
 
   const live = await createRun(db, {
     datasetId: cats.id,
-    featureSet: 'vgg16',
+    featureSetId: sets.vgg16.id,
     preset: 'edgehead-default',
     config: { ...recipeConfig, epochs: 10 },
     epochsTotal: 10,
@@ -174,7 +213,7 @@ export async function seedDashboard(db: Db): Promise<Seeded> {
 
   const failed = await createRun(db, {
     datasetId: flowers.id,
-    featureSet: 'mobilenet_v1_0.75+avg',
+    featureSetId: sets['mobilenet_v1_0.75+avg'].id,
     config: { epochs: 3 },
     epochsTotal: 3,
   });
@@ -184,7 +223,7 @@ export async function seedDashboard(db: Db): Promise<Seeded> {
 
   const queued = await createRun(db, {
     datasetId: cats.id,
-    featureSet: 'mobilenet_v2_1.0+avg',
+    featureSetId: sets['mobilenet_v2_1.0+avg'].id,
     preset: 'edgehead-default',
     config: { epochs: 20 },
     epochsTotal: 20,
@@ -217,8 +256,48 @@ export async function seedDashboard(db: Db): Promise<Seeded> {
     activatedBy: 'seed',
   });
 
+  const images = [];
+  for (let i = 0; i < 4; i++) {
+    const data = new TextEncoder().encode(`seed-image-${i}`);
+    const { image } = await addImage(db, {
+      datasetId: cats.id,
+      split: 'train',
+      label: i % 2 ? 'dogs' : 'cats',
+      data,
+      sha256: createHash('sha256').update(data).digest('hex'),
+      width: 1,
+      height: 1,
+      bytes: data.length,
+    });
+    images.push(image.id);
+  }
+  const extraction = (datasetId: string, set: keyof typeof sets) =>
+    inTransaction(sql, (tx) => openExtraction(tx.db, datasetId, sets[set].id));
+  const done = await extraction(cats.id, 'vgg16');
+  await saveFeatures(
+    db,
+    images.map((imageId) => ({
+      imageId,
+      featureSetId: sets.vgg16.id,
+      shape: [4, 4, 512],
+      values: new Float32Array(8192),
+    })),
+  );
+  await finishIfCovered(db, done.id);
+  const failedExtraction = await extraction(flowers.id, 'mobilenet_v1_0.75+avg');
+  await failExtraction(db, failedExtraction.id, 'weights_truncated: weight conv1/kernel needs bytes 0..864');
+  const cancelled = await extraction(cats.id, 'mobilenet_v2_1.0+avg');
+  await cancelExtractions(db, [cancelled.id]);
+
+  const labelled = (set: keyof typeof sets) => ({ id: sets[set].id, label: featureSetLabel(sets[set]) });
   return {
     datasets: { cats: cats.id, flowers: flowers.id },
+    featureSets: {
+      vgg16: labelled('vgg16'),
+      'mobilenet_v2_1.0+avg': labelled('mobilenet_v2_1.0+avg'),
+      'mobilenet_v1_0.75+avg': labelled('mobilenet_v1_0.75+avg'),
+    },
+    extractions: { done: done.id, failed: failedExtraction.id, cancelled: cancelled.id },
     recipe,
     tuned,
     flowers: flowerRun,

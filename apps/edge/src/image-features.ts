@@ -2,7 +2,6 @@ import {
   FEATURE_HEADERS,
   type FeatureSource,
   featureCacheKey,
-  featureSetOf,
   featuresJsonResponse,
   type HeadManifest,
   parseShapeHeader,
@@ -34,7 +33,9 @@ async function fromGpu(
   contentType: string,
 ): Promise<Float32Array> {
   const url = new URL('/v1/features', deps.gpuUrl);
-  url.searchParams.set('backbone', manifest.backbone);
+  // a v2 head names its feature set (exactly its weights); a v1 head only the backbone shorthand
+  if (manifest.format === 'edgehead-head/2') url.searchParams.set('featureSet', manifest.featureSet.id);
+  else url.searchParams.set('backbone', manifest.backbone);
   let res: Response;
   try {
     res = await fetch(url, {
@@ -96,7 +97,10 @@ async function fromGpu(
   return values;
 }
 
-/** Features of an image for a head: the R2 cache by (feature set, image sha256), else the gpu service, then cached. */
+/**
+ * Features of an image for a head: the R2 cache by (feature set, image sha256), else the gpu service, then
+ * cached. Heads of both manifest versions are served (see `featureCacheKey`).
+ */
 export async function imageFeatures(
   deps: ImageFeatureDeps,
   manifest: HeadManifest,
@@ -104,7 +108,7 @@ export async function imageFeatures(
   contentType: string,
 ): Promise<ImageFeatures> {
   const imageSha256 = await sha256Hex(image);
-  const key = featureCacheKey(featureSetOf(manifest), imageSha256);
+  const key = featureCacheKey(manifest, imageSha256);
   const d = manifest.featureShape.reduce((a, b) => a * b, 1);
   const cached = await deps.bucket.get(key);
   if (cached) {

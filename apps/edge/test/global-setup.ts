@@ -1,7 +1,8 @@
 // Runs in Node before the workerd tests: builds tiny tfjs heads, writes them through the head artifact writer,
 // and provides the files (base64) plus tfjs reference outputs to the tests via `inject`; creates the test
 // database behind the HYPERDRIVE binding (vitest.config.ts) with deployments of the alias `mirrored`.
-import { createDataset, createRun, recordDeployment, registerModel } from '@edgehead/db';
+import { type FeatureSetIdentity, type FeatureSetRecord, featureSetKey } from '@edgehead/contracts';
+import { createDataset, createRun, ensureFeatureSet, recordDeployment, registerModel } from '@edgehead/db';
 import { connect } from '@edgehead/db/node';
 import { createTestDatabase } from '@edgehead/db/testing';
 import {
@@ -24,6 +25,8 @@ export interface Fixtures {
   v1: Fixture;
   v2: Fixture;
   multi: Fixture;
+  /** `v1`'s head with an `edgehead-head/1` manifest, as heads published before feature-set records have. */
+  legacy: Fixture;
 }
 
 declare module 'vitest' {
@@ -85,6 +88,38 @@ function recipe(seed: number): tf.Sequential {
   });
 }
 
+const testnet: FeatureSetIdentity = {
+  backbone: 'testnet',
+  weights: { sha256: 'e'.repeat(64), source: '/weights/testnet' },
+  pooling: 'none',
+  preprocessing: 'rescale',
+  inputSize: [8, 8],
+  featureLayer: 'out',
+  featureShape: [2, 2, 4],
+  provenance: null,
+};
+/** The feature set of the test heads: `testnet` vectors of 2x2x4 (the fake gpu service computes them). */
+const TESTNET: FeatureSetRecord = {
+  ...testnet,
+  id: '00000000-0000-4000-8000-0000000000f5',
+  key: featureSetKey(testnet),
+  createdAt: new Date(0).toISOString(),
+};
+
+/** `f` with its manifest rewritten as `edgehead-head/1` (same head files and checksums). */
+function asLegacy(f: Fixture): Fixture {
+  const { featureSet, ...rest } = JSON.parse(
+    Buffer.from(f.files['manifest.json'], 'base64').toString('utf8'),
+  );
+  const v1 = {
+    ...rest,
+    format: 'edgehead-head/1',
+    backbone: featureSet.backbone,
+    preprocessing: featureSet.preprocessing,
+  };
+  return { ...f, files: { ...f.files, 'manifest.json': Buffer.from(JSON.stringify(v1)).toString('base64') } };
+}
+
 /** A migrated test database holding two registered models deployed as `mirrored` v1 (active) and v2. */
 async function deploymentsDatabase(manifests: Fixture[]) {
   const database = await createTestDatabase();
@@ -92,10 +127,11 @@ async function deploymentsDatabase(manifests: Fixture[]) {
   try {
     const { db } = client;
     const dataset = await createDataset(db, { name: 'mirror', classes: ['cats', 'dogs'] });
+    const featureSet = await ensureFeatureSet(db, testnet);
     for (const [i, f] of manifests.entries()) {
       const run = await createRun(db, {
         datasetId: dataset.id,
-        featureSet: 'testnet',
+        featureSetId: featureSet.id,
         config: {},
         epochsTotal: 1,
       });
@@ -122,8 +158,7 @@ async function deploymentsDatabase(manifests: Fixture[]) {
 export default async function setup(project: TestProject) {
   await tf.setBackend('cpu');
   const binary: HeadManifestFields = {
-    backbone: 'testnet',
-    preprocessing: 'rescale',
+    featureSet: TESTNET,
     featureShape: [2, 2, 4],
     task: 'binary',
     classes: ['cats', 'dogs'],
@@ -153,9 +188,17 @@ export default async function setup(project: TestProject) {
     v2,
     multi: await fixture(
       multiModel,
-      { ...binary, featureShape: [6], task: 'multiclass', classes: ['cat', 'dog', 'fox'], threshold: null },
+      {
+        ...binary,
+        featureSet: { ...TESTNET, featureShape: [6] },
+        featureShape: [6],
+        task: 'multiclass',
+        classes: ['cat', 'dog', 'fox'],
+        threshold: null,
+      },
       13,
     ),
+    legacy: asLegacy(v1),
   });
   return () => database.drop();
 }

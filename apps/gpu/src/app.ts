@@ -2,6 +2,7 @@ import { errorJson, openApiDocument } from '@edgehead/contracts';
 import { Hono } from 'hono';
 import { datasetRoutes } from './datasets/routes.ts';
 import type { AppDeps } from './deps.ts';
+import { extractionRoutes } from './extraction/routes.ts';
 import { featureRoutes } from './features/routes.ts';
 import { requireToken } from './http/auth.ts';
 import { onError } from './http/errors.ts';
@@ -26,6 +27,7 @@ export function createApp(deps: AppDeps) {
   app.get('/openapi.json', (c) => c.json(openApi));
   app.use('/v1/*', requireToken({ token: deps.env.token, openReads: !deps.env.protectReads }));
   app.route('/v1/datasets', datasetRoutes(deps));
+  app.route('/v1/extractions', extractionRoutes(deps));
   app.route('/v1/features', featureRoutes(deps));
   app.route('/v1/runs', runRoutes(deps));
   app.route('/v1/models', modelRoutes(deps));

@@ -46,6 +46,8 @@ const schema = z.object({
       }
     })
     .pipe(z.array(userBackbone)),
+  /** Folder with `models/<name>` weights the mobilenets default to when present. */
+  EDGEHEAD_SHARED_DIR: z.string().min(1).optional(),
   /** Where https weights are downloaded once. */
   EDGEHEAD_WEIGHTS_CACHE: z.string().default(path.resolve('.edgehead/weights')),
   /** Worker threads per extractor on single-threaded backends (wasm, cpu); 0 runs in the main thread. */
@@ -107,6 +109,8 @@ export interface GpuEnv {
   /** Weights source by `weightsEnvKey(backbone)`. */
   weights: Record<string, string>;
   weightsCache: string;
+  /** EDGEHEAD_SHARED_DIR, absolute. */
+  sharedDir: string | undefined;
   poolSize: number;
   extraction: {
     batchSize: number;
@@ -161,6 +165,7 @@ export function parseEnv(source: Record<string, string | undefined> = process.en
     userBackbones: e.EDGEHEAD_BACKBONES,
     weights: weightsFromEnv(source),
     weightsCache: e.EDGEHEAD_WEIGHTS_CACHE,
+    sharedDir: e.EDGEHEAD_SHARED_DIR === undefined ? undefined : path.resolve(e.EDGEHEAD_SHARED_DIR),
     poolSize: e.EDGEHEAD_GPU_POOL_SIZE,
     extraction: {
       batchSize: e.EDGEHEAD_EXTRACT_BATCH,

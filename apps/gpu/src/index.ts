@@ -1,13 +1,7 @@
 export { type AppDeps, createApp, type GpuAppType } from './app.ts';
 export { type GpuEnv, parseEnv } from './env.ts';
-export {
-  EXTRACT_QUEUE,
-  type ExtractJobData,
-  enqueueExtraction,
-  extractionProgress,
-  registerExtractionWorker,
-  runExtractJob,
-} from './extraction/jobs.ts';
+export { cancelExtractionsFor, extractionFor, startExtraction } from './extraction/service.ts';
+export { type JobOutcome, registerExtractionWorker, runExtractJob } from './extraction/worker.ts';
 export { ExtractorRegistry, type ExtractorRequest } from './extractors/registry.ts';
 export { ApiError } from './http/errors.ts';
 export { type JobQueue, startQueue } from './queue/index.ts';

@@ -1,8 +1,7 @@
-import path from 'node:path';
 import { connect, type Database } from '@edgehead/db/node';
 import type { AppDeps } from './deps.ts';
 import type { GpuEnv } from './env.ts';
-import { registerExtractionWorker } from './extraction/jobs.ts';
+import { registerExtractionWorker } from './extraction/worker.ts';
 import { ExtractorRegistry } from './extractors/registry.ts';
 import { startQueue } from './queue/index.ts';
 import { registerTrainingWorker } from './runs/index.ts';
@@ -15,7 +14,7 @@ export function registryFromEnv(env: GpuEnv): ExtractorRegistry {
     weights: env.weights,
     weightsCache: env.weightsCache,
     poolSize: env.poolSize,
-    sharedDir: process.env.EDGEHEAD_SHARED_DIR ? path.resolve(process.env.EDGEHEAD_SHARED_DIR) : undefined,
+    sharedDir: env.sharedDir,
   });
 }
 
@@ -36,10 +35,12 @@ export async function startServices(env: GpuEnv): Promise<Services> {
   const deps: AppDeps = { db: database.db, sql: database.sql, queue, extractors: registryFromEnv(env), env };
   await registerExtractionWorker(deps, {
     // one line per batch: which replica did what is visible in the logs of a scaled-out deployment
-    onJob: (data, o) =>
+    onJob: (batch, o) =>
       console.log(
-        `extract-features ${data.featureSet}: ${data.imageIds.length} images, ${o.computed} computed, ` +
-          `${o.stored} stored, ${o.failed} failed, ${o.skipped} skipped`,
+        `extract-features ${o.featureSet || batch.featureSetId}: ${batch.imageIds.length} images, ${o.computed} computed, ` +
+          `${o.stored} stored, ${o.failed} failed, ${o.skipped} skipped` +
+          (o.stopped ? ` (extraction ${o.stopped})` : '') +
+          (o.error ? `; extraction ${batch.extractionId} failed: ${o.error}` : ''),
       ),
   });
   await registerTrainingWorker(queue, database.db, {

@@ -19,10 +19,16 @@ import { registryFromEnv } from './services.ts';
 export const TOKEN = 'test-token-0123456789abcdef';
 export const auth = { authorization: `Bearer ${TOKEN}` };
 
-/** Writes a TF.js layers model folder: 16x16x3 -> conv(4, 3x3, stride 2, relu) -> features 8x8x4. */
-export async function writeTinyBackbone(dir: string): Promise<string> {
+/**
+ * Writes a TF.js layers model folder `dir/<name>`: 16x16x3 -> conv(4, 3x3, stride 2, relu) -> features 8x8x4;
+ * another `seed` gives other weights.
+ */
+export async function writeTinyBackbone(
+  dir: string,
+  options: { seed?: number; name?: string } = {},
+): Promise<string> {
   await initBackend();
-  const folder = path.join(dir, 'tiny');
+  const folder = path.join(dir, options.name ?? 'tiny');
   const input = tf.input({ shape: [16, 16, 3], name: 'image' });
   const out = tf.layers
     .conv2d({
@@ -32,7 +38,11 @@ export async function writeTinyBackbone(dir: string): Promise<string> {
       strides: 2,
       padding: 'same',
       activation: 'relu',
-      kernelInitializer: tf.initializers.randomUniform({ minval: -0.5, maxval: 0.5, seed: 7 }),
+      kernelInitializer: tf.initializers.randomUniform({
+        minval: -0.5,
+        maxval: 0.5,
+        seed: options.seed ?? 7,
+      }),
       biasInitializer: tf.initializers.constant({ value: 0.1 }),
     })
     .apply(input) as tf.SymbolicTensor;

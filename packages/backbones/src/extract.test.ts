@@ -49,7 +49,12 @@ describe('Backbone.extract', () => {
   it('avg pooling gives the channel means of the feature map', async () => {
     const full = await loadBackbone(config());
     const pooled = await loadBackbone(config({ pooling: 'avg' }));
-    expect(pooled.info).toMatchObject({ featureShape: [6], featureSet: 'tiny+avg' });
+    expect(pooled.info).toMatchObject({
+      featureShape: [6],
+      featureSet: { pooling: 'avg', featureShape: [6] },
+    });
+    // pooling changes the feature set, not the weights
+    expect(pooled.info.featureSet.weights).toEqual(full.info.featureSet.weights);
     const [map] = await full.extract(images.slice(0, 1));
     const [avg] = await pooled.extract(images.slice(0, 1));
     const means = Array.from({ length: 6 }, (_, c) => {

@@ -19,17 +19,16 @@ export { mobilenetV1Spec, mobilenetV2Spec } from './models/mobilenet.ts';
 export {
   type BackboneConfig,
   type BackboneConfigInput,
+  type BackboneShorthand,
   BUILTIN_BACKBONES,
   type BuiltinBackboneName,
   backboneConfig,
   backboneName,
   DEFAULT_BACKBONE,
-  type FeatureSet,
-  featureSetKey,
   getBackboneSpec,
   isBuiltinBackbone,
   parseBackboneConfig,
-  parseFeatureSetKey,
+  parseBackboneShorthand,
 } from './models/registry.ts';
 export { type BackboneSpec, type Pooling, pooledShape } from './models/spec.ts';
 export {
@@ -48,6 +47,7 @@ export {
   type PoolOptions,
 } from './pool.ts';
 export { CAFFE_MEAN_BGR, preprocess, preprocessInto } from './preprocess.ts';
+export { weightsSha256 } from './weights/identity.ts';
 export {
   type Checksum,
   cachePathFor,

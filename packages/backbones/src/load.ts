@@ -1,11 +1,10 @@
-import type { Preprocessing } from '@edgehead/contracts';
+import type { FeatureSetIdentity, Preprocessing } from '@edgehead/contracts';
 import * as tf from '@tensorflow/tfjs';
 import { type BackendInfo, type InitBackendOptions, initBackend } from './backend.ts';
 import { BackboneError, shapeString } from './errors.ts';
 import {
   type BackboneConfig,
   type BackboneConfigInput,
-  featureSetKey,
   getBackboneSpec,
   isBuiltinBackbone,
   parseBackboneConfig,
@@ -15,6 +14,7 @@ import { buildVgg16 } from './models/vgg16.ts';
 import { preprocessInto } from './preprocess.ts';
 import { assignWeights, decodeNamedWeights, h5Lookup, namedLookup } from './weights/assign.ts';
 import { readKerasH5 } from './weights/hdf5.ts';
+import { weightsSha256 } from './weights/identity.ts';
 import { type ResolvedWeights, resolveWeights } from './weights/index.ts';
 import { readLayersModelFolder } from './weights/tfjs-folder.ts';
 
@@ -29,10 +29,10 @@ export interface ResolvedBackbone {
   featureShape: number[];
   /** Number of floats per image (product of featureShape). */
   featureLength: number;
-  /** Storage key of this feature set, see `featureSetKey`. */
-  featureSet: string;
   /** Where the weights came from (`random`, a path or a URL). */
   weights: string;
+  /** The feature set these weights and options compute: what the `feature_sets` table records. */
+  featureSet: FeatureSetIdentity;
 }
 
 /** Anything that turns RGB images at the backbone's input size into feature vectors. */
@@ -260,11 +260,17 @@ export async function loadBackbone(
     featureLayer: spec.featureLayer,
     featureShape,
     featureLength: featureShape.reduce((a, b) => a * b, 1),
-    featureSet: featureSetKey(
-      { backbone: spec.name, pooling: config.pooling, preprocessing: pre },
-      spec.preprocessing,
-    ),
     weights: config.weights,
+    featureSet: {
+      backbone: spec.name,
+      weights: { sha256: weightsSha256(model), source: config.weights },
+      pooling: config.pooling,
+      preprocessing: pre,
+      inputSize: [spec.inputSize[0], spec.inputSize[1]],
+      featureLayer: spec.featureLayer,
+      featureShape,
+      provenance: null,
+    },
   };
   const backbone = new Backbone(info, backend.name, model, config.batchSize);
   if (config.warmup) {

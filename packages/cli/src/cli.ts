@@ -29,7 +29,8 @@ export const USAGE = `edgehead <command> [options]
   up                               run the whole system (Postgres, gpu service, edge worker)
   datasets create <name> --classes a,b | list | show <id> | rm <id>
   ingest <dir> --dataset <id|name>  upload a split/class/file tree (creates the dataset when missing)
-  extract --dataset <d> --backbone <name> [--weights <path|url>]
+  extract --dataset <d> --backbone <name> [--weights <path|url>] [--pooling avg] [--no-wait]
+  extract --dataset <d> --cancel [--backbone <name>] | extract --list [--dataset <d>]
   train --dataset <d> --backbone <name> [--preset P] [--epochs N] [--learning-rate X] ...
   runs list | show <id> | compare <a> <b>
   publish <run> --alias <alias>     publish a trained head to the edge

@@ -90,6 +90,7 @@ describe('command helpers', () => {
       run: {
         id,
         datasetId: 'd',
+        featureSetId: '00000000-0000-4000-8000-000000000001',
         featureSet: 'f',
         preset: null,
         config: { learningRate: lr, epochs: 3 },

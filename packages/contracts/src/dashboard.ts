@@ -29,7 +29,8 @@ const positiveInt = (max: number) =>
  */
 export const runsQuery = z.strictObject({
   dataset: uuid.optional(),
-  featureSet: z.string().min(1).max(200).optional(),
+  /** A feature-set id. */
+  featureSet: uuid.optional(),
   status: runStatus.optional(),
   sort: runSortKey.default('created_at'),
   order: z.enum(['asc', 'desc']).default('desc'),

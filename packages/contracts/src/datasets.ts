@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { preprocessing } from './manifest.ts';
+import { extractionProgress } from './extraction.ts';
 
 /** The splits of a dataset, as Keras `flow_from_directory` folders name them. */
 export const split = z.enum(['train', 'validation', 'test']);
@@ -24,35 +24,12 @@ export const datasetSummary = z.object({
 });
 export type DatasetSummary = z.infer<typeof datasetSummary>;
 
-/** Extraction state of one feature set: `idle` (nothing queued, not complete), `queued`, `running`, `done`. */
-export const extractionState = z.enum(['idle', 'queued', 'running', 'done']);
-export type ExtractionState = z.infer<typeof extractionState>;
-
-/** Progress of one dataset x feature set. */
-export const extractionProgress = z.object({
-  datasetId: z.string(),
-  /** Storage key of the feature set (`vgg16`, `mobilenet_v1_0.75+avg`, `vgg16@caffe`). */
-  featureSet: z.string(),
-  state: extractionState,
-  /** Ready images (failed ones excluded). */
-  total: z.number().int(),
-  done: z.number().int(),
-  /** Images that could not be featurized (their bytes no longer decode); see the dataset's image list. */
-  failed: z.number().int(),
-  /** Jobs (batches) waiting, running, and given up on after their retries. */
-  jobs: z.object({ queued: z.number().int(), active: z.number().int(), failed: z.number().int() }),
-  /** Vectors stored per second over the last minute; null when none were stored in it. */
-  imagesPerSecond: z.number().nullable(),
-  /** Seconds left at that rate; null when unknown, 0 when done. */
-  etaSeconds: z.number().nullable(),
-});
-export type ExtractionProgress = z.infer<typeof extractionProgress>;
-
-/** `GET /v1/datasets/:id`: the summary plus counts per split and label and its feature sets. */
+/** `GET /v1/datasets/:id`: the summary plus counts per split and label and its extractions. */
 export const datasetDetail = datasetSummary.extend({
   labels: z.array(z.object({ split, label: z.string(), n: z.number().int() })),
   failedImages: z.number().int(),
-  featureSets: z.array(extractionProgress),
+  /** One per feature set extracted (or being extracted) for this dataset. */
+  extractions: z.array(extractionProgress),
 });
 export type DatasetDetail = z.infer<typeof datasetDetail>;
 
@@ -116,29 +93,3 @@ export const registerFolderRequest = z.strictObject({
   copy: z.boolean().default(false),
 });
 export type RegisterFolderRequest = z.infer<typeof registerFolderRequest>;
-
-/** `POST /v1/datasets/:id/extract`: which feature set to compute. */
-export const extractRequest = z.strictObject({
-  backbone: z.string().min(1).max(64).optional(),
-  pooling: z.enum(['none', 'avg']).optional(),
-  preprocessing: preprocessing.optional(),
-  /** Weights source (folder, .h5, https URL) overriding the service's configuration for this backbone. */
-  weights: z.string().min(1).max(4096).optional(),
-});
-export type ExtractRequest = z.infer<typeof extractRequest>;
-
-/** Answer of `POST /v1/datasets/:id/extract`: what was queued, and the progress right after. */
-export const extractResponse = z.object({
-  queuedImages: z.number().int(),
-  queuedJobs: z.number().int(),
-  progress: extractionProgress,
-});
-export type ExtractResponse = z.infer<typeof extractResponse>;
-
-/** Query of `GET /v1/datasets/:id/extract`. */
-export const extractProgressQuery = z.object({
-  backbone: z.string().min(1).max(64).optional(),
-  pooling: z.enum(['none', 'avg']).optional(),
-  preprocessing: preprocessing.optional(),
-});
-export type ExtractProgressQuery = z.infer<typeof extractProgressQuery>;

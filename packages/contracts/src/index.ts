@@ -2,6 +2,8 @@ export * from './classify.ts';
 export * from './dashboard.ts';
 export * from './datasets.ts';
 export * from './errors.ts';
+export * from './extraction.ts';
+export * from './feature-sets.ts';
 export * from './features.ts';
 export * from './manifest.ts';
 export * from './models.ts';

@@ -1,14 +1,5 @@
 import { z } from 'zod';
-
-/** How pixels are scaled before the backbone (Keras names). */
-export const preprocessing = z.enum([
-  'rescale', // x / 255, the recipe's ImageDataGenerator(rescale=1/255)
-  'caffe', // keras vgg16.preprocess_input: RGB->BGR, minus ImageNet channel means
-  'tf', // x / 127.5 - 1 (MobileNet)
-]);
-export type Preprocessing = z.infer<typeof preprocessing>;
-
-export const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters');
+import { featureSetLabel, featureSetRecord, preprocessing, sha256Hex } from './feature-sets.ts';
 
 /** One file of a head artifact with its checksum. */
 export const artifactFile = z.object({
@@ -18,15 +9,8 @@ export const artifactFile = z.object({
 });
 export type ArtifactFile = z.infer<typeof artifactFile>;
 
-/**
- * The head artifact manifest: the contract between the gpu service (which writes it)
- * and the edge (which verifies and runs it). Stored beside TF.js layers `model.json` + `weights.bin`.
- */
-export const headManifest = z.object({
-  format: z.literal('edgehead-head/1'),
-  backbone: z.string().min(1),
-  preprocessing,
-  /** Shape of one feature vector as the backbone emits it, e.g. [4, 4, 512]. */
+const headFields = {
+  /** Shape of one feature vector the head takes, e.g. [4, 4, 512]. */
   featureShape: z.array(z.number().int().positive()).min(1),
   task: z.enum(['binary', 'multiclass']),
   /** Class names in output order; for binary heads the sigmoid is P(classes[1]). */
@@ -37,5 +21,41 @@ export const headManifest = z.object({
   files: z.array(artifactFile).length(2),
   runId: z.string().optional(),
   createdAt: z.string(),
+};
+
+/**
+ * Manifests written before feature sets were records: `backbone` holds the feature-set shorthand
+ * (`mobilenet_v1_0.75+avg`), which the edge sends as `/v1/features?backbone=`. Still read, never written.
+ */
+export const headManifestV1 = z.object({
+  format: z.literal('edgehead-head/1'),
+  backbone: z.string().min(1),
+  preprocessing,
+  ...headFields,
 });
+export type HeadManifestV1 = z.infer<typeof headManifestV1>;
+
+/** The current manifest: the feature-set record the head was trained on (the edge asks for its vectors by id). */
+export const headManifestV2 = z
+  .object({
+    format: z.literal('edgehead-head/2'),
+    featureSet: featureSetRecord,
+    ...headFields,
+  })
+  .refine((m) => m.featureShape.join(',') === m.featureSet.featureShape.join(','), {
+    message: 'featureShape must equal featureSet.featureShape',
+    path: ['featureShape'],
+  });
+export type HeadManifestV2 = z.infer<typeof headManifestV2>;
+
+/**
+ * The head artifact manifest: the contract between the gpu service (which writes `edgehead-head/2`) and the
+ * edge (which verifies and runs both versions). Stored beside TF.js layers `model.json` + `weights.bin`.
+ */
+export const headManifest = z.discriminatedUnion('format', [headManifestV1, headManifestV2]);
 export type HeadManifest = z.infer<typeof headManifest>;
+
+/** The feature set of a head for people: the shorthand of a v1 manifest, `featureSetLabel` of a v2 one. */
+export function headFeatureSetLabel(manifest: HeadManifest): string {
+  return manifest.format === 'edgehead-head/1' ? manifest.backbone : featureSetLabel(manifest.featureSet);
+}

@@ -35,7 +35,14 @@ describe('openApiDocument', () => {
     const progress = dig(doc, 'paths', '/v1/datasets/{id}/extract', 'get', 'parameters').map(
       (p: { name: string; in: string }) => `${p.in}:${p.name}`,
     );
-    expect(progress).toEqual(['path:id', 'query:backbone', 'query:pooling', 'query:preprocessing']);
+    expect(progress).toEqual([
+      'path:id',
+      'query:extraction',
+      'query:featureSet',
+      'query:backbone',
+      'query:pooling',
+      'query:preprocessing',
+    ]);
   });
 
   it('describes errors with the shared error body and only the schemes in use', () => {

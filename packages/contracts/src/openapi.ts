@@ -5,14 +5,20 @@ import {
   createDatasetRequest,
   datasetDetail,
   datasetSummary,
-  extractionProgress,
-  extractProgressQuery,
-  extractRequest,
-  extractResponse,
   registerFolderRequest,
   uploadResponse,
 } from './datasets.ts';
 import { errorBody } from './errors.ts';
+import {
+  cancelExtractionRequest,
+  cancelExtractionResponse,
+  extractionList,
+  extractionProgress,
+  extractProgressQuery,
+  extractRequest,
+  extractResponse,
+  listExtractionsQuery,
+} from './extraction.ts';
 import { featuresJsonResponse, featuresQuery } from './features.ts';
 import {
   activateRequest,
@@ -152,11 +158,33 @@ export const ROUTES: readonly RouteDoc[] = [
     service: 'gpu',
     method: 'post',
     path: '/v1/datasets/:id/extract',
-    summary: 'Queue feature extraction for a backbone',
+    summary:
+      'Start (or join) the extraction of a feature set: weights are loaded first, one extraction per dataset x feature set',
     tag: 'features',
     auth: 'gpuToken',
     body: extractRequest,
+    status: 202,
     response: extractResponse,
+  },
+  {
+    service: 'gpu',
+    method: 'post',
+    path: '/v1/datasets/:id/extract/cancel',
+    summary: 'Cancel running extractions of the dataset (queued batches dropped, stored vectors kept)',
+    tag: 'features',
+    auth: 'gpuToken',
+    body: cancelExtractionRequest,
+    response: cancelExtractionResponse,
+  },
+  {
+    service: 'gpu',
+    method: 'get',
+    path: '/v1/extractions',
+    summary: 'Every extraction with its progress, newest first',
+    tag: 'features',
+    auth: 'none',
+    query: listExtractionsQuery,
+    response: extractionList,
   },
   {
     service: 'gpu',
@@ -397,6 +425,15 @@ export const ROUTES: readonly RouteDoc[] = [
     auth: 'none',
     query: compareQuery,
     response: anyJson,
+  },
+  {
+    service: 'edge',
+    method: 'get',
+    path: '/api/extractions',
+    summary: 'Dashboard: every extraction with its progress',
+    tag: 'dashboard',
+    auth: 'none',
+    response: extractionList,
   },
 ];
 

@@ -4,8 +4,9 @@ import { modelAlias, modelVersionName } from './models.ts';
 import { epochMetrics, headConfigRequest, runStatus } from './runs.ts';
 
 /**
- * `POST /v1/runs`: train a head on a dataset's stored features. `featureSet` is the stored key
- * (`<backbone>[+avg][@preprocessing]`); `backbone` alone means its default feature set (no pooling).
+ * `POST /v1/runs`: train a head on a dataset's stored features. `featureSet` is a feature-set id, or a
+ * shorthand `<backbone>[+avg][@preprocessing]` matching exactly one feature set with vectors in the dataset;
+ * `backbone` alone means the shorthand (no pooling, the backbone's default preprocessing).
  * Every other field is the head config: a preset plus overrides (see `headConfigRequest`).
  * @example { dataset: 'cats-vs-dogs', backbone: 'mobilenet_v1_0.75', preset: 'keras-vgg16-feature-extraction', epochs: 10 }
  */
@@ -48,7 +49,8 @@ export type CreateRunRequest = z.input<typeof createRunRequest>;
 /** `GET /v1/runs` query: filters, sort and pagination. */
 export const listRunsQuery = z.object({
   dataset: z.string().min(1).optional(),
-  featureSet: z.string().min(1).optional(),
+  /** A feature-set id. */
+  featureSet: z.uuid().optional(),
   status: runStatus.optional(),
   sort: z
     .enum(['created_at', 'best_val_accuracy', 'test_accuracy', 'duration', 'status'])
@@ -64,6 +66,8 @@ export const runSummary = z.object({
   id: z.string(),
   datasetId: z.string(),
   datasetName: z.string(),
+  featureSetId: z.string(),
+  /** `featureSetLabel` of the run's feature set, e.g. `vgg16@rescale#3f2a9c1b`. */
   featureSet: z.string(),
   preset: z.string().nullable(),
   config: z.record(z.string(), z.unknown()),

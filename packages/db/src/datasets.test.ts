@@ -13,7 +13,7 @@ import {
   saveFeatures,
 } from './index.ts';
 import { imageBlobs, images } from './schema/index.ts';
-import { fakeImage, useTestDatabase } from './test-setup.ts';
+import { fakeImage, testFeatureSet, useTestDatabase } from './test-setup.ts';
 
 const database = useTestDatabase();
 
@@ -91,10 +91,11 @@ describe('datasets', () => {
       bytes: 1,
       ...own,
     });
+    const bb = await testFeatureSet(db, 'bb');
     await saveFeatures(db, [
-      { imageId: image.id, featureSet: 'bb', shape: [2], values: new Float32Array([1, 2]) },
+      { imageId: image.id, featureSetId: bb.id, shape: [2], values: new Float32Array([1, 2]) },
     ]);
-    const run = await createRun(db, { datasetId: drop.id, featureSet: 'bb', config: {}, epochsTotal: 1 });
+    const run = await createRun(db, { datasetId: drop.id, featureSetId: bb.id, config: {}, epochsTotal: 1 });
     await recordEpoch(db, run.id, { epoch: 1, loss: 0.5, durationMs: 1 });
 
     await deleteDataset(db, 'drop');

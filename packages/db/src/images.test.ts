@@ -6,17 +6,15 @@ import { InvalidInputError, NotFoundError } from './errors.ts';
 import {
   addImage,
   createDataset,
-  featureProgress,
   getImageBlob,
-  imagesMissingFeatures,
-  listFeatureSets,
+  imagesStillMissing,
   listImages,
   loadFeatureMatrix,
   markImageFailed,
   saveFeatures,
 } from './index.ts';
-import { images } from './schema/index.ts';
-import { fakeImage, useTestDatabase } from './test-setup.ts';
+import { features, images } from './schema/index.ts';
+import { fakeImage, testFeatureSet, useTestDatabase } from './test-setup.ts';
 
 const database = useTestDatabase();
 const size = { width: 4, height: 3, bytes: 12 };
@@ -93,7 +91,7 @@ describe('images', () => {
 });
 
 describe('features', () => {
-  it('stores one vector per image and feature set, reports progress and loads a split as a matrix', async () => {
+  it('stores one vector per image and feature set, and loads a split as a matrix', async () => {
     const { db } = database();
     const ds = await createDataset(db, { name: 'feats', classes: ['cat', 'dog'] });
     const added: Awaited<ReturnType<typeof addImage>>['image'][] = [];
@@ -108,20 +106,19 @@ describe('features', () => {
       });
       added.push(image);
     }
-    expect(await featureProgress(db, ds.id, 'tiny')).toEqual({ total: 4, done: 0 });
+    const tiny = await testFeatureSet(db, 'tiny', [1, 1, 2]);
     const vectors = added.slice(0, 3).map((image, i) => ({
       imageId: image.id,
-      featureSet: 'tiny',
+      featureSetId: tiny.id,
       shape: [1, 1, 2],
       values: new Float32Array([i, -i / 3]),
     }));
     expect(await saveFeatures(db, vectors)).toBe(3);
     expect(await saveFeatures(db, vectors)).toBe(0);
-    expect(await featureProgress(db, ds.id, 'tiny')).toEqual({ total: 4, done: 3 });
-    expect((await imagesMissingFeatures(db, ds.id, 'tiny')).map((r) => r.id)).toEqual([added[3]?.id]);
-    expect(await listFeatureSets(db, ds.id)).toEqual([{ featureSet: 'tiny', n: 3 }]);
+    const ids = added.map((a) => a.id);
+    expect((await imagesStillMissing(db, tiny.id, ids)).map((r) => r.id)).toEqual([added[3]?.id]);
 
-    const matrix = await loadFeatureMatrix(db, ds.id, 'tiny', 'train');
+    const matrix = await loadFeatureMatrix(db, ds.id, tiny.id, 'train');
     expect(matrix.shape).toEqual([1, 1, 2]);
     expect(matrix.data).toHaveLength(6);
     matrix.imageIds.forEach((id, row) => {
@@ -141,15 +138,16 @@ describe('features', () => {
       ...size,
       ...fakeImage('bad'),
     });
+    const x = await testFeatureSet(db, 'x');
     await expect(
-      saveFeatures(db, [{ imageId: image.id, featureSet: 'x', shape: [3], values: new Float32Array(2) }]),
+      saveFeatures(db, [{ imageId: image.id, featureSetId: x.id, shape: [3], values: new Float32Array(2) }]),
     ).rejects.toMatchObject({ details: { field: 'values' } });
     await expect(
       saveFeatures(db, [
-        { imageId: image.id, featureSet: 'x', shape: [1], values: new Float32Array([Number.NaN]) },
+        { imageId: image.id, featureSetId: x.id, shape: [1], values: new Float32Array([Number.NaN]) },
       ]),
     ).rejects.toBeInstanceOf(InvalidInputError);
-    expect(await featureProgress(db, ds.id, 'x')).toEqual({ total: 1, done: 0 });
+    expect(await db.select().from(features).where(eq(features.imageId, image.id))).toEqual([]);
   });
 
   it('leaves failed images out of the work still to do', async () => {
@@ -163,7 +161,7 @@ describe('features', () => {
       ...fakeImage('broken'),
     });
     await markImageFailed(db, image.id, 'cannot decode');
-    expect(await imagesMissingFeatures(db, ds.id, 'tiny')).toEqual([]);
+    expect(await imagesStillMissing(db, (await testFeatureSet(db, 'tiny')).id, [image.id])).toEqual([]);
     const [row] = await db.select().from(images).where(eq(images.id, image.id));
     expect(row).toMatchObject({ status: 'failed', error: 'cannot decode' });
   });

@@ -1,8 +1,9 @@
-export { type Db, fromSql } from './db.ts';
+export { type Db, fromSql, inTransaction, type Transaction } from './db.ts';
 export * from './errors.ts';
 export * from './queries/dashboard.ts';
 export * from './queries/datasets.ts';
 export * from './queries/extraction.ts';
+export * from './queries/feature-sets.ts';
 export * from './queries/features.ts';
 export * from './queries/images.ts';
 export * from './queries/models.ts';

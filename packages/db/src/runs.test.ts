@@ -18,7 +18,7 @@ import {
   saveEvaluation,
   startRun,
 } from './index.ts';
-import { useTestDatabase } from './test-setup.ts';
+import { testFeatureSet, useTestDatabase } from './test-setup.ts';
 
 const database = useTestDatabase();
 
@@ -40,7 +40,7 @@ describe('runs', () => {
     const ds = await createDataset(db, { name: 'runs-life', classes: ['a', 'b'] });
     const run = await createRun(db, {
       datasetId: ds.id,
-      featureSet: 'tiny',
+      featureSetId: (await testFeatureSet(db, 'tiny')).id,
       preset: 'p',
       config: { epochs: 2 },
       epochsTotal: 2,
@@ -92,7 +92,12 @@ describe('runs', () => {
   it('starts a retried run afresh and never restarts a cancelled one', async () => {
     const { db } = database();
     const ds = await createDataset(db, { name: 'runs-retry', classes: ['a', 'b'] });
-    const run = await createRun(db, { datasetId: ds.id, featureSet: 'tiny', config: {}, epochsTotal: 3 });
+    const run = await createRun(db, {
+      datasetId: ds.id,
+      featureSetId: (await testFeatureSet(db, 'tiny')).id,
+      config: {},
+      epochsTotal: 3,
+    });
     await startRun(db, run.id, { backend: 'cpu' });
     await recordEpoch(db, run.id, { epoch: 1, loss: 1, durationMs: 1 });
     const retried = await startRun(db, run.id, { backend: 'wasm' });
@@ -113,7 +118,7 @@ describe('runs', () => {
     for (const acc of accuracies) {
       const run = await createRun(db, {
         datasetId: ds.id,
-        featureSet: acc > 0.75 ? 'big' : 'small',
+        featureSetId: (await testFeatureSet(db, acc > 0.75 ? 'big' : 'small')).id,
         config: {},
         epochsTotal: 1,
       });
@@ -137,7 +142,11 @@ describe('runs', () => {
       offset: 2,
     });
     expect(page2.items.map((r) => r.bestValAccuracy)).toEqual([0.7, 0.6]);
-    expect((await listRuns(db, { datasetId: ds.id, featureSet: 'big' })).total).toBe(2);
+    const big = await testFeatureSet(db, 'big');
+    expect((await listRuns(db, { datasetId: ds.id, featureSetId: big.id })).total).toBe(2);
+    expect((await listRuns(db, { datasetId: ds.id, featureSetId: big.id })).items[0]?.featureSet).toBe(
+      `big@rescale#${big.weights.sha256?.slice(0, 8)}`,
+    );
     expect(
       (await listRuns(db, { datasetId: ds.id, status: 'running' })).items.map((r) => r.bestValAccuracy),
     ).toEqual([0.7]);
@@ -146,11 +155,21 @@ describe('runs', () => {
   it('rejects a run on an unknown dataset or with no epochs', async () => {
     const { db } = database();
     await expect(
-      createRun(db, { datasetId: 'nope', featureSet: 'tiny', config: {}, epochsTotal: 1 }),
+      createRun(db, {
+        datasetId: 'nope',
+        featureSetId: (await testFeatureSet(db, 'tiny')).id,
+        config: {},
+        epochsTotal: 1,
+      }),
     ).rejects.toBeInstanceOf(NotFoundError);
     const ds = await createDataset(db, { name: 'runs-bad', classes: ['a', 'b'] });
     await expect(
-      createRun(db, { datasetId: ds.id, featureSet: 'tiny', config: {}, epochsTotal: 0 }),
+      createRun(db, {
+        datasetId: ds.id,
+        featureSetId: (await testFeatureSet(db, 'tiny')).id,
+        config: {},
+        epochsTotal: 0,
+      }),
     ).rejects.toBeInstanceOf(InvalidInputError);
   });
 });
@@ -178,7 +197,12 @@ describe('models and deployments', () => {
     const ds = await createDataset(db, { name: 'models', classes: ['a', 'b'] });
     const versions = [];
     for (let i = 0; i < 3; i++) {
-      const run = await createRun(db, { datasetId: ds.id, featureSet: 'tiny', config: {}, epochsTotal: 1 });
+      const run = await createRun(db, {
+        datasetId: ds.id,
+        featureSetId: (await testFeatureSet(db, 'tiny')).id,
+        config: {},
+        epochsTotal: 1,
+      });
       const files = [{ path: 'model.json', sha256: 'c'.repeat(64), data: new Uint8Array([i]) }];
       versions.push(
         await registerModel(db, {

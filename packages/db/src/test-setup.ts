@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import type { FeatureSetRecord } from '@edgehead/contracts';
 import { afterAll, beforeAll } from 'vitest';
 import { connect, type Database } from './client.ts';
+import type { Db } from './db.ts';
+import { ensureFeatureSet } from './queries/feature-sets.ts';
 import { createTestDatabase, type TestDatabase } from './testing.ts';
 
 /** Gives a test file a migrated, empty database (PGlite or the DATABASE_URL server) and removes it after. */
@@ -22,4 +25,22 @@ export function useTestDatabase(): () => Database {
 export function fakeImage(seed: string): { data: Uint8Array; sha256: string } {
   const data = new TextEncoder().encode(`image-${seed}`);
   return { data, sha256: createHash('sha256').update(data).digest('hex') };
+}
+
+/** A recorded feature set named `backbone` (weights hashed from the name), for rows that need one. */
+export async function testFeatureSet(
+  db: Db,
+  backbone: string,
+  featureShape = [2],
+): Promise<FeatureSetRecord> {
+  return ensureFeatureSet(db, {
+    backbone,
+    weights: { sha256: createHash('sha256').update(backbone).digest('hex'), source: `/weights/${backbone}` },
+    pooling: 'none',
+    preprocessing: 'rescale',
+    inputSize: [8, 8],
+    featureLayer: 'out',
+    featureShape,
+    provenance: null,
+  });
 }

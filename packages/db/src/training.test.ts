@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { addImage, createDataset, featureSplitCounts, saveFeatures } from './index.ts';
-import { fakeImage, useTestDatabase } from './test-setup.ts';
+import { fakeImage, testFeatureSet, useTestDatabase } from './test-setup.ts';
 
 const database = useTestDatabase();
 
@@ -23,20 +23,25 @@ describe('featureSplitCounts', () => {
       });
       ids.push(image.id);
     }
-    const vector = (imageId: string, featureSet: string) => ({
+    const [fs, other, missing] = [
+      await testFeatureSet(db, 'fs'),
+      await testFeatureSet(db, 'other'),
+      await testFeatureSet(db, 'missing'),
+    ];
+    const vector = (imageId: string, featureSetId: string) => ({
       imageId,
-      featureSet,
+      featureSetId,
       shape: [2],
       values: new Float32Array([1, 2]),
     });
     await saveFeatures(
       db,
-      ids.map((id) => vector(id, 'fs')),
+      ids.map((id) => vector(id, fs.id)),
     );
-    await saveFeatures(db, [vector(ids[0] as string, 'other')]);
+    await saveFeatures(db, [vector(ids[0] as string, other.id)]);
 
-    expect(await featureSplitCounts(db, ds.id, 'fs')).toEqual({ train: 2, validation: 1, test: 3 });
-    expect(await featureSplitCounts(db, ds.id, 'other')).toEqual({ train: 1, validation: 0, test: 0 });
-    expect(await featureSplitCounts(db, ds.id, 'missing')).toEqual({ train: 0, validation: 0, test: 0 });
+    expect(await featureSplitCounts(db, ds.id, fs.id)).toEqual({ train: 2, validation: 1, test: 3 });
+    expect(await featureSplitCounts(db, ds.id, other.id)).toEqual({ train: 1, validation: 0, test: 0 });
+    expect(await featureSplitCounts(db, ds.id, missing.id)).toEqual({ train: 0, validation: 0, test: 0 });
   });
 });

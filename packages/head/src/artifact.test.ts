@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type HeadArtifactFiles, loadHead, verifyHeadArtifact, writeHeadArtifact } from './artifact.ts';
 import { HeadError } from './errors.ts';
-import { artifactOf, binaryFields, recipeHead, saveArtifacts } from './fixtures.test-util.ts';
+import { artifactOf, binaryFields, featureSetOf, recipeHead, saveArtifacts } from './fixtures.test-util.ts';
 import { decodeFloat16, encodeFloat16 } from './float16.ts';
 import { denseWasmBytes } from './kernel/dense-wasm.ts';
 import { sha256Hex } from './sha256.ts';
@@ -127,6 +127,30 @@ describe('head artifact', () => {
     );
     expect(err.code).toBe('input_mismatch');
     expect(err.details).toEqual({ expected: [12], actual: [2, 2, 3] });
+  });
+
+  it('writes edgehead-head/2 with the feature-set record, and refuses a featureShape that is not its own', async () => {
+    const manifest = JSON.parse(dec.decode(files['manifest.json']));
+    expect(manifest.format).toBe('edgehead-head/2');
+    expect(manifest.featureSet).toEqual(featureSetOf([2, 2, 3]));
+    const err = await headError(
+      writeHeadArtifact(await saveArtifacts(recipeHead([2, 2, 3], 8)), {
+        ...binaryFields([2, 2, 3]),
+        featureSet: featureSetOf([12]),
+      }),
+    );
+    expect(err.code).toBe('bad_manifest');
+    expect(err.message).toContain('featureShape must equal featureSet.featureShape');
+  });
+
+  it('still verifies and runs an edgehead-head/1 artifact (heads published before feature-set records)', async () => {
+    const { featureSet: _record, ...rest } = JSON.parse(dec.decode(files['manifest.json']));
+    const v1 = { ...rest, format: 'edgehead-head/1', backbone: 'vgg16', preprocessing: 'rescale' };
+    const head = await loadHead({ ...files, 'manifest.json': enc.encode(JSON.stringify(v1)) });
+    expect(head.manifest).toMatchObject({ format: 'edgehead-head/1', backbone: 'vgg16' });
+    const x = new Float32Array(12).fill(0.5);
+    const same = await loadHead(files);
+    expect(head.model.predict(x, 1)).toEqual(same.model.predict(x, 1));
   });
 
   it('rejects a manifest with a bad field, naming it', async () => {

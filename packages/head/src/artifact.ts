@@ -1,4 +1,4 @@
-import { type HeadManifest, headManifest } from '@edgehead/contracts';
+import { type HeadManifest, type HeadManifestV2, headManifest } from '@edgehead/contracts';
 import { HeadError } from './errors.ts';
 import { HeadModel, type HeadModelOptions } from './runtime.ts';
 import { sha256Hex } from './sha256.ts';
@@ -24,8 +24,8 @@ export interface TfjsModelArtifacts {
   convertedBy?: string | null;
 }
 
-/** Manifest fields the writer does not compute itself. */
-export type HeadManifestFields = Omit<HeadManifest, 'format' | 'files' | 'createdAt' | 'metrics'> & {
+/** Manifest fields the writer does not compute itself (it writes `edgehead-head/2`). */
+export type HeadManifestFields = Omit<HeadManifestV2, 'format' | 'files' | 'createdAt' | 'metrics'> & {
   createdAt?: string;
   metrics?: Record<string, number>;
 };
@@ -57,8 +57,9 @@ function concat(parts: ArrayBuffer[]): Uint8Array {
 
 /**
  * Writes a head artifact from tfjs model artifacts: model.json (layers format, weights in weights.bin),
- * weights.bin and manifest.json with each file's sha256 and size. Refuses what `verifyHeadArtifact` would.
- * @example const files = await writeHeadArtifact(await saveArtifacts(model), { backbone: 'vgg16', ... });
+ * weights.bin and manifest.json (`edgehead-head/2`: the feature-set record, each file's sha256 and size).
+ * Refuses what `verifyHeadArtifact` would.
+ * @example const files = await writeHeadArtifact(await saveArtifacts(model), { featureSet, featureShape, ... });
  */
 export async function writeHeadArtifact(
   artifacts: TfjsModelArtifacts,
@@ -85,7 +86,7 @@ export async function writeHeadArtifact(
   const modelBytes = encoder.encode(JSON.stringify(model));
   const manifest = headManifest.safeParse({
     ...fields,
-    format: 'edgehead-head/1',
+    format: 'edgehead-head/2',
     metrics: fields.metrics ?? {},
     createdAt: fields.createdAt ?? new Date().toISOString(),
     files: [
@@ -119,7 +120,7 @@ function parseJson(file: string, bytes: Uint8Array): unknown {
   }
 }
 
-/** Parses and checks a manifest alone (no checksums). */
+/** Parses and checks a manifest alone (no checksums); both `edgehead-head/1` and `/2` are read. */
 export function parseHeadManifest(bytes: Uint8Array): HeadManifest {
   const parsed = headManifest.safeParse(parseJson('manifest.json', bytes));
   if (!parsed.success) {

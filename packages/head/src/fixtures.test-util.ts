@@ -1,4 +1,5 @@
 // Builds small tfjs heads and their artifacts for tests (Node only; tfjs is a devDependency).
+import { type FeatureSetRecord, featureSetKey } from '@edgehead/contracts';
 import * as tf from '@tensorflow/tfjs';
 import {
   type HeadArtifactFiles,
@@ -41,11 +42,30 @@ export function recipeHead(shape: number[] = [4, 4, 512], hidden = 256): tf.Sequ
   });
 }
 
+/** A feature-set record of vectors of `featureShape`. */
+export function featureSetOf(featureShape: number[]): FeatureSetRecord {
+  const identity = {
+    backbone: 'vgg16',
+    weights: { sha256: 'a'.repeat(64), source: 'random' },
+    pooling: 'none' as const,
+    preprocessing: 'rescale' as const,
+    inputSize: [150, 150] as [number, number],
+    featureLayer: 'block5_pool',
+    featureShape,
+    provenance: null,
+  };
+  return {
+    ...identity,
+    id: '00000000-0000-4000-8000-000000000001',
+    key: featureSetKey(identity),
+    createdAt: new Date(0).toISOString(),
+  };
+}
+
 /** Manifest fields for a binary cats/dogs head. */
 export function binaryFields(featureShape: number[]): HeadManifestFields {
   return {
-    backbone: 'vgg16',
-    preprocessing: 'rescale',
+    featureSet: featureSetOf(featureShape),
     featureShape,
     task: 'binary',
     classes: ['cats', 'dogs'],

@@ -117,7 +117,7 @@ export function runsPage(root: HTMLElement, params: URLSearchParams): () => void
       ]),
       select('featureSet', 'Backbone / feature set', [
         ['', 'All'],
-        ...sets.map((f): [string, string] => [f.featureSet, `${f.featureSet} (${f.runs})`]),
+        ...sets.map((f): [string, string] => [f.id, `${f.featureSet} (${f.runs})`]),
       ]),
       select('status', 'Status', [
         ['', 'Any status'],

@@ -6,6 +6,7 @@ import {
   getRunDetail,
   getRunsForCompare,
   listDatasets,
+  listExtractions,
   listRunFacets,
   listRunsPage,
 } from '@edgehead/db';
@@ -95,7 +96,7 @@ export const dashboardApi = new Hono<DashboardEnv>()
     const q = c.req.valid('query');
     const { items, total } = await listRunsPage(c.var.db, {
       datasetId: q.dataset,
-      featureSet: q.featureSet,
+      featureSetId: q.featureSet,
       status: q.status,
       sort: q.sort,
       order: q.order,
@@ -121,6 +122,7 @@ export const dashboardApi = new Hono<DashboardEnv>()
   .get('/facets', async (c) => c.json(await listRunFacets(c.var.db)))
   .get('/datasets', async (c) => c.json({ datasets: await listDatasets(c.var.db) }))
   .get('/models', async (c) => c.json(await getModelOverview(c.var.db)))
+  .get('/extractions', async (c) => c.json({ extractions: await listExtractions(c.var.db) }))
   .notFound((c) =>
     c.json(errorJson('not_found', `no dashboard route ${c.req.method} ${new URL(c.req.url).pathname}`), 404),
   )

@@ -89,10 +89,10 @@ describe('datasets', () => {
     expect(list.datasets.map((d) => d.name)).toContain('pets');
     const got = (await (await app.request('/v1/datasets/pets')).json()) as {
       id: string;
-      featureSets: unknown[];
+      extractions: unknown[];
     };
     expect(got.id).toBe(ds.id);
-    expect(got.featureSets).toEqual([]);
+    expect(got.extractions).toEqual([]);
     expect((await app.request(`/v1/datasets/${ds.id}`, { method: 'DELETE', headers: auth })).status).toBe(
       200,
     );

@@ -1,4 +1,5 @@
 import {
+  cancelExtractionRequest,
   createDatasetRequest,
   extractProgressQuery,
   extractRequest,
@@ -8,7 +9,7 @@ import {
 import { getDataset } from '@edgehead/db';
 import { Hono } from 'hono';
 import type { AppDeps } from '../deps.ts';
-import { enqueueExtraction, progressFor } from '../extraction/jobs.ts';
+import { cancelExtractionsFor, extractionFor, startExtraction } from '../extraction/service.ts';
 import { limitBody } from '../http/limits.ts';
 import { validate } from '../http/validate.ts';
 import { archiveFormat, readArchive } from '../uploads/archive.ts';
@@ -62,9 +63,12 @@ export function datasetRoutes(deps: AppDeps): Hono {
       return c.json((await ingestFiles(deps, dataset, files)) satisfies UploadResponse);
     })
     .post('/:id/extract', validate('json', extractRequest), async (c) =>
-      c.json(await enqueueExtraction(deps, c.req.param('id'), c.req.valid('json')), 202),
+      c.json(await startExtraction(deps, c.req.param('id'), c.req.valid('json')), 202),
     )
     .get('/:id/extract', validate('query', extractProgressQuery), async (c) =>
-      c.json(await progressFor(deps, c.req.param('id'), c.req.valid('query'))),
+      c.json(await extractionFor(deps, c.req.param('id'), c.req.valid('query'))),
+    )
+    .post('/:id/extract/cancel', validate('json', cancelExtractionRequest), async (c) =>
+      c.json(await cancelExtractionsFor(deps, c.req.param('id'), c.req.valid('json'))),
     );
 }

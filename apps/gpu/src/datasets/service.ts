@@ -7,12 +7,11 @@ import {
   deleteDataset,
   getDataset,
   listDatasets,
-  listFeatureSets,
+  listExtractions,
   SPLITS,
   type Split,
 } from '@edgehead/db';
 import type { AppDeps } from '../deps.ts';
-import { extractionProgress } from '../extraction/jobs.ts';
 
 function summary(d: Dataset, counts: Record<Split, number>): DatasetSummary {
   return {
@@ -36,18 +35,17 @@ export async function listDatasetsFor(deps: AppDeps): Promise<DatasetSummary[]> 
   return (await listDatasets(deps.db)).map((d) => summary(d, d.counts));
 }
 
-/** One dataset with counts per split and label, failed images and every feature set's progress. */
+/** One dataset with counts per split and label, failed images and every extraction with its progress. */
 export async function datasetDetail(deps: AppDeps, idOrName: string): Promise<DatasetDetail> {
   const d = await getDataset(deps.db, idOrName);
-  const [labels, failedImages, sets] = await Promise.all([
+  const [labels, failedImages, extractions] = await Promise.all([
     countImages(deps.db, d.id),
     countFailedImages(deps.db, d.id),
-    listFeatureSets(deps.db, d.id),
+    listExtractions(deps.db, { datasetId: d.id }),
   ]);
   const counts = Object.fromEntries(SPLITS.map((s) => [s, 0])) as Record<Split, number>;
   for (const l of labels) counts[l.split] += l.n;
-  const featureSets = await Promise.all(sets.map((s) => extractionProgress(deps, d.id, s.featureSet)));
-  return { ...summary(d, counts), labels, failedImages, featureSets };
+  return { ...summary(d, counts), labels, failedImages, extractions };
 }
 
 /** Deletes a dataset with its images and features. */

@@ -1,7 +1,7 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EnvError, parseEnv } from '../env.ts';
-import { ApiError } from '../http/errors.ts';
-import { ExtractorRegistry } from './registry.ts';
+import { ExtractorRegistry, ExtractorRequestError, lookupParts } from './registry.ts';
 
 const registry = (over: Partial<ConstructorParameters<typeof ExtractorRegistry>[0]> = {}) =>
   new ExtractorRegistry({
@@ -13,61 +13,94 @@ const registry = (over: Partial<ConstructorParameters<typeof ExtractorRegistry>[
     ...over,
   });
 
-const status = (f: () => unknown) => {
+const failure = (f: () => unknown) => {
   try {
     f();
   } catch (err) {
-    return err instanceof ApiError
-      ? [err.status, (err.details as { field?: string } | undefined)?.field]
-      : err;
+    return err instanceof ExtractorRequestError ? [err.code, err.field] : err;
   }
   return 'no error';
 };
 
 describe('ExtractorRegistry.resolve', () => {
-  it('names feature sets by backbone, pooling and non-default preprocessing', () => {
+  it('resolves backbone, pooling, preprocessing and configured weights (local paths absolute)', () => {
     const r = registry();
-    expect(r.resolve({}).featureSet).toBe('vgg16');
-    expect(r.resolve({ preprocessing: 'caffe' }).featureSet).toBe('vgg16@caffe');
+    expect(r.resolve({})).toMatchObject({ backbone: 'vgg16', pooling: 'none', preprocessing: 'rescale' });
+    expect(r.resolve({ preprocessing: 'caffe' }).preprocessing).toBe('caffe');
     const mn = r.resolve({ backbone: 'mobilenet_v1_0.75', pooling: 'avg' });
-    expect(mn).toMatchObject({ featureSet: 'mobilenet_v1_0.75+avg', preprocessing: 'tf' });
+    expect(mn).toMatchObject({
+      pooling: 'avg',
+      preprocessing: 'tf',
+      weightsVariable: 'EDGEHEAD_WEIGHTS_MOBILENET_V1_0_75',
+    });
     expect(mn.config).toMatchObject({ weights: '/models/mnv1', pooling: 'avg' });
-    expect(r.resolve({ backbone: 'mobilenet_v1_0.75+avg' }).featureSet).toBe('mobilenet_v1_0.75+avg');
+    expect(r.resolve({ backbone: 'mobilenet_v1_0.75+avg' }).config).toMatchObject({ pooling: 'avg' });
     expect(r.resolve({ backbone: 'tiny' })).toMatchObject({
-      featureSet: 'tiny',
+      preprocessing: 'rescale',
+      weightsVariable: 'EDGEHEAD_BACKBONES',
       config: { weights: '/models/tiny' },
     });
+    expect(r.resolve({ backbone: 'tiny', weights: 'relative/dir' }).config.weights).toBe(
+      path.resolve('relative/dir'),
+    );
   });
 
-  it('falls back to the Keras VGG16 download and takes request weights over configuration', () => {
+  it('falls back to the Keras VGG16 download (md5 checked) and takes request weights over configuration', () => {
     const r = registry();
-    expect(String(r.resolve({}).config.weights)).toMatch(/^https:\/\/.*vgg16.*notop\.h5$/);
+    const keras = r.resolve({}).config;
+    expect(keras.weights).toMatch(/^https:\/\/.*vgg16.*notop\.h5$/);
+    expect(keras.md5).toMatch(/^[0-9a-f]{32}$/);
+    expect(r.resolve({ weights: '/mine.h5' }).config).not.toHaveProperty('md5');
     expect(r.resolve({ weights: '/mine.h5' }).config.weights).toBe('/mine.h5');
   });
 
   it('refuses contradictions, unknown backbones and unconfigured weights with the field named', () => {
     const r = registry();
-    expect(status(() => r.resolve({ backbone: 'mobilenet_v1_0.75+avg', pooling: 'none' }))).toEqual([
-      400,
+    expect(failure(() => r.resolve({ backbone: 'mobilenet_v1_0.75+avg', pooling: 'none' }))).toEqual([
+      'contradiction',
       'pooling',
     ]);
-    expect(status(() => r.resolve({ backbone: 'nope' }))).toEqual([400, 'backbone']);
-    expect(status(() => r.resolve({ backbone: 'Bad Name!' }))).toEqual([400, 'backbone']);
-    expect(status(() => r.resolve({ backbone: 'tiny', preprocessing: 'caffe' }))).toEqual([
-      400,
+    expect(failure(() => r.resolve({ backbone: 'vgg16@caffe', preprocessing: 'tf' }))).toEqual([
+      'contradiction',
       'preprocessing',
     ]);
-    expect(status(() => r.resolve({ backbone: 'mobilenet_v2_0.35' }))).toEqual([503, 'weights']);
-    expect(r.resolve({ backbone: 'adhoc', weights: '/w', preprocessing: 'tf' }).featureSet).toBe('adhoc');
+    expect(failure(() => r.resolve({ backbone: 'nope' }))).toEqual(['unknown_backbone', 'backbone']);
+    expect(failure(() => r.resolve({ backbone: 'Bad Name!' }))).toEqual(['unknown_backbone', 'backbone']);
+    expect(failure(() => r.resolve({ backbone: 'tiny', preprocessing: 'caffe' }))).toEqual([
+      'contradiction',
+      'preprocessing',
+    ]);
+    expect(failure(() => r.resolve({ backbone: 'mobilenet_v2_0.35' }))).toEqual([
+      'weights_unconfigured',
+      'weights',
+    ]);
+    expect(r.resolve({ backbone: 'adhoc', weights: '/w', preprocessing: 'tf' }).backbone).toBe('adhoc');
   });
 
-  it('names a feature set without weights, and remembers weights a request gave for later requests', () => {
+  it('forgets nothing between requests: weights one request named are not used by the next', () => {
     const r = registry();
-    expect(r.featureSetOf({ backbone: 'mobilenet_v2_0.35', pooling: 'avg' })).toBe('mobilenet_v2_0.35+avg');
     expect(r.resolve({ backbone: 'mobilenet_v2_0.35', weights: '/given/mnv2' }).config.weights).toBe(
       '/given/mnv2',
     );
-    expect(r.resolve({ backbone: 'mobilenet_v2_0.35+avg' }).config.weights).toBe('/given/mnv2');
+    expect(failure(() => r.resolve({ backbone: 'mobilenet_v2_0.35+avg' }))).toEqual([
+      'weights_unconfigured',
+      'weights',
+    ]);
+  });
+
+  it('names the feature sets a lookup means without weights: pooling none and the default preprocessing', () => {
+    const r = registry();
+    expect(r.parts({ backbone: 'mobilenet_v2_0.35+avg' })).toEqual({
+      backbone: 'mobilenet_v2_0.35',
+      pooling: 'avg',
+      preprocessing: 'tf',
+    });
+    expect(r.parts({})).toEqual({ backbone: 'vgg16', pooling: 'none', preprocessing: 'rescale' });
+    expect(lookupParts({ backbone: 'adhoc' })).toEqual({
+      backbone: 'adhoc',
+      pooling: 'none',
+      preprocessing: undefined,
+    });
   });
 });
 

@@ -2,24 +2,24 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
   type BackboneConfigInput,
+  BackboneError,
   type BackendInfo,
   createExtractorPool,
   type FeatureExtractor,
-  featureSetKey,
   getBackboneSpec,
   type InitBackendOptions,
   initBackend,
   isBuiltinBackbone,
   loadBackbone,
   type Pooling,
-  parseFeatureSetKey,
+  parseBackboneShorthand,
 } from '@edgehead/backbones';
-import type { Preprocessing } from '@edgehead/contracts';
-import { ApiError } from '../http/errors.ts';
+import type { FeatureSetRecord, Preprocessing } from '@edgehead/contracts';
+import { weightsEnvKey } from '../env.ts';
 
 /** What a caller asks for: any field may be omitted (service defaults apply). */
 export interface ExtractorRequest {
-  /** A backbone name, or a feature-set key such as `mobilenet_v1_0.75+avg@tf`. */
+  /** A backbone name, or a shorthand such as `mobilenet_v1_0.75+avg@tf`. */
   backbone?: string | undefined;
   pooling?: Pooling | undefined;
   preprocessing?: Preprocessing | undefined;
@@ -27,13 +27,50 @@ export interface ExtractorRequest {
   weights?: string | undefined;
 }
 
-/** A request resolved to a loadable config and the feature-set key its vectors are stored under. */
-export interface ResolvedExtractor {
+/** Backbone, pooling and preprocessing of an extractor (its feature set but the weights). */
+export interface ExtractorParts {
   backbone: string;
   pooling: Pooling;
   preprocessing: Preprocessing;
-  featureSet: string;
-  config: BackboneConfigInput;
+}
+
+/** What a lookup names of recorded feature sets: preprocessing undefined matches any. */
+export type LookupParts = Omit<ExtractorParts, 'preprocessing'> & {
+  preprocessing: Preprocessing | undefined;
+};
+
+/**
+ * The feature sets a request or shorthand means, for finding recorded ones without loading weights:
+ * pooling `none` unless named, the preprocessing named or the backbone's default (built-in or configured).
+ */
+export function lookupParts(
+  request: Pick<ExtractorRequest, 'backbone' | 'pooling' | 'preprocessing'> & { backbone: string },
+  userBackbones: readonly { name: string; preprocessing: Preprocessing }[] = [],
+): LookupParts {
+  let shorthand: ReturnType<typeof parseBackboneShorthand>;
+  try {
+    shorthand = parseBackboneShorthand(request.backbone);
+  } catch {
+    throw new ExtractorRequestError(
+      'unknown_backbone',
+      'backbone',
+      `backbone ${JSON.stringify(request.backbone)} is not <backbone>[+avg][@rescale|caffe|tf]`,
+    );
+  }
+  const { backbone } = shorthand;
+  const preprocessing =
+    request.preprocessing ??
+    shorthand.preprocessing ??
+    (isBuiltinBackbone(backbone)
+      ? getBackboneSpec(backbone).preprocessing
+      : userBackbones.find((b) => b.name === backbone)?.preprocessing);
+  return { backbone, pooling: request.pooling ?? shorthand.pooling ?? 'none', preprocessing };
+}
+
+/** A request resolved to a loadable config; `weightsVariable` is where its weights are configured. */
+export interface ResolvedExtractor extends ExtractorParts {
+  config: BackboneConfigInput & { weights: string };
+  weightsVariable: string;
 }
 
 /** A user backbone the service knows by name. */
@@ -42,6 +79,19 @@ export interface UserBackbone {
   weights: string;
   preprocessing: Preprocessing;
   featureLayer?: string | undefined;
+}
+
+/** Why a request cannot be turned into an extractor; `field` names the request field, `variable` what to set. */
+export class ExtractorRequestError extends Error {
+  override readonly name = 'ExtractorRequestError';
+  constructor(
+    readonly code: 'unknown_backbone' | 'contradiction' | 'weights_unconfigured',
+    readonly field: 'backbone' | 'pooling' | 'preprocessing' | 'weights',
+    message: string,
+    readonly variable?: string,
+  ) {
+    super(message);
+  }
 }
 
 /** Options of `ExtractorRegistry`. */
@@ -60,17 +110,18 @@ export interface ExtractorRegistryOptions {
   batchSize?: number;
 }
 
-const envKey = (backbone: string) => backbone.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+/** Local weight paths are recorded absolute (replicas and restarts resolve them alike); URLs and `random` as given. */
+function normalizeSource(weights: string): string {
+  return weights === 'random' || /^https?:\/\//i.test(weights) ? weights : path.resolve(weights);
+}
 
 /**
- * Resolves extractor requests to feature sets and loads each extractor lazily, once per
- * (backbone, pooling, preprocessing, weights): concurrent first requests share one load.
+ * Resolves extractor requests to loadable configs and loads each extractor lazily, once per config:
+ * concurrent first requests share one load. Loading reports the feature-set identity (weights sha256
+ * included); `forFeatureSet` loads the recorded weights again and refuses other bytes.
  */
 export class ExtractorRegistry {
   private readonly cache = new Map<string, Promise<FeatureExtractor>>();
-  /** Weights a request named explicitly, by backbone: later requests without weights (the edge's
-   * `/v1/features` calls, progress polls) reuse them instead of failing for want of configuration. */
-  private readonly requestedWeights = new Map<string, string>();
 
   constructor(private readonly options: ExtractorRegistryOptions) {}
 
@@ -79,117 +130,175 @@ export class ExtractorRegistry {
     return initBackend(this.options.backend);
   }
 
-  /** The feature-set key a request means; needs no weights (progress and lookups). */
-  featureSetOf(request: ExtractorRequest): string {
-    return this.describe(request).featureSet;
+  /** `lookupParts` of a request with this service's default backbone and user backbones. */
+  parts(request: ExtractorRequest): LookupParts {
+    return lookupParts(
+      { ...request, backbone: request.backbone ?? this.options.defaultBackbone },
+      this.options.userBackbones,
+    );
   }
 
-  /** Names the feature set and weights a request means, without loading anything. */
+  /** The config a request loads with: weights from the request, else the configuration; nothing loaded. */
   resolve(request: ExtractorRequest): ResolvedExtractor {
-    const { weights, ...rest } = this.describe(request);
+    const { parts, weights, weightsVariable } = this.describe(request);
     if (weights === undefined) {
-      throw new ApiError(
-        503,
-        'unavailable',
-        `no weights configured for backbone ${rest.backbone}: set EDGEHEAD_WEIGHTS_${envKey(rest.backbone)} ` +
+      throw new ExtractorRequestError(
+        'weights_unconfigured',
+        'weights',
+        `no weights configured for backbone ${parts.backbone}: set ${weightsVariable} ` +
           '(TF.js folder, Keras .h5 or https URL) or pass weights',
-        { field: 'weights' },
+        weightsVariable,
       );
     }
-    if (request.weights !== undefined) this.requestedWeights.set(rest.backbone, request.weights);
-    return { ...rest, config: { ...rest.config, weights } };
+    return { ...parts, weightsVariable, config: this.config(parts, normalizeSource(weights)) };
   }
 
-  private describe(request: ExtractorRequest): Omit<ResolvedExtractor, 'config'> & {
-    config: Omit<BackboneConfigInput, 'weights'>;
+  private describe(request: ExtractorRequest): {
+    parts: ExtractorParts;
     weights: string | undefined;
+    weightsVariable: string;
   } {
     const raw = request.backbone ?? this.options.defaultBackbone;
-    let key: ReturnType<typeof parseFeatureSetKey>;
+    let shorthand: ReturnType<typeof parseBackboneShorthand>;
     try {
-      key = parseFeatureSetKey(raw);
+      shorthand = parseBackboneShorthand(raw);
     } catch {
-      throw new ApiError(400, 'bad_request', `backbone ${JSON.stringify(raw)} is not a backbone name`, {
-        field: 'backbone',
-      });
+      throw new ExtractorRequestError(
+        'unknown_backbone',
+        'backbone',
+        `backbone ${JSON.stringify(raw)} is not a backbone name`,
+      );
     }
-    const fromKey = raw !== key.backbone;
-    const backbone = key.backbone;
-    const pooling = request.pooling ?? (fromKey ? key.pooling : 'none');
-    if (fromKey && request.pooling !== undefined && request.pooling !== key.pooling) {
-      throw new ApiError(400, 'bad_request', `pooling ${request.pooling} contradicts backbone ${raw}`, {
-        field: 'pooling',
-      });
+    const { backbone } = shorthand;
+    for (const field of ['pooling', 'preprocessing'] as const) {
+      if (
+        shorthand[field] !== undefined &&
+        request[field] !== undefined &&
+        shorthand[field] !== request[field]
+      ) {
+        throw new ExtractorRequestError(
+          'contradiction',
+          field,
+          `${field} ${request[field]} contradicts backbone ${raw}`,
+        );
+      }
     }
+    const pooling = request.pooling ?? shorthand.pooling ?? 'none';
+    const asked = request.preprocessing ?? shorthand.preprocessing;
     const user = this.options.userBackbones?.find((b) => b.name === backbone);
-    const builtin = isBuiltinBackbone(backbone);
-    let weights = request.weights ?? this.requestedWeights.get(backbone);
-    let defaultPre: Preprocessing | undefined;
-    const config: Omit<BackboneConfigInput, 'weights'> = {
-      backbone,
-      pooling,
-      cacheDir: this.options.weightsCache,
-    };
-    if (this.options.batchSize !== undefined) config.batchSize = this.options.batchSize;
-    if (builtin) {
+    if (isBuiltinBackbone(backbone)) {
       const spec = getBackboneSpec(backbone);
-      defaultPre = spec.preprocessing;
-      weights ??= this.options.weights?.[envKey(backbone)];
+      const variable = `EDGEHEAD_WEIGHTS_${weightsEnvKey(backbone)}`;
       const shared =
         spec.weights.sharedFolder && this.options.sharedDir
           ? path.join(this.options.sharedDir, 'models', spec.weights.sharedFolder)
           : undefined;
-      if (weights === undefined && shared !== undefined && existsSync(shared)) weights = shared;
-      if (weights === undefined && spec.weights.url !== undefined) {
-        weights = spec.weights.url;
-        if (spec.weights.md5 !== undefined) config.md5 = spec.weights.md5;
-      }
-    } else if (user !== undefined) {
-      defaultPre = user.preprocessing;
-      weights ??= user.weights;
-      if (user.featureLayer !== undefined) config.featureLayer = user.featureLayer;
-      if (request.preprocessing !== undefined && request.preprocessing !== user.preprocessing) {
-        throw new ApiError(
-          400,
-          'bad_request',
-          `user backbone ${backbone} is configured with preprocessing ${user.preprocessing}, got ${request.preprocessing}`,
-          { field: 'preprocessing' },
+      const weights =
+        request.weights ??
+        this.options.weights?.[weightsEnvKey(backbone)] ??
+        (shared !== undefined && existsSync(shared) ? shared : undefined) ??
+        spec.weights.url;
+      return {
+        parts: { backbone, pooling, preprocessing: asked ?? spec.preprocessing },
+        weights,
+        weightsVariable: variable,
+      };
+    }
+    if (user !== undefined) {
+      if (asked !== undefined && asked !== user.preprocessing) {
+        throw new ExtractorRequestError(
+          'contradiction',
+          'preprocessing',
+          `user backbone ${backbone} is configured with preprocessing ${user.preprocessing}, got ${asked}`,
         );
       }
-    } else if (request.weights !== undefined && request.preprocessing !== undefined) {
-      defaultPre = request.preprocessing;
-    } else {
-      throw new ApiError(
-        400,
-        'bad_request',
-        `backbone ${JSON.stringify(backbone)} is neither built in nor configured (EDGEHEAD_BACKBONES); ` +
-          'a one-off user backbone needs weights and preprocessing',
-        { field: 'backbone' },
-      );
+      return {
+        parts: { backbone, pooling, preprocessing: user.preprocessing },
+        weights: request.weights ?? user.weights,
+        weightsVariable: 'EDGEHEAD_BACKBONES',
+      };
     }
-    const preprocessing = request.preprocessing ?? (fromKey ? key.preprocessing : undefined) ?? defaultPre;
-    if (preprocessing === undefined) throw new Error('unreachable: preprocessing has a default');
-    const featureSet = featureSetKey({ backbone, pooling, preprocessing }, defaultPre);
-    return { backbone, pooling, preprocessing, featureSet, weights, config: { ...config, preprocessing } };
+    if (request.weights !== undefined && asked !== undefined) {
+      return {
+        parts: { backbone, pooling, preprocessing: asked },
+        weights: request.weights,
+        weightsVariable: 'EDGEHEAD_BACKBONES',
+      };
+    }
+    throw new ExtractorRequestError(
+      'unknown_backbone',
+      'backbone',
+      `backbone ${JSON.stringify(backbone)} is neither built in nor configured (EDGEHEAD_BACKBONES); ` +
+        'a one-off user backbone needs weights and preprocessing',
+    );
   }
 
-  /** The loaded extractor of a request (loading it on first use). */
-  async get(
-    request: ExtractorRequest,
-  ): Promise<{ extractor: FeatureExtractor; resolved: ResolvedExtractor }> {
-    const resolved = this.resolve(request);
-    const key = JSON.stringify(resolved.config);
+  /** One config per (parts, weights): requests and feature-set records of the same weights share the cache. */
+  private config(parts: ExtractorParts, weights: string, featureLayer?: string): ResolvedExtractor['config'] {
+    const config: ResolvedExtractor['config'] = {
+      backbone: parts.backbone,
+      pooling: parts.pooling,
+      preprocessing: parts.preprocessing,
+      weights,
+      cacheDir: this.options.weightsCache,
+    };
+    if (isBuiltinBackbone(parts.backbone)) {
+      const spec = getBackboneSpec(parts.backbone);
+      if (weights === spec.weights.url && spec.weights.md5 !== undefined) config.md5 = spec.weights.md5;
+    } else {
+      const layer =
+        featureLayer ?? this.options.userBackbones?.find((b) => b.name === parts.backbone)?.featureLayer;
+      if (layer !== undefined) config.featureLayer = layer;
+    }
+    if (this.options.batchSize !== undefined) config.batchSize = this.options.batchSize;
+    return config;
+  }
+
+  /** The loaded extractor of a config (loading it on first use; a failed load is retried by the next call). */
+  load(config: BackboneConfigInput): Promise<FeatureExtractor> {
+    const key = JSON.stringify(config);
     let loading = this.cache.get(key);
     if (loading === undefined) {
-      loading = this.load(resolved.config);
+      loading = this.start(config);
       this.cache.set(key, loading);
-      // A failed load (bad weights, a crashed worker) is retried by the next request.
       loading.catch(() => this.cache.delete(key));
     }
-    return { extractor: await loading, resolved };
+    return loading;
   }
 
-  private async load(config: BackboneConfigInput): Promise<FeatureExtractor> {
+  /**
+   * The extractor of a recorded feature set: its weights loaded from the recorded source and checked against
+   * the recorded sha256, so every replica and every restart computes the same vectors. BackboneError
+   * `checksum_mismatch` when the bytes there are other weights now, `invalid_config` for a legacy feature set.
+   */
+  async forFeatureSet(record: FeatureSetRecord): Promise<FeatureExtractor> {
+    const expected = record.weights.sha256;
+    if (expected === null) {
+      throw new BackboneError(
+        'invalid_config',
+        `feature set ${record.id} was recorded before weights were (legacy): extract it again to record its weights`,
+      );
+    }
+    const extractor = await this.load(
+      this.config(
+        record,
+        record.weights.source,
+        isBuiltinBackbone(record.backbone) ? undefined : (record.featureLayer ?? undefined),
+      ),
+    );
+    const actual = extractor.info.featureSet.weights.sha256;
+    if (actual !== expected) {
+      throw new BackboneError(
+        'checksum_mismatch',
+        `feature set ${record.id}: the weights at ${record.weights.source} hash to ${actual}, ` +
+          `the feature set was recorded with ${expected}`,
+        { details: { field: 'weights', expected, actual, source: record.weights.source } },
+      );
+    }
+    return extractor;
+  }
+
+  private async start(config: BackboneConfigInput): Promise<FeatureExtractor> {
     const backend = await this.backend();
     if (backend.singleThreaded && this.options.poolSize > 0) {
       return createExtractorPool(config, {
@@ -200,12 +309,19 @@ export class ExtractorRegistry {
     return loadBackbone(config, this.options.backend === undefined ? {} : { backend: this.options.backend });
   }
 
-  /** Extractors loaded so far, by feature set. */
-  async loaded(): Promise<{ featureSet: string; backend: string; weights: string }[]> {
+  /** Extractors loaded so far: their feature set (backbone, weights sha256, source) and backend. */
+  async loaded(): Promise<{ backbone: string; weights: string; sha256: string | null; backend: string }[]> {
     const settled = await Promise.allSettled(this.cache.values());
     return settled.flatMap((s) =>
       s.status === 'fulfilled'
-        ? [{ featureSet: s.value.info.featureSet, backend: s.value.backend, weights: s.value.info.weights }]
+        ? [
+            {
+              backbone: s.value.info.name,
+              weights: s.value.info.weights,
+              sha256: s.value.info.featureSet.weights.sha256,
+              backend: s.value.backend,
+            },
+          ]
         : [],
     );
   }

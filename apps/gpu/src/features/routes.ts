@@ -1,5 +1,11 @@
-import { decodeImage, isBackboneError } from '@edgehead/backbones';
-import { FEATURE_HEADERS, type FeaturesJsonResponse, featureSetOf, featuresQuery } from '@edgehead/contracts';
+import { decodeImage, type FeatureExtractor, isBackboneError } from '@edgehead/backbones';
+import {
+  FEATURE_HEADERS,
+  type FeatureSetRecord,
+  type FeaturesJsonResponse,
+  featuresQuery,
+} from '@edgehead/contracts';
+import { ensureFeatureSet, getFeatureSet, NotFoundError } from '@edgehead/db';
 import { type Context, Hono } from 'hono';
 import type { AppDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
@@ -17,12 +23,49 @@ async function images(c: Context, maxFiles: number): Promise<Uint8Array[]> {
   return [body];
 }
 
+/**
+ * The extractor and feature set of a `/v1/features` request. By id: exactly the recorded weights, loaded from
+ * the recorded source and checked against the recorded sha256 (409 when the bytes there are other weights
+ * now). By backbone: the configured weights, whose feature set is recorded on first use.
+ */
+async function extractorFor(
+  deps: AppDeps,
+  query: { backbone?: string | undefined; featureSet?: string | undefined },
+): Promise<{ extractor: FeatureExtractor; featureSet: FeatureSetRecord }> {
+  if (query.featureSet === undefined) {
+    const extractor = await deps.extractors.load(
+      deps.extractors.resolve({ backbone: query.backbone }).config,
+    );
+    return { extractor, featureSet: await ensureFeatureSet(deps.db, extractor.info.featureSet) };
+  }
+  const featureSet = await getFeatureSet(deps.db, query.featureSet).catch((err: unknown) => {
+    if (!(err instanceof NotFoundError)) throw err;
+    throw new ApiError(404, 'not_found', `feature set ${query.featureSet} not found`, {
+      field: 'featureSet',
+    });
+  });
+  if (featureSet.weights.sha256 === null) {
+    throw new ApiError(
+      400,
+      'bad_request',
+      `feature set ${featureSet.id} was carried over without a weights record (legacy): ask by ?backbone= instead`,
+      { field: 'featureSet' },
+    );
+  }
+  try {
+    return { extractor: await deps.extractors.forFeatureSet(featureSet), featureSet };
+  } catch (err) {
+    if (!isBackboneError(err, 'checksum_mismatch')) throw err;
+    throw new ApiError(409, 'conflict', err.message, { ...err.details, field: 'featureSet' }, { cause: err });
+  }
+}
+
 /** Frozen-backbone features on demand (the edge's image path): binary float32 or JSON, per the contract. */
 export async function computeFeatures(
   deps: AppDeps,
-  input: { backbone?: string | undefined; images: Uint8Array[] },
+  input: { backbone?: string | undefined; featureSet?: string | undefined; images: Uint8Array[] },
 ) {
-  const { extractor, resolved } = await deps.extractors.get({ backbone: input.backbone });
+  const { extractor, featureSet } = await extractorFor(deps, input);
   const pixels: Uint8Array[] = [];
   for (const [i, image] of input.images.entries()) {
     try {
@@ -44,13 +87,7 @@ export async function computeFeatures(
   const info = extractor.info;
   return {
     backbone: info.name,
-    // The head manifests' `backbone` is the storage key (`mobilenet_v1_0.75+avg`), so the edge's
-    // featureSetOf(manifest) and this header agree.
-    featureSet: featureSetOf({
-      backbone: resolved.featureSet,
-      preprocessing: info.preprocessing,
-      featureShape: info.featureShape,
-    }),
+    featureSet: featureSet.id,
     shape: [vectors.length, ...info.featureShape],
     vectors,
   };
@@ -63,16 +100,15 @@ function wantsJson(accept: string | undefined): boolean {
   return json >= 0 && (binary < 0 || json < binary);
 }
 
-/** `POST /v1/features?backbone=<name or feature-set key>`. */
+/** `POST /v1/features?featureSet=<id>` or `?backbone=<name or shorthand>`. */
 export function featureRoutes(deps: AppDeps): Hono {
   return new Hono().post(
     '/',
     limitBody(deps.env.limits.maxBodyBytes),
     validate('query', featuresQuery),
     async (c) => {
-      const { backbone } = c.req.valid('query');
       const out = await computeFeatures(deps, {
-        backbone,
+        ...c.req.valid('query'),
         images: await images(c, deps.env.limits.maxFiles),
       });
       if (wantsJson(c.req.header('accept'))) {

@@ -5,6 +5,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ZodError } from 'zod';
+import { ExtractorRequestError } from '../extractors/registry.ts';
 import { isConnectionError } from '../queue/connection.ts';
 
 /** The SQLSTATE of a Postgres error in `err` or its causes (drizzle wraps postgres.js errors). */
@@ -83,6 +84,11 @@ export function onError(err: Error, c: Context): Response {
   if (err instanceof DbError) {
     const [status, code] = DB_STATUS[err.code];
     return c.json(errorJson(code, err.message, err.details), status);
+  }
+  if (err instanceof ExtractorRequestError) {
+    const details =
+      err.variable === undefined ? { field: err.field } : { field: err.field, variable: err.variable };
+    return c.json(errorJson('bad_request', err.message, details), 400);
   }
   if (isBackboneError(err)) {
     const [status, code] = BACKBONE_STATUS[err.code];

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parseFeatureSetKey } from '@edgehead/backbones';
-import type { HeadManifest } from '@edgehead/contracts';
+import type { FeatureSetRecord, HeadManifest } from '@edgehead/contracts';
 import {
   HEAD_ARTIFACT_FILES,
   type HeadArtifactFiles,
@@ -11,8 +10,8 @@ import type { TrainResult } from '@edgehead/training';
 
 /** What the manifest says about a trained head besides its files. */
 export interface ArtifactFields {
-  /** The stored feature-set key the head was trained on, e.g. `mobilenet_v1_0.75+avg` (the manifest's backbone). */
-  featureSet: string;
+  /** The feature set whose vectors the head was trained on (the manifest carries the record). */
+  featureSet: FeatureSetRecord;
   featureShape: number[];
   classes: string[];
   threshold: number | null;
@@ -31,8 +30,9 @@ export interface BuiltArtifact {
 
 /**
  * Saves a trained tfjs head as the edgehead artifact (TF.js layers model.json + weights.bin + manifest.json)
- * through packages/head, which verifies what it writes. The manifest's `backbone` is the feature-set key,
- * so a client knows exactly which features (backbone, pooling, preprocessing) the head expects.
+ * through packages/head, which verifies what it writes. The manifest (`edgehead-head/2`) carries the
+ * feature-set record, so a client knows exactly which features (weights, pooling, preprocessing) the head
+ * expects and can ask the gpu service for them by id.
  */
 export async function buildArtifact(
   model: TrainResult['model'],
@@ -46,11 +46,8 @@ export async function buildArtifact(
     },
   });
   if (!captured) throw new Error(`model.save of run ${fields.runId} handed over no artifacts`);
-  const key = parseFeatureSetKey(fields.featureSet);
   const raw = await writeHeadArtifact(captured, {
-    backbone: fields.featureSet,
-    // user backbones' keys carry their preprocessing (`@tf`); a key without one means plain x / 255
-    preprocessing: key.preprocessing ?? 'rescale',
+    featureSet: fields.featureSet,
     featureShape: fields.featureShape,
     task: fields.classes.length === 2 ? 'binary' : 'multiclass',
     classes: fields.classes,

@@ -1,7 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { errorJson, headConfigRequest, PUBLISH_PARTS } from '@edgehead/contracts';
-import { createDataset, createRun, listDeployments, registerModel, schema } from '@edgehead/db';
+import {
+  createDataset,
+  createRun,
+  ensureFeatureSet,
+  listDeployments,
+  registerModel,
+  schema,
+} from '@edgehead/db';
 import { connect, type Database } from '@edgehead/db/node';
 import { createTestDatabase, type TestDatabase } from '@edgehead/db/testing';
 import { type HeadArtifactFiles, HeadError, verifyHeadArtifact } from '@edgehead/head';
@@ -99,11 +106,21 @@ beforeAll(async () => {
   const db = database.db;
   const ds = await createDataset(db, { name: 'publish-pets', classes: ['cat', 'dog'] });
   const config = headConfigRequest.parse({ hiddenUnits: 4, epochs: 2, earlyStopping: null });
-  const run = await createRun(db, { datasetId: ds.id, featureSet: 'tinynet', config, epochsTotal: 2 });
+  const featureSet = await ensureFeatureSet(db, {
+    backbone: 'tinynet',
+    weights: { sha256: 'c'.repeat(64), source: '/weights/tinynet' },
+    pooling: 'avg',
+    preprocessing: 'rescale',
+    inputSize: [8, 8],
+    featureLayer: 'out',
+    featureShape: [6],
+    provenance: null,
+  });
+  const run = await createRun(db, { datasetId: ds.id, featureSetId: featureSet.id, config, epochsTotal: 2 });
   const { train, validation } = syntheticFeatures({ n: 20, nVal: 10, dim: 6, numClasses: 2 });
   const result = await trainHead({ featureShape: [6], numClasses: 2, train, validation }, config);
   const artifact = await buildArtifact(result.model, {
-    featureSet: 'tinynet',
+    featureSet,
     featureShape: [6],
     classes: ['cat', 'dog'],
     threshold: 0.5,

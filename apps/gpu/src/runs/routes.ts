@@ -21,7 +21,7 @@ export function runRoutes(deps: RunDeps) {
       const datasetId = q.dataset === undefined ? undefined : (await getDataset(deps.db, q.dataset)).id;
       const { items, total } = await listRuns(deps.db, {
         ...(datasetId ? { datasetId } : {}),
-        ...(q.featureSet ? { featureSet: q.featureSet } : {}),
+        ...(q.featureSet ? { featureSetId: q.featureSet } : {}),
         ...(q.status ? { status: q.status } : {}),
         sort: q.sort,
         order: q.order,

@@ -1,13 +1,16 @@
 import { createHash } from 'node:crypto';
-import type { HeadConfigRequest } from '@edgehead/contracts';
+import type { FeatureSetRecord, HeadConfigRequest } from '@edgehead/contracts';
 import {
   addImage,
   createDataset,
   type Dataset,
+  ensureFeatureSet,
   getRun,
   getRunDetail,
+  inTransaction,
   listEpochs,
   loadFeatureMatrix,
+  openExtraction,
   saveFeatures,
 } from '@edgehead/db';
 import { connect, type Database } from '@edgehead/db/node';
@@ -47,15 +50,35 @@ let testDb: TestDatabase;
 let database: Database;
 let queue: JobQueue;
 let dataset: Dataset;
+let petsFeatureSet: FeatureSetRecord;
 let app: Hono;
 
-/** Stores a separable synthetic feature set as images + vectors of `name` (binary: 'cat', 'dog'). */
+/** Records the feature set a shorthand `name` (`<backbone>[+avg]`) stands for in these tests. */
+function recordFeatureSet(name: string, weights = name): Promise<FeatureSetRecord> {
+  const [backbone = name, pooled] = name.split('+');
+  return ensureFeatureSet(database.db, {
+    backbone,
+    weights: { sha256: createHash('sha256').update(weights).digest('hex'), source: `/weights/${weights}` },
+    pooling: pooled ? 'avg' : 'none',
+    preprocessing: 'rescale',
+    inputSize: [8, 8],
+    featureLayer: 'out',
+    featureShape: SHAPE,
+    provenance: null,
+  });
+}
+
+/**
+ * Stores a separable synthetic feature set as images + vectors of `name` (binary: 'cat', 'dog'), and the
+ * extraction that would have computed them.
+ */
 async function seedDataset(
   name: string,
-  featureSet: string,
+  featureSetName: string,
   splits: { train: number; validation: number; test: number },
 ) {
   const db = database.db;
+  const featureSet = await recordFeatureSet(featureSetName);
   const ds = await createDataset(db, { name, classes: ['cat', 'dog'] });
   let seed = 1;
   for (const [split, n] of Object.entries(splits)) {
@@ -78,14 +101,15 @@ async function seedDataset(
       });
       vectors.push({
         imageId: image.id,
-        featureSet,
+        featureSetId: featureSet.id,
         shape: SHAPE,
         values: train.features.slice(i * DIM, (i + 1) * DIM),
       });
     }
     await saveFeatures(db, vectors);
   }
-  return ds;
+  await inTransaction(database.sql, (tx) => openExtraction(tx.db, ds.id, featureSet.id));
+  return { dataset: ds, featureSet };
 }
 
 async function post(path: string, body: unknown) {
@@ -116,7 +140,11 @@ beforeAll(async () => {
   testDb = await createTestDatabase();
   database = await connect({ url: testDb.url });
   queue = await startQueue(database.sql, { maintenanceIntervalSeconds: 1 });
-  dataset = await seedDataset('pets', FEATURE_SET, { train: 80, validation: 40, test: 40 });
+  ({ dataset, featureSet: petsFeatureSet } = await seedDataset('pets', FEATURE_SET, {
+    train: 80,
+    validation: 40,
+    test: 40,
+  }));
   await seedDataset('no-features', 'other+avg', { train: 4, validation: 0, test: 0 });
   const deps = { db: database.db, queue };
   app = new Hono();
@@ -165,6 +193,31 @@ describe('POST /v1/runs validation', () => {
     expect(status).toBe(400);
     expect(body.error?.details?.field).toBe('backbone');
     expect(body.error?.message).toContain('no stored');
+  });
+
+  it('takes a feature-set id, and refuses a shorthand matching two weights of the dataset, listing both', async () => {
+    const { dataset: ds, featureSet: a } = await seedDataset('two-weights', 'twin', {
+      train: 4,
+      validation: 2,
+      test: 0,
+    });
+    const b = await recordFeatureSet('twin', 'other weights');
+    await inTransaction(database.sql, (tx) => openExtraction(tx.db, ds.id, b.id));
+    const ambiguous = await post('/v1/runs', { dataset: 'two-weights', backbone: 'twin', ...CONFIG });
+    expect(ambiguous.status).toBe(400);
+    expect(ambiguous.body.error?.details?.field).toBe('backbone');
+    expect(ambiguous.body.error?.message).toContain(a.id);
+    expect(ambiguous.body.error?.message).toContain(b.id);
+    const byId = await post('/v1/runs', { dataset: 'two-weights', featureSet: a.id, ...CONFIG });
+    expect(byId.status).toBe(202);
+    expect(byId.body.featureSetId).toBe(a.id);
+    expect((await post(`/v1/runs/${byId.body.id}/cancel`, {})).body.status).toBe('cancelled');
+    const unknown = await post('/v1/runs', {
+      dataset: 'two-weights',
+      featureSet: '00000000-0000-4000-8000-000000000000',
+      ...CONFIG,
+    });
+    expect([unknown.status, unknown.body.error?.details?.field]).toEqual([400, 'featureSet']);
   });
 
   it('refuses a dataset without validation features, and an unknown dataset with 404', async () => {
@@ -309,7 +362,8 @@ describe('training runs', () => {
       'manifest.json': new Uint8Array(files['manifest.json']),
     });
     expect(head.manifest).toMatchObject({
-      backbone: FEATURE_SET,
+      format: 'edgehead-head/2',
+      featureSet: { id: petsFeatureSet.id, key: petsFeatureSet.key, backbone: FEATURE_SET },
       featureShape: SHAPE,
       classes: ['cat', 'dog'],
       task: 'binary',
@@ -331,7 +385,7 @@ describe('training runs', () => {
         weightData,
       }),
     );
-    const test = await loadFeatureMatrix(database.db, dataset.id, FEATURE_SET, 'test');
+    const test = await loadFeatureMatrix(database.db, dataset.id, petsFeatureSet.id, 'test');
     const out = tf.tidy(
       () => model.predict(tf.tensor(test.data, [test.labels.length, ...SHAPE])) as tf.Tensor,
     );
@@ -413,7 +467,7 @@ async function startDirect(config: HeadConfigRequest): Promise<string> {
   const resolved = headConfigRequest.parse(config);
   const run = await createRun(database.db, {
     datasetId: dataset.id,
-    featureSet: FEATURE_SET,
+    featureSetId: petsFeatureSet.id,
     config: resolved,
     epochsTotal: resolved.epochs,
   });

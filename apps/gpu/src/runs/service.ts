@@ -1,7 +1,24 @@
-import { isBuiltinBackbone, parseFeatureSetKey } from '@edgehead/backbones';
-import type { createRunRequest } from '@edgehead/contracts';
-import { createRun, type Db, failRun, featureSplitCounts, getDataset, type Run } from '@edgehead/db';
-import type { z } from 'zod';
+import { isBuiltinBackbone } from '@edgehead/backbones';
+import {
+  type createRunRequest,
+  type FeatureSetRecord,
+  featureSetLabel,
+  type Preprocessing,
+} from '@edgehead/contracts';
+import {
+  createRun,
+  type Dataset,
+  type Db,
+  datasetFeatureSets,
+  failRun,
+  featureSplitCounts,
+  getDataset,
+  getFeatureSet,
+  NotFoundError,
+  type Run,
+} from '@edgehead/db';
+import { z } from 'zod';
+import { lookupParts } from '../extractors/registry.ts';
 import { ApiError } from '../http/errors.ts';
 import type { JobQueue } from '../queue/index.ts';
 import {
@@ -17,7 +34,7 @@ export interface RunDeps {
   queue: JobQueue;
   env?: {
     /** User backbones configured in this service (EDGEHEAD_BACKBONES). */
-    userBackbones?: readonly { name: string }[];
+    userBackbones?: readonly { name: string; preprocessing: Preprocessing }[];
     /** Policy the training queue is created with when this process creates it. */
     training?: TrainingQueueOptions;
   };
@@ -43,44 +60,30 @@ export async function startTrainingRun(
   });
   const field =
     input.backbone !== undefined && input.featureSet === input.backbone ? 'backbone' : 'featureSet';
-  let backbone: string;
-  try {
-    backbone = parseFeatureSetKey(input.featureSet).backbone;
-  } catch (cause) {
-    throw new ApiError(400, 'validation_failed', (cause as Error).message, { field }, { cause });
-  }
-  const counts = await featureSplitCounts(deps.db, dataset.id, input.featureSet);
-  const known =
-    isBuiltinBackbone(backbone) || (deps.env?.userBackbones ?? []).some((b) => b.name === backbone);
-  if (!known && counts.train === 0) {
-    throw new ApiError(
-      400,
-      'validation_failed',
-      `backbone '${backbone}' is unknown: expected a built-in backbone (vgg16, mobilenet_v1_0.75, mobilenet_v2_0.35) or a configured user backbone`,
-      { field: 'backbone' },
-    );
-  }
+  const featureSet = await runFeatureSet(deps, dataset, input.featureSet, field);
+  const label = featureSetLabel(featureSet);
+  const counts = await featureSplitCounts(deps.db, dataset.id, featureSet.id);
   const missing = (['train', 'validation'] as const).filter((s) => counts[s] === 0);
   if (missing.length > 0) {
     throw new ApiError(
       400,
       'validation_failed',
-      `dataset '${dataset.name}' has no stored '${input.featureSet}' features for the ${missing.join(' and ')} split(s) ` +
+      `dataset '${dataset.name}' has no stored '${label}' features for the ${missing.join(' and ')} split(s) ` +
         `(train ${counts.train}, validation ${counts.validation}, test ${counts.test}); extract features first`,
       { field, counts },
     );
   }
-  if (input.config.pooling === 'avg' && parseFeatureSetKey(input.featureSet).pooling === 'avg') {
+  if (input.config.pooling === 'avg' && featureSet.pooling === 'avg') {
     throw new ApiError(
       400,
       'validation_failed',
-      `pooling 'avg' needs [h, w, c] features, but feature set '${input.featureSet}' is already pooled`,
+      `pooling 'avg' needs [h, w, c] features, but feature set '${label}' is already pooled`,
       { field: 'pooling' },
     );
   }
   const run = await createRun(deps.db, {
     datasetId: dataset.id,
-    featureSet: input.featureSet,
+    featureSetId: featureSet.id,
     preset: input.preset,
     config: { ...input.config, ...(input.modelName ? { modelName: input.modelName } : {}) },
     epochsTotal: input.config.epochs,
@@ -94,4 +97,64 @@ export async function startTrainingRun(
     throw error;
   }
   return run;
+}
+
+/**
+ * The feature set a run request names: an id, or a shorthand (`mobilenet_v1_0.75+avg`) that must match
+ * exactly one feature set extracted for the dataset (several weights of one backbone: 400 listing their ids).
+ */
+async function runFeatureSet(
+  deps: RunDeps,
+  dataset: Dataset,
+  named: string,
+  field: 'backbone' | 'featureSet',
+): Promise<FeatureSetRecord> {
+  if (z.uuid().safeParse(named).success) {
+    return getFeatureSet(deps.db, named).catch((cause: unknown) => {
+      if (!(cause instanceof NotFoundError)) throw cause;
+      throw new ApiError(
+        400,
+        'validation_failed',
+        `feature set ${named} does not exist`,
+        { field },
+        { cause },
+      );
+    });
+  }
+  let parts: ReturnType<typeof lookupParts>;
+  try {
+    parts = lookupParts({ backbone: named }, deps.env?.userBackbones);
+  } catch (cause) {
+    throw new ApiError(400, 'validation_failed', (cause as Error).message, { field }, { cause });
+  }
+  const sets = await datasetFeatureSets(deps.db, dataset.id, parts);
+  const known =
+    isBuiltinBackbone(parts.backbone) ||
+    (deps.env?.userBackbones ?? []).some((b) => b.name === parts.backbone);
+  if (sets.length === 0 && !known) {
+    throw new ApiError(
+      400,
+      'validation_failed',
+      `backbone '${parts.backbone}' is unknown: expected a built-in backbone (vgg16, mobilenet_v1_0.75, mobilenet_v2_0.35) or a configured user backbone`,
+      { field: 'backbone' },
+    );
+  }
+  if (sets.length === 0) {
+    throw new ApiError(
+      400,
+      'validation_failed',
+      `dataset '${dataset.name}' has no stored '${named}' features (train 0, validation 0, test 0); extract features first`,
+      { field, counts: { train: 0, validation: 0, test: 0 } },
+    );
+  }
+  if (sets.length > 1) {
+    throw new ApiError(
+      400,
+      'validation_failed',
+      `'${named}' matches ${sets.length} feature sets of dataset '${dataset.name}' (other weights): pass featureSet ` +
+        `as one of ${sets.map((s) => `${s.id} (${featureSetLabel(s)})`).join(', ')}`,
+      { field, featureSets: sets.map((s) => ({ id: s.id, label: featureSetLabel(s) })) },
+    );
+  }
+  return sets[0] as FeatureSetRecord;
 }

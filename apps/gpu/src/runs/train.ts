@@ -1,9 +1,10 @@
-import { type EpochMetrics, type HeadConfig, headConfig } from '@edgehead/contracts';
+import { type EpochMetrics, featureSetLabel, type HeadConfig, headConfig } from '@edgehead/contracts';
 import {
   type Db,
   failRun,
   finishRun,
   getDataset,
+  getFeatureSet,
   getRun,
   loadFeatureMatrix,
   type Run,
@@ -116,10 +117,14 @@ async function attemptRun(
   const parsed = headConfig.safeParse(stored);
   if (!parsed.success) throw new RunFailure(`run config: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
   const config: HeadConfig = parsed.data;
-  const dataset = await getDataset(db, run.datasetId);
+  const [dataset, featureSet] = await Promise.all([
+    getDataset(db, run.datasetId),
+    getFeatureSet(db, run.featureSetId),
+  ]);
   const classes = dataset.classes;
+  const label = featureSetLabel(featureSet);
   const load = async (split: Split) => {
-    const m = await loadFeatureMatrix(db, dataset.id, run.featureSet, split);
+    const m = await loadFeatureMatrix(db, dataset.id, featureSet.id, split);
     const labels = new Int32Array(m.labels.length);
     m.labels.forEach((label, i) => {
       labels[i] = classes.indexOf(label);
@@ -128,7 +133,7 @@ async function attemptRun(
   };
   const [train, validation, test] = await Promise.all([load('train'), load('validation'), load('test')]);
   if (train.split.labels.length === 0) {
-    throw new RunFailure(`feature set '${run.featureSet}': no stored train vectors`);
+    throw new RunFailure(`feature set '${label}': no stored train vectors`);
   }
   for (const [name, part] of [
     ['validation', validation],
@@ -136,7 +141,7 @@ async function attemptRun(
   ] as const) {
     if (part.split.labels.length > 0 && part.shape.join(',') !== train.shape.join(',')) {
       throw new RunFailure(
-        `feature set '${run.featureSet}': ${name} vectors have shape [${part.shape}], train [${train.shape}]`,
+        `feature set '${label}': ${name} vectors have shape [${part.shape}], train [${train.shape}]`,
       );
     }
   }
@@ -206,7 +211,7 @@ async function attemptRun(
       if (ev.rocAuc !== null) metrics[`${split}_roc_auc`] = ev.rocAuc;
     }
     const artifact = await buildArtifact(model, {
-      featureSet: run.featureSet,
+      featureSet,
       featureShape: train.shape,
       classes,
       threshold: binary ? threshold : null,

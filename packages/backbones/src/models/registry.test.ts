@@ -2,10 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { isBackboneError } from '../errors.ts';
 import {
   BUILTIN_BACKBONES,
-  featureSetKey,
   getBackboneSpec,
   parseBackboneConfig,
-  parseFeatureSetKey,
+  parseBackboneShorthand,
 } from './registry.ts';
 import { pooledShape } from './spec.ts';
 import { buildVgg16, VGG16_LAYERS, VGG16_PARAMS, vgg16Macs } from './vgg16.ts';
@@ -34,25 +33,19 @@ describe('registry', () => {
     expect(pooledShape([4, 4, 512], 'none')).toEqual([4, 4, 512]);
   });
 
-  it('keys feature sets by backbone, pooling and non-default preprocessing, and parses them back', () => {
-    expect(featureSetKey({ backbone: 'mobilenet_v1_0.75', pooling: 'none', preprocessing: 'tf' })).toBe(
-      'mobilenet_v1_0.75',
-    );
-    expect(featureSetKey({ backbone: 'mobilenet_v1_0.75', pooling: 'avg', preprocessing: 'tf' })).toBe(
-      'mobilenet_v1_0.75+avg',
-    );
-    expect(featureSetKey({ backbone: 'vgg16', pooling: 'none', preprocessing: 'caffe' })).toBe('vgg16@caffe');
-    expect(parseFeatureSetKey('vgg16+avg@caffe')).toEqual({
+  it('parses the backbone shorthand, leaving out what it does not name', () => {
+    expect(parseBackboneShorthand('mobilenet_v1_0.75')).toEqual({
+      backbone: 'mobilenet_v1_0.75',
+      pooling: undefined,
+      preprocessing: undefined,
+    });
+    expect(parseBackboneShorthand('vgg16+avg@caffe')).toEqual({
       backbone: 'vgg16',
       pooling: 'avg',
       preprocessing: 'caffe',
     });
-    expect(parseFeatureSetKey('vgg16')).toEqual({
-      backbone: 'vgg16',
-      pooling: 'none',
-      preprocessing: 'rescale',
-    });
-    expect(() => parseFeatureSetKey('vgg16+max')).toThrow(/not <backbone>/);
+    expect(() => parseBackboneShorthand('vgg16+max')).toThrow(/not <backbone>/);
+    expect(() => parseBackboneShorthand('vgg16@bgr')).toThrow(/not <backbone>/);
   });
 
   it('validates configs and names the offending field', () => {

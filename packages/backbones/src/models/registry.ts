@@ -1,8 +1,8 @@
-import { type Preprocessing, preprocessing, sha256Hex } from '@edgehead/contracts';
+import { type Pooling, type Preprocessing, pooling, preprocessing, sha256Hex } from '@edgehead/contracts';
 import { z } from 'zod';
 import { BackboneError } from '../errors.ts';
 import { mobilenetV1Spec, mobilenetV2Spec } from './mobilenet.ts';
-import type { BackboneSpec, Pooling } from './spec.ts';
+import type { BackboneSpec } from './spec.ts';
 import { vgg16Spec } from './vgg16.ts';
 
 /** The built-in backbones by name. */
@@ -57,7 +57,7 @@ export const backboneConfig = z.object({
     .optional(),
   /** Where URL downloads are cached. */
   cacheDir: z.string().min(1).optional(),
-  pooling: z.enum(['none', 'avg']).default('none'),
+  pooling: pooling.default('none'),
   preprocessing: preprocessing.optional(),
   /** User backbones: layer whose output is the feature (default: the model's output). */
   featureLayer: z.string().min(1).optional(),
@@ -86,42 +86,30 @@ export function parseBackboneConfig(input: unknown): BackboneConfig {
   return r.data;
 }
 
-/** The parts of a feature set: which network, which pooling, which preprocessing. */
-export interface FeatureSet {
+/** What a backbone shorthand names; parts it leaves out are undefined (the caller's defaults apply). */
+export interface BackboneShorthand {
   backbone: string;
-  pooling: Pooling;
-  preprocessing: Preprocessing;
+  pooling: Pooling | undefined;
+  preprocessing: Preprocessing | undefined;
 }
 
 /**
- * The stable key features are stored under per (image, feature set): `<backbone>[+avg][@<preprocessing>]`,
- * the preprocessing part only when it differs from the backbone's default, e.g. `vgg16`,
- * `mobilenet_v1_0.75+avg`, `vgg16@caffe`.
+ * Parses the shorthand requests and the CLI use for a backbone with options: `<backbone>[+avg][@<preprocessing>]`,
+ * e.g. `vgg16`, `mobilenet_v1_0.75+avg`, `vgg16@caffe`. It names what to compute, not a feature set (that is
+ * the record with its weights, see `featureSetKey` in contracts).
  */
-export function featureSetKey(set: FeatureSet, defaultPreprocessing?: Preprocessing): string {
-  const base = backboneName.parse(set.backbone);
-  const def =
-    defaultPreprocessing ?? (isBuiltinBackbone(base) ? BUILTIN_BACKBONES[base].preprocessing : undefined);
-  const pool = set.pooling === 'avg' ? '+avg' : '';
-  const pre = def === set.preprocessing ? '' : `@${set.preprocessing}`;
-  return `${base}${pool}${pre}`;
-}
-
-/** Inverse of `featureSetKey` (preprocessing undefined when the key uses the backbone's default). */
-export function parseFeatureSetKey(key: string): {
-  backbone: string;
-  pooling: Pooling;
-  preprocessing: Preprocessing | undefined;
-} {
-  const m = /^([a-z0-9][a-z0-9_.-]{0,63})(\+avg)?(?:@([a-z]+))?$/.exec(key);
+export function parseBackboneShorthand(text: string): BackboneShorthand {
+  const m = /^([a-z0-9][a-z0-9_.-]{0,63})(\+avg)?(?:@([a-z]+))?$/.exec(text);
   const pre = m?.[3] === undefined ? undefined : preprocessing.safeParse(m[3]);
   if (m === null || m[1] === undefined || (pre !== undefined && !pre.success)) {
     throw new BackboneError(
       'invalid_config',
-      `feature set key ${JSON.stringify(key)} is not <backbone>[+avg][@rescale|caffe|tf]`,
+      `backbone ${JSON.stringify(text)} is not <backbone>[+avg][@rescale|caffe|tf]`,
     );
   }
-  const explicit = pre?.success ? pre.data : undefined;
-  const fallback = explicit ?? (isBuiltinBackbone(m[1]) ? BUILTIN_BACKBONES[m[1]].preprocessing : undefined);
-  return { backbone: m[1], pooling: m[2] === undefined ? 'none' : 'avg', preprocessing: fallback };
+  return {
+    backbone: m[1],
+    pooling: m[2] === undefined ? undefined : 'avg',
+    preprocessing: pre?.success ? pre.data : undefined,
+  };
 }

@@ -1,4 +1,6 @@
-import type { Preprocessing } from '@edgehead/contracts';
+import type { Pooling, Preprocessing } from '@edgehead/contracts';
+
+export type { Pooling };
 
 /** Everything a caller needs to know about a frozen feature extractor before loading it. */
 export interface BackboneSpec {
@@ -17,9 +19,6 @@ export interface BackboneSpec {
   /** Where the pretrained weights come from when the user names none (documentation and defaults). */
   weights: { url?: string; md5?: string; sharedFolder?: string; note: string };
 }
-
-/** Global pooling applied to the feature map: none keeps HxWxC, avg gives [C]. */
-export type Pooling = 'none' | 'avg';
 
 /** Shape of one feature vector after pooling. */
 export function pooledShape(featureShape: readonly number[], pooling: Pooling): number[] {

@@ -65,7 +65,12 @@ describe('TF.js layers folder', () => {
           name: 'tiny',
           inputSize: [8, 8],
           featureShape: [4, 4, 6],
-          featureSet: 'tiny',
+          featureSet: {
+            backbone: 'tiny',
+            featureLayer: 'conv_b',
+            inputSize: [8, 8],
+            featureShape: [4, 4, 6],
+          },
         });
         const img = noiseImage(8, 8, 3);
         const [got] = await b.extract([img]);

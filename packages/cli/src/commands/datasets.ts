@@ -4,6 +4,7 @@ import { commonSchema, parseCommand } from '../args.ts';
 import { createContext } from '../context.ts';
 import { CliError } from '../errors.ts';
 import { emit, table } from '../output.ts';
+import { EXTRACTION_COLUMNS, extractionRow } from './extractions.ts';
 
 const listAnswer = z.object({ datasets: z.array(datasetSummary) });
 
@@ -105,9 +106,6 @@ export function describeDataset(d: DatasetDetail): string {
   const lines = [`${d.name} (${d.id}) ${d.task}: ${d.classes.join(', ')}`];
   lines.push(table(d.labels, ['split', 'label', 'n']));
   if (d.failedImages > 0) lines.push(`${d.failedImages} image(s) failed to featurize`);
-  for (const f of d.featureSets)
-    lines.push(
-      `features ${f.featureSet}: ${f.state} ${f.done}/${f.total}${f.failed ? ` (${f.failed} failed)` : ''}`,
-    );
+  if (d.extractions.length > 0) lines.push(table(d.extractions.map(extractionRow), EXTRACTION_COLUMNS));
   return lines.join('\n');
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import {
   classifyResponse,
   FEATURE_HEADERS,
+  featureSetLabel,
   headPresetName,
   modelAlias,
   type RunEvaluation,
@@ -65,9 +66,9 @@ function tally(results: { ok: boolean; ms: number; error?: string }[]): PathResu
 }
 
 /** Features of one image from the gpu service, as the raw float32 bytes `POST /v1/features` returns. */
-async function gpuFeatures(ctx: Context, file: FoundFile, backbone: string): Promise<Uint8Array> {
+async function gpuFeatures(ctx: Context, file: FoundFile, featureSet: string): Promise<Uint8Array> {
   const res = await ctx.gpu.raw('POST', '/v1/features', {
-    query: { backbone },
+    query: { featureSet },
     body: await readFile(file.file),
     headers: { 'content-type': imageType(file.file), accept: 'application/octet-stream' },
   });
@@ -103,11 +104,14 @@ async function timedClassify(
   }
 }
 
-/** Classifies every test image through the edge twice: precomputed features, and the image itself. */
+/**
+ * Classifies every test image through the edge twice: precomputed features (computed by the gpu service for
+ * `featureSet`, the id of the head's feature set), and the image itself.
+ */
 export async function classifyTestSet(
   ctx: Context,
   alias: string,
-  backbone: string,
+  featureSet: string,
   files: FoundFile[],
   concurrency: number,
   quiet: boolean,
@@ -127,7 +131,7 @@ export async function classifyTestSet(
           f.label,
         ),
       );
-      const vector = await gpuFeatures(ctx, f, backbone).catch((error: Error) => error);
+      const vector = await gpuFeatures(ctx, f, featureSet).catch((error: Error) => error);
       if (vector instanceof Error) features.push({ ok: false, ms: 0, error: vector.message });
       else
         features.push(
@@ -189,7 +193,8 @@ export async function demo(argv: readonly string[]): Promise<number> {
       ctx,
       {
         dataset: ingested.datasetId,
-        backbone: options.backbone,
+        // exactly the vectors just extracted (the backbone may have vectors of other weights too)
+        featureSet: extraction.featureSet.id,
         preset: options.preset,
         ...(options.epochs ? { epochs: options.epochs } : {}),
       },
@@ -205,7 +210,7 @@ export async function demo(argv: readonly string[]): Promise<number> {
   const { files } = await scanDataset(dataDir);
   const tests = files.filter((f) => f.split === 'test').slice(0, options.limit ?? Number.POSITIVE_INFINITY);
   const edge = await stage('classify at the edge', () =>
-    classifyTestSet(ctx, options.alias, options.backbone, tests, options.concurrency, quiet),
+    classifyTestSet(ctx, options.alias, extraction.featureSet.id, tests, options.concurrency, quiet),
   );
 
   const evaluation = (split: string) => run.evaluations.find((e: RunEvaluation) => e.split === split) ?? null;
@@ -239,7 +244,7 @@ export async function demo(argv: readonly string[]): Promise<number> {
       '',
       `edgehead demo: ${datasetName}, backbone ${options.backbone}, preset ${options.preset}`,
       `  images      ${ingested.accepted} new, ${ingested.duplicates} already there, ${ingested.rejected.length} rejected`,
-      `  features    ${extraction.featureSet}: ${extraction.done}/${extraction.total}`,
+      `  features    ${featureSetLabel(extraction.featureSet)}: ${extraction.done}/${extraction.total}`,
       `  training    run ${run.run.id}, ${run.epochs.length} epochs${last ? `; last ${epochLine(last)}` : ''}`,
       `  evaluation  validation accuracy ${val ? formatNumber(val.accuracy) : '-'}, test accuracy ${test ? formatNumber(test.accuracy) : '-'} (f1 ${test ? formatNumber(test.f1) : '-'}, roc auc ${test?.rocAuc === null || !test ? '-' : formatNumber(test.rocAuc)})`,
       `  published   ${published.alias} ${published.version}`,

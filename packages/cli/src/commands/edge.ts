@@ -5,6 +5,7 @@ import {
   type ClassifyResponse,
   classifyResponse,
   createKeyResponse,
+  headFeatureSetLabel,
   modelAlias,
   modelList,
   versionList,
@@ -71,12 +72,12 @@ export async function models(argv: readonly string[]): Promise<number> {
           answer.versions.map((v) => ({
             version: v.version,
             active: v.version === answer.active ? '*' : '',
-            backbone: v.manifest.backbone,
+            featureSet: headFeatureSetLabel(v.manifest),
             classes: v.manifest.classes.join(','),
             accuracy: v.manifest.metrics.accuracy ?? v.manifest.metrics.test_accuracy ?? null,
             publishedAt: v.publishedAt,
           })),
-          ['version', 'active', 'backbone', 'classes', 'accuracy', 'publishedAt'],
+          ['version', 'active', 'featureSet', 'classes', 'accuracy', 'publishedAt'],
         ),
       ].join('\n'),
     );

@@ -1,10 +1,13 @@
 import path from 'node:path';
 import {
+  cancelExtractionResponse,
   datasetSummary,
   type EpochMetrics,
   type ExtractionProgress,
+  extractionList,
   extractionProgress,
   extractResponse,
+  featureSetLabel,
   headPresetName,
   publishModelResponse,
   type RunDetailResponse,
@@ -19,6 +22,7 @@ import type { ApiClient } from '../http.ts';
 import { type IngestResult, scanDataset, uploadFiles } from '../ingest.ts';
 import { emit, epochLine, formatDuration, formatNumber, Progress, table } from '../output.ts';
 import { resolveDatasetId } from './datasets.ts';
+import { EXTRACTION_COLUMNS, extractionRow } from './extractions.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -102,7 +106,10 @@ export async function ingest(argv: readonly string[]): Promise<number> {
   return result.rejected.length > 0 && result.accepted + result.duplicates === 0 ? 1 : 0;
 }
 
-/** Queues feature extraction and waits for it, reporting progress; used by `extract` and `demo`. */
+/**
+ * Starts (or joins) an extraction and waits for it, reporting progress; used by `extract` and `demo`.
+ * A failed or cancelled extraction, or one whose batches gave up, ends with its reason.
+ */
 export async function extractAndWait(
   ctx: Context,
   datasetId: string,
@@ -115,14 +122,25 @@ export async function extractAndWait(
     { json: body },
     extractResponse,
   );
-  const query = { backbone: body.backbone, pooling: body.pooling };
   let progress = queued.progress;
+  const label = featureSetLabel(progress.featureSet);
+  if (!quiet) {
+    process.stderr.write(
+      `extraction ${progress.id} of ${label}: ${queued.queuedImages} images queued now, ${progress.done}/${progress.total} done\n`,
+    );
+  }
   const bar = quiet ? null : new Progress(process.stderr, Math.max(progress.total, 1), 5000, 'images');
   while (progress.state !== 'done') {
-    if (progress.jobs.queued + progress.jobs.active === 0 && progress.jobs.failed > 0) {
+    if (
+      progress.state === 'failed' ||
+      progress.state === 'cancelled' ||
+      (progress.state === 'idle' && progress.error)
+    ) {
+      bar?.finish();
       throw new CliError(
         'failed',
-        `feature extraction of ${progress.featureSet} failed: ${progress.jobs.failed} job(s) gave up (see the gpu log)`,
+        `extraction ${progress.id} of ${label} ${progress.state === 'idle' ? 'stopped' : progress.state}` +
+          `${progress.error ? `: ${progress.error}` : ''} (${progress.done}/${progress.total} done)`,
       );
     }
     bar?.update(
@@ -131,7 +149,12 @@ export async function extractAndWait(
     );
     await sleep(1000);
     progress = await patiently(() =>
-      ctx.gpu.call('GET', `/v1/datasets/${datasetId}/extract`, { query }, extractionProgress),
+      ctx.gpu.call(
+        'GET',
+        `/v1/datasets/${datasetId}/extract`,
+        { query: { extraction: progress.id } },
+        extractionProgress,
+      ),
     );
   }
   bar?.update(progress.done);
@@ -139,7 +162,14 @@ export async function extractAndWait(
   return progress;
 }
 
-/** `edgehead extract --dataset <d> --backbone <name> [--weights <path|url>] [--pooling avg] [--no-wait]`. */
+export const EXTRACT_USAGE =
+  'edgehead extract --dataset <d> [--backbone <name>] [--weights <path|url>] [--pooling avg] [--no-wait] | ' +
+  '--dataset <d> --cancel [--backbone <name>] | --list [--dataset <d>]';
+
+/**
+ * `edgehead extract --dataset <d> --backbone <name> [--weights <path|url>] [--pooling avg] [--no-wait]`;
+ * `--cancel` stops the dataset's running extractions (of that backbone when given), `--list` shows them.
+ */
 export async function extract(argv: readonly string[]): Promise<number> {
   const { options } = parseCommand(
     argv,
@@ -149,18 +179,55 @@ export async function extract(argv: readonly string[]): Promise<number> {
       weights: { type: 'string' },
       pooling: { type: 'string' },
       'no-wait': { type: 'boolean' },
+      cancel: { type: 'boolean' },
+      list: { type: 'boolean' },
     },
     commonSchema.extend({
-      dataset: z.string().min(1),
+      dataset: z.string().min(1).optional(),
       backbone: z.string().min(1).optional(),
       weights: z.string().min(1).optional(),
       pooling: z.enum(['none', 'avg']).optional(),
       'no-wait': z.boolean().default(false),
+      cancel: z.boolean().default(false),
+      list: z.boolean().default(false),
     }),
-    { max: 0 },
+    { max: 0, usage: EXTRACT_USAGE },
   );
+  if (options.list) {
+    const ctx = await createContext(options);
+    const dataset = options.dataset ? await resolveDatasetId(ctx.gpu, options.dataset) : undefined;
+    const answer = await ctx.gpu.call('GET', '/v1/extractions', { query: { dataset } }, extractionList);
+    emit(ctx.json, answer, () =>
+      answer.extractions.length === 0
+        ? 'no extractions yet: `edgehead extract --dataset <d> --backbone <name>`'
+        : table(answer.extractions.map(extractionRow), EXTRACTION_COLUMNS),
+    );
+    return 0;
+  }
+  if (!options.dataset) throw new CliError('usage', `extract: --dataset is required; ${EXTRACT_USAGE}`);
   const ctx = await writeContext(options);
   const id = await resolveDatasetId(ctx.gpu, options.dataset);
+  if (options.cancel) {
+    const filter = {
+      ...(options.backbone ? { backbone: options.backbone } : {}),
+      ...(options.pooling ? { pooling: options.pooling } : {}),
+    };
+    const answer = await ctx.gpu.call(
+      'POST',
+      `/v1/datasets/${id}/extract/cancel`,
+      { json: filter },
+      cancelExtractionResponse,
+    );
+    emit(ctx.json, answer, () =>
+      answer.cancelled.length === 0
+        ? 'no running extraction to cancel'
+        : [
+            `cancelled ${answer.cancelled.length} extraction(s), dropped ${answer.droppedJobs} queued batch(es); stored vectors are kept`,
+            table(answer.cancelled.map(extractionRow), EXTRACTION_COLUMNS),
+          ].join('\n'),
+    );
+    return 0;
+  }
   const body = {
     ...(options.backbone ? { backbone: options.backbone } : {}),
     ...(options.weights ? { weights: weightsArg(options.weights) } : {}),
@@ -172,7 +239,7 @@ export async function extract(argv: readonly string[]): Promise<number> {
       ctx.json,
       queued,
       () =>
-        `queued ${queued.queuedImages} images in ${queued.queuedJobs} jobs for ${queued.progress.featureSet}`,
+        `extraction ${queued.progress.id} of ${featureSetLabel(queued.progress.featureSet)}: queued ${queued.queuedImages} images in ${queued.queuedJobs} batches`,
     );
     return 0;
   }
@@ -182,7 +249,7 @@ export async function extract(argv: readonly string[]): Promise<number> {
     ctx.json,
     done,
     () =>
-      `features ${done.featureSet}: ${done.done}/${done.total} images${done.failed ? `, ${done.failed} failed` : ''} in ${formatDuration(Date.now() - started)}`,
+      `features ${featureSetLabel(done.featureSet)} (feature set ${done.featureSet.id}): ${done.done}/${done.total} images${done.failed ? `, ${done.failed} failed` : ''} in ${formatDuration(Date.now() - started)}`,
   );
   return 0;
 }
@@ -248,7 +315,7 @@ const trainSchema = commonSchema.extend({
 /** The `POST /v1/runs` body of the train flags (only those given). */
 export function trainBody(o: z.infer<typeof trainSchema>): Record<string, unknown> {
   if (!o.backbone && !o['feature-set'])
-    throw new CliError('usage', 'train: pass --backbone <name> or --feature-set <key>');
+    throw new CliError('usage', 'train: pass --backbone <name> or --feature-set <id>');
   const pick: [string, unknown][] = [
     ['dataset', o.dataset],
     ['backbone', o.backbone],

@@ -18,7 +18,7 @@ import {
   saveEvaluation,
   startRun,
 } from '../index.ts';
-import { useTestDatabase } from '../test-setup.ts';
+import { testFeatureSet, useTestDatabase } from '../test-setup.ts';
 
 const database = useTestDatabase();
 
@@ -42,8 +42,18 @@ describe('dashboard queries', () => {
     const { db } = database();
     const a = await createDataset(db, { name: 'facet-a', classes: ['x', 'y'] });
     await createDataset(db, { name: 'facet-b', classes: ['x', 'y', 'z'] });
-    await createRun(db, { datasetId: a.id, featureSet: 'vgg16', config: {}, epochsTotal: 1 });
-    await createRun(db, { datasetId: a.id, featureSet: 'mobilenet', config: {}, epochsTotal: 1 });
+    await createRun(db, {
+      datasetId: a.id,
+      featureSetId: (await testFeatureSet(db, 'vgg16')).id,
+      config: {},
+      epochsTotal: 1,
+    });
+    await createRun(db, {
+      datasetId: a.id,
+      featureSetId: (await testFeatureSet(db, 'mobilenet')).id,
+      config: {},
+      epochsTotal: 1,
+    });
     const facets = await listRunFacets(db);
     expect(
       facets.datasets.filter((d) => d.name.startsWith('facet-')).map((d) => [d.name, d.task, d.runs]),
@@ -51,10 +61,12 @@ describe('dashboard queries', () => {
       ['facet-a', 'binary', 2],
       ['facet-b', 'multiclass', 0],
     ]);
+    const [mobilenet, vgg16] = [await testFeatureSet(db, 'mobilenet'), await testFeatureSet(db, 'vgg16')];
+    const label = (f: typeof vgg16) => `${f.backbone}@rescale#${f.weights.sha256?.slice(0, 8)}`;
     expect(facets.featureSets).toEqual(
       expect.arrayContaining([
-        { featureSet: 'mobilenet', runs: 1 },
-        { featureSet: 'vgg16', runs: 1 },
+        { id: mobilenet.id, featureSet: label(mobilenet), runs: 1 },
+        { id: vgg16.id, featureSet: label(vgg16), runs: 1 },
       ]),
     );
     expect(facets.statuses).toContainEqual({ status: 'queued', runs: facets.total });
@@ -63,8 +75,18 @@ describe('dashboard queries', () => {
   it('returns compared runs in the order asked with only their own epochs, and names a missing id', async () => {
     const { db } = database();
     const ds = await createDataset(db, { name: 'compare', classes: ['x', 'y'] });
-    const r1 = await createRun(db, { datasetId: ds.id, featureSet: 'f', config: { lr: 1 }, epochsTotal: 2 });
-    const r2 = await createRun(db, { datasetId: ds.id, featureSet: 'f', config: { lr: 2 }, epochsTotal: 3 });
+    const r1 = await createRun(db, {
+      datasetId: ds.id,
+      featureSetId: (await testFeatureSet(db, 'f')).id,
+      config: { lr: 1 },
+      epochsTotal: 2,
+    });
+    const r2 = await createRun(db, {
+      datasetId: ds.id,
+      featureSetId: (await testFeatureSet(db, 'f')).id,
+      config: { lr: 2 },
+      epochsTotal: 3,
+    });
     for (const [run, n] of [
       [r1, 2],
       [r2, 3],
@@ -86,7 +108,12 @@ describe('dashboard queries', () => {
     const ds = await createDataset(db, { name: 'overview', classes: ['a', 'b'] });
     const ids: string[] = [];
     for (const acc of [0.8, 0.85]) {
-      const run = await createRun(db, { datasetId: ds.id, featureSet: 'tiny', config: {}, epochsTotal: 1 });
+      const run = await createRun(db, {
+        datasetId: ds.id,
+        featureSetId: (await testFeatureSet(db, 'tiny')).id,
+        config: {},
+        epochsTotal: 1,
+      });
       await saveEvaluation(db, {
         runId: run.id,
         split: 'test',
@@ -153,7 +180,7 @@ describe('dashboard queries', () => {
     for (let i = 0; i < 9; i++) {
       const run = await createRun(db, {
         datasetId: i % 3 ? ds.id : other.id,
-        featureSet: i % 2 ? 'a' : 'b',
+        featureSetId: (await testFeatureSet(db, i % 2 ? 'a' : 'b')).id,
         config: { i },
         epochsTotal: 3,
       });
@@ -181,7 +208,12 @@ describe('dashboard queries', () => {
       if (i === 5) await failRun(db, run.id, 'boom');
       else await finishRun(db, run.id, {});
     }
-    const filters = [{}, { datasetId: ds.id }, { featureSet: 'a' }, { status: 'succeeded' as const }];
+    const filters = [
+      {},
+      { datasetId: ds.id },
+      { featureSetId: (await testFeatureSet(db, 'a')).id },
+      { status: 'succeeded' as const },
+    ];
     for (const sort of RUN_SORT_KEYS) {
       for (const order of ['asc', 'desc'] as const) {
         for (const filter of filters) {

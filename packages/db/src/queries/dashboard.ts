@@ -1,7 +1,8 @@
 import { and, asc, count, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db.ts';
 import { NotFoundError } from '../errors.ts';
-import { datasets, deployments, epochs, evaluations, models, runs } from '../schema/index.ts';
+import { datasets, deployments, epochs, evaluations, featureSets, models, runs } from '../schema/index.ts';
+import { featureSetLabelColumns, labelOf } from './feature-sets.ts';
 import {
   type EpochRow,
   type Evaluation,
@@ -12,12 +13,14 @@ import {
   runDurationMs,
   runListColumns,
   runListFilter,
+  withFeatureSetLabel,
 } from './runs.ts';
 
 /** What the runs table can be filtered by, with how many runs each choice holds. */
 export interface RunFacets {
   datasets: { id: string; name: string; task: 'binary' | 'multiclass'; runs: number }[];
-  featureSets: { featureSet: string; runs: number }[];
+  /** `featureSet` is the label; filter runs by `id`. */
+  featureSets: { id: string; featureSet: string; runs: number }[];
   statuses: { status: Run['status']; runs: number }[];
   total: number;
 }
@@ -32,10 +35,10 @@ export async function listRunFacets(db: Db): Promise<RunFacets> {
       .groupBy(datasets.id)
       .orderBy(asc(datasets.name)),
     db
-      .select({ featureSet: runs.featureSet, runs: count() })
+      .select({ id: featureSets.id, label: featureSetLabelColumns, runs: count() })
       .from(runs)
-      .groupBy(runs.featureSet)
-      .orderBy(asc(runs.featureSet)),
+      .innerJoin(featureSets, eq(featureSets.id, runs.featureSetId))
+      .groupBy(featureSets.id),
     db
       .select({ status: runs.status, runs: count() })
       .from(runs)
@@ -44,15 +47,17 @@ export async function listRunFacets(db: Db): Promise<RunFacets> {
   ]);
   return {
     datasets: byDataset,
-    featureSets: byFeatureSet,
+    featureSets: byFeatureSet
+      .map((f) => ({ id: f.id, featureSet: labelOf(f.label), runs: f.runs }))
+      .sort((a, b) => (a.featureSet < b.featureSet ? -1 : a.featureSet > b.featureSet ? 1 : 0)),
     statuses: byStatus,
     total: byStatus.reduce((sum, s) => sum + s.runs, 0),
   };
 }
 
-/** One run of a comparison: the run, its dataset's name and classes, epochs and evaluations. */
+/** One run of a comparison: the run (its feature set labelled), its dataset's name and classes, epochs and evaluations. */
 export interface ComparedRun {
-  run: Run;
+  run: Run & { featureSet: string };
   dataset: { name: string; classes: string[]; task: 'binary' | 'multiclass' };
   epochs: EpochRow[];
   evaluations: Evaluation[];
@@ -67,9 +72,14 @@ export async function getRunsForCompare(db: Db, ids: readonly string[]): Promise
   const list = [...ids];
   const [found, runEpochs, runEvaluations] = await Promise.all([
     db
-      .select({ run: runs, dataset: { name: datasets.name, classes: datasets.classes, task: datasets.task } })
+      .select({
+        run: runs,
+        dataset: { name: datasets.name, classes: datasets.classes, task: datasets.task },
+        featureSet: featureSetLabelColumns,
+      })
       .from(runs)
       .innerJoin(datasets, eq(datasets.id, runs.datasetId))
+      .innerJoin(featureSets, eq(featureSets.id, runs.featureSetId))
       .where(inArray(runs.id, list)),
     db.select().from(epochs).where(inArray(epochs.runId, list)).orderBy(asc(epochs.runId), asc(epochs.epoch)),
     db.select().from(evaluations).where(inArray(evaluations.runId, list)).orderBy(asc(evaluations.split)),
@@ -79,7 +89,7 @@ export async function getRunsForCompare(db: Db, ids: readonly string[]): Promise
     const row = byId.get(id);
     if (!row) throw new NotFoundError('run', id);
     return {
-      run: row.run,
+      run: { ...row.run, featureSet: labelOf(row.featureSet) },
       dataset: row.dataset,
       epochs: runEpochs.filter((e) => e.runId === id),
       evaluations: runEvaluations.filter((e) => e.runId === id),
@@ -131,14 +141,15 @@ export async function getModelOverview(db: Db, options: { limit?: number } = {})
         },
         run: {
           id: runs.id,
-          featureSet: runs.featureSet,
           preset: runs.preset,
           testAccuracy: evaluations.accuracy,
         },
+        featureSet: featureSetLabelColumns,
       })
       .from(deployments)
       .innerJoin(models, eq(models.id, deployments.modelId))
       .innerJoin(runs, eq(runs.id, models.runId))
+      .innerJoin(featureSets, eq(featureSets.id, runs.featureSetId))
       .leftJoin(evaluations, and(eq(evaluations.runId, runs.id), eq(evaluations.split, 'test')))
       .orderBy(asc(deployments.alias), desc(deployments.createdAt), desc(deployments.edgeVersion)),
     db
@@ -147,19 +158,21 @@ export async function getModelOverview(db: Db, options: { limit?: number } = {})
         name: models.name,
         version: models.version,
         runId: models.runId,
-        featureSet: runs.featureSet,
+        featureSet: featureSetLabelColumns,
         testAccuracy: evaluations.accuracy,
         createdAt: models.createdAt,
       })
       .from(models)
       .innerJoin(runs, eq(runs.id, models.runId))
+      .innerJoin(featureSets, eq(featureSets.id, runs.featureSetId))
       .leftJoin(evaluations, and(eq(evaluations.runId, runs.id), eq(evaluations.split, 'test')))
       .orderBy(desc(models.createdAt), desc(models.version))
       .limit(options.limit ?? 200),
   ]);
   const aliases = new Map<string, ModelOverview['aliases'][number]>();
   const aliasesOfModel = new Map<string, string[]>();
-  for (const { alias, ...version } of deployed) {
+  for (const { alias, featureSet, ...row } of deployed) {
+    const version: AliasVersion = { ...row, run: { ...row.run, featureSet: labelOf(featureSet) } };
     let entry = aliases.get(alias);
     if (!entry) {
       entry = { alias, active: null, versions: [] };
@@ -171,7 +184,10 @@ export async function getModelOverview(db: Db, options: { limit?: number } = {})
   }
   return {
     aliases: [...aliases.values()],
-    models: registered.map((m) => ({ ...m, aliases: [...new Set(aliasesOfModel.get(m.id) ?? [])] })),
+    models: registered.map((m) => ({
+      ...withFeatureSetLabel(m),
+      aliases: [...new Set(aliasesOfModel.get(m.id) ?? [])],
+    })),
   };
 }
 
@@ -200,6 +216,7 @@ export async function listRunsPage(
       .select(runListColumns)
       .from(runs)
       .innerJoin(datasets, eq(datasets.id, runs.datasetId))
+      .innerJoin(featureSets, eq(featureSets.id, runs.featureSetId))
       .where(where)
       .orderBy(sql`${direction(column)} nulls last`, desc(runs.id))
       .limit(options.limit ?? 50)
@@ -228,7 +245,7 @@ export async function listRunsPage(
   const statsOf = new Map(stats.map((s) => [s.runId, s]));
   const testOf = new Map(tests.map((t) => [t.runId, t.accuracy]));
   const items: RunSummary[] = page.map((r) => ({
-    ...r,
+    ...withFeatureSetLabel(r),
     epochsDone: statsOf.get(r.id)?.epochsDone ?? 0,
     bestValAccuracy: statsOf.get(r.id)?.bestValAccuracy ?? null,
     testAccuracy: testOf.get(r.id) ?? null,

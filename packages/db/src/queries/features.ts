@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../db.ts';
 import { InvalidInputError } from '../errors.ts';
 import { features, images } from '../schema/index.ts';
@@ -6,7 +6,7 @@ import type { Split } from './datasets.ts';
 
 export interface FeatureVector {
   imageId: string;
-  featureSet: string;
+  featureSetId: string;
   shape: number[];
   /** float32 values; stored little-endian. */
   values: Float32Array;
@@ -47,7 +47,7 @@ export async function saveFeatures(db: Db, vectors: FeatureVector[]): Promise<nu
     .values(
       vectors.map((v) => ({
         imageId: v.imageId,
-        featureSet: v.featureSet,
+        featureSetId: v.featureSetId,
         dtype: 'float32' as const,
         shape: v.shape,
         vector: toBytes(v.values),
@@ -56,37 +56,6 @@ export async function saveFeatures(db: Db, vectors: FeatureVector[]): Promise<nu
     .onConflictDoNothing()
     .returning({ imageId: features.imageId });
   return inserted.length;
-}
-
-/** Extraction progress of a dataset for one feature set: ready images and how many have a vector. */
-export async function featureProgress(
-  db: Db,
-  datasetId: string,
-  featureSet: string,
-): Promise<{ total: number; done: number }> {
-  const [row] = await db
-    .select({
-      total: sql<number>`count(*)`.mapWith(Number),
-      done: sql<number>`count(${features.imageId})`.mapWith(Number),
-    })
-    .from(images)
-    .leftJoin(features, and(eq(features.imageId, images.id), eq(features.featureSet, featureSet)))
-    .where(and(eq(images.datasetId, datasetId), eq(images.status, 'ready')));
-  return { total: row?.total ?? 0, done: row?.done ?? 0 };
-}
-
-/** The feature sets a dataset has vectors for, with counts. */
-export async function listFeatureSets(
-  db: Db,
-  datasetId: string,
-): Promise<{ featureSet: string; n: number }[]> {
-  return db
-    .select({ featureSet: features.featureSet, n: sql<number>`count(*)`.mapWith(Number) })
-    .from(features)
-    .innerJoin(images, eq(images.id, features.imageId))
-    .where(eq(images.datasetId, datasetId))
-    .groupBy(features.featureSet)
-    .orderBy(features.featureSet);
 }
 
 /** A split's features as one row-major matrix [n, d] with each row's label and image id. */
@@ -101,7 +70,7 @@ export interface FeatureMatrix {
 export async function loadFeatureMatrix(
   db: Db,
   datasetId: string,
-  featureSet: string,
+  featureSetId: string,
   split: Split,
 ): Promise<FeatureMatrix> {
   const rows = await db
@@ -113,7 +82,9 @@ export async function loadFeatureMatrix(
     })
     .from(features)
     .innerJoin(images, eq(images.id, features.imageId))
-    .where(and(eq(images.datasetId, datasetId), eq(images.split, split), eq(features.featureSet, featureSet)))
+    .where(
+      and(eq(images.datasetId, datasetId), eq(images.split, split), eq(features.featureSetId, featureSetId)),
+    )
     .orderBy(asc(images.id));
   const shape = rows[0]?.shape ?? [];
   const d = shape.reduce((a, b) => a * b, 1);

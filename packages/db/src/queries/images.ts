@@ -1,7 +1,7 @@
-import { and, asc, eq, notExists, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
-import { features, imageBlobs, images } from '../schema/index.ts';
+import { imageBlobs, images } from '../schema/index.ts';
 import { getDataset, SPLITS, type Split } from './datasets.ts';
 
 export type Image = typeof images.$inferSelect;
@@ -116,32 +116,6 @@ export async function countImages(
     .where(eq(images.datasetId, datasetId))
     .groupBy(images.split, images.label)
     .orderBy(images.split, images.label);
-}
-
-/** Ids of ready images of a dataset that have no vector yet for `featureSet`. */
-export async function imagesMissingFeatures(
-  db: Db,
-  datasetId: string,
-  featureSet: string,
-  limit = 10_000,
-): Promise<Pick<Image, 'id' | 'sha256' | 'storageKey'>[]> {
-  return db
-    .select({ id: images.id, sha256: images.sha256, storageKey: images.storageKey })
-    .from(images)
-    .where(
-      and(
-        eq(images.datasetId, datasetId),
-        eq(images.status, 'ready'),
-        notExists(
-          db
-            .select({ one: sql`1` })
-            .from(features)
-            .where(and(eq(features.imageId, images.id), eq(features.featureSet, featureSet))),
-        ),
-      ),
-    )
-    .orderBy(asc(images.id))
-    .limit(limit);
 }
 
 /** Marks an image that cannot be featurized (e.g. its bytes no longer decode), keeping the reason. */

@@ -1,8 +1,9 @@
 import { and, asc, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../db.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
-import { datasets, epochs, evaluations, models, runs } from '../schema/index.ts';
+import { datasets, epochs, evaluations, featureSets, models, runs } from '../schema/index.ts';
 import { getDataset } from './datasets.ts';
+import { featureSetLabelColumns, labelOf } from './feature-sets.ts';
 
 export type Run = typeof runs.$inferSelect;
 export type RunStatus = Run['status'];
@@ -10,12 +11,12 @@ export type EpochRow = typeof epochs.$inferSelect;
 export type Evaluation = typeof evaluations.$inferSelect;
 export const RUN_STATUSES: readonly RunStatus[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
 
-/** Records a queued run; the dataset must exist. */
+/** Records a queued run of a dataset's vectors of one feature set; the dataset must exist. */
 export async function createRun(
   db: Db,
   input: {
     datasetId: string;
-    featureSet: string;
+    featureSetId: string;
     preset?: string | null;
     config: Record<string, unknown>;
     epochsTotal: number;
@@ -29,7 +30,7 @@ export async function createRun(
     .insert(runs)
     .values({
       datasetId: dataset.id,
-      featureSet: input.featureSet,
+      featureSetId: input.featureSetId,
       preset: input.preset ?? null,
       config: input.config,
       epochsTotal: input.epochsTotal,
@@ -140,13 +141,18 @@ export function listEpochs(db: Db, runId: string): Promise<EpochRow[]> {
   return db.select().from(epochs).where(eq(epochs.runId, runId)).orderBy(asc(epochs.epoch));
 }
 
-/** A run with its dataset name, epochs, evaluations and registered model id. */
+/** A run with its feature set's label, dataset name, epochs, evaluations and registered model id. */
 export async function getRunDetail(db: Db, id: string) {
-  const run = await getRun(db, id);
-  const [dataset] = await db
-    .select({ name: datasets.name, classes: datasets.classes, task: datasets.task })
-    .from(datasets)
-    .where(eq(datasets.id, run.datasetId));
+  const found = await getRun(db, id);
+  const [[dataset], [featureSet]] = await Promise.all([
+    db
+      .select({ name: datasets.name, classes: datasets.classes, task: datasets.task })
+      .from(datasets)
+      .where(eq(datasets.id, found.datasetId)),
+    db.select(featureSetLabelColumns).from(featureSets).where(eq(featureSets.id, found.featureSetId)),
+  ]);
+  if (!featureSet) throw new NotFoundError('feature set', found.featureSetId);
+  const run = { ...found, featureSet: labelOf(featureSet) };
   const [runEpochs, runEvaluations, [model]] = await Promise.all([
     listEpochs(db, id),
     db.select().from(evaluations).where(eq(evaluations.runId, id)).orderBy(evaluations.split),
@@ -176,7 +182,7 @@ export type RunSortKey = (typeof RUN_SORT_KEYS)[number];
 
 export interface ListRunsOptions {
   datasetId?: string;
-  featureSet?: string;
+  featureSetId?: string;
   status?: RunStatus;
   sort?: RunSortKey;
   order?: 'asc' | 'desc';
@@ -188,7 +194,7 @@ export interface ListRunsOptions {
 export function runListFilter(options: ListRunsOptions): SQL | undefined {
   const filters: SQL[] = [];
   if (options.datasetId) filters.push(eq(runs.datasetId, options.datasetId));
-  if (options.featureSet) filters.push(eq(runs.featureSet, options.featureSet));
+  if (options.featureSetId) filters.push(eq(runs.featureSetId, options.featureSetId));
   if (options.status) filters.push(eq(runs.status, options.status));
   return filters.length ? and(...filters) : undefined;
 }
@@ -198,12 +204,16 @@ export const runDurationMs = sql<
   number | null
 >`extract(epoch from (coalesce(${runs.finishedAt}, now()) - ${runs.startedAt})) * 1000`;
 
-/** The columns of a run list row that come from `runs` and `datasets` (joined on the run's dataset). */
+/**
+ * The columns of a run list row that come from `runs`, `datasets` and `feature_sets` (joined on the run's
+ * dataset and feature set); `featureSet` becomes the label in `withFeatureSetLabel`.
+ */
 export const runListColumns = {
   id: runs.id,
   datasetId: runs.datasetId,
   datasetName: datasets.name,
-  featureSet: runs.featureSet,
+  featureSetId: runs.featureSetId,
+  featureSet: featureSetLabelColumns,
   preset: runs.preset,
   config: runs.config,
   status: runs.status,
@@ -215,6 +225,13 @@ export const runListColumns = {
   startedAt: runs.startedAt,
   finishedAt: runs.finishedAt,
 };
+
+/** A row selected with `runListColumns`, its feature set shown by `featureSetLabel`. */
+export function withFeatureSetLabel<T extends { featureSet: Parameters<typeof labelOf>[0] }>(
+  row: T,
+): Omit<T, 'featureSet'> & { featureSet: string } {
+  return { ...row, featureSet: labelOf(row.featureSet) };
+}
 
 /** Runs with their progress and best metrics, filtered, sorted and paginated in SQL. */
 export async function listRuns(db: Db, options: ListRunsOptions = {}) {
@@ -256,6 +273,7 @@ export async function listRuns(db: Db, options: ListRunsOptions = {}) {
       })
       .from(runs)
       .innerJoin(datasets, eq(datasets.id, runs.datasetId))
+      .innerJoin(featureSets, eq(featureSets.id, runs.featureSetId))
       .leftJoin(epochStats, eq(epochStats.runId, runs.id))
       .leftJoin(test, eq(test.runId, runs.id))
       .where(where)
@@ -267,6 +285,6 @@ export async function listRuns(db: Db, options: ListRunsOptions = {}) {
       .from(runs)
       .where(where),
   ]);
-  return { items, total: count?.n ?? 0 };
+  return { items: items.map(withFeatureSetLabel), total: count?.n ?? 0 };
 }
 export type RunSummary = Awaited<ReturnType<typeof listRuns>>['items'][number];

@@ -7,13 +7,13 @@ import type { Split } from './datasets.ts';
 export async function featureSplitCounts(
   db: Db,
   datasetId: string,
-  featureSet: string,
+  featureSetId: string,
 ): Promise<Record<Split, number>> {
   const rows = await db
     .select({ split: images.split, n: sql<number>`count(*)`.mapWith(Number) })
     .from(features)
     .innerJoin(images, eq(images.id, features.imageId))
-    .where(and(eq(images.datasetId, datasetId), eq(features.featureSet, featureSet)))
+    .where(and(eq(images.datasetId, datasetId), eq(features.featureSetId, featureSetId)))
     .groupBy(images.split);
   const counts: Record<Split, number> = { train: 0, validation: 0, test: 0 };
   for (const row of rows) counts[row.split] = row.n;

@@ -1,13 +1,13 @@
 import { index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { bytea } from './bytea.ts';
 import { images } from './datasets.ts';
+import { featureSets } from './feature-sets.ts';
 
 export const featureDtypeEnum = pgEnum('feature_dtype', ['float32', 'float16']);
 
 /**
- * One feature vector per (image, feature set). `featureSet` is the backbone's feature-set key
- * (backbone plus options such as pooling, e.g. `mobilenet_v1_0.75+avg`).
- * The vector is little-endian in `vector`, or elsewhere at `storageKey`.
+ * One feature vector per (image, feature set). The vector is little-endian in `vector`, or elsewhere at
+ * `storageKey`.
  */
 export const features = pgTable(
   'features',
@@ -15,7 +15,9 @@ export const features = pgTable(
     imageId: uuid('image_id')
       .notNull()
       .references(() => images.id, { onDelete: 'cascade' }),
-    featureSet: text('feature_set').notNull(),
+    featureSetId: uuid('feature_set_id')
+      .notNull()
+      .references(() => featureSets.id),
     dtype: featureDtypeEnum('dtype').notNull(),
     shape: integer('shape').array().notNull(),
     vector: bytea('vector'),
@@ -23,7 +25,7 @@ export const features = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    primaryKey({ columns: [t.imageId, t.featureSet] }),
-    index('features_feature_set_idx').on(t.featureSet),
+    primaryKey({ columns: [t.imageId, t.featureSetId] }),
+    index('features_feature_set_idx').on(t.featureSetId),
   ],
 );

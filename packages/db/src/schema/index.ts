@@ -1,4 +1,6 @@
 export * from './datasets.ts';
+export * from './extractions.ts';
+export * from './feature-sets.ts';
 export * from './features.ts';
 export * from './models.ts';
 export * from './runs.ts';

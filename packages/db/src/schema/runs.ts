@@ -13,6 +13,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import { datasets, splitEnum } from './datasets.ts';
+import { featureSets } from './feature-sets.ts';
 
 export const runStatusEnum = pgEnum('run_status', ['queued', 'running', 'succeeded', 'failed', 'cancelled']);
 
@@ -24,7 +25,9 @@ export const runs = pgTable(
     datasetId: uuid('dataset_id')
       .notNull()
       .references(() => datasets.id, { onDelete: 'cascade' }),
-    featureSet: text('feature_set').notNull(),
+    featureSetId: uuid('feature_set_id')
+      .notNull()
+      .references(() => featureSets.id),
     preset: text('preset'),
     config: jsonb('config').$type<Record<string, unknown>>().notNull(),
     status: runStatusEnum('status').notNull().default('queued'),
@@ -43,7 +46,7 @@ export const runs = pgTable(
     index('runs_created_at_idx').on(t.createdAt),
     index('runs_dataset_idx').on(t.datasetId, t.createdAt),
     index('runs_status_idx').on(t.status),
-    index('runs_feature_set_idx').on(t.featureSet),
+    index('runs_feature_set_idx').on(t.featureSetId),
   ],
 );
 

@@ -1,0 +1,165 @@
+import { type BackboneErrorCode, isBackboneError } from '@edgehead/backbones';
+import type {
+  CancelExtractionRequest,
+  CancelExtractionResponse,
+  ExtractionProgress,
+  ExtractProgressQuery,
+  ExtractRequest,
+  ExtractResponse,
+  ListExtractionsQuery,
+} from '@edgehead/contracts';
+import {
+  cancelExtractions,
+  type Dataset,
+  datasetFeatureSets,
+  ensureFeatureSet,
+  finishIfCovered,
+  getDataset,
+  imagesToQueue,
+  inTransaction,
+  listExtractions,
+  openExtraction,
+  recordQueued,
+} from '@edgehead/db';
+import type { AppDeps } from '../deps.ts';
+import type { ResolvedExtractor } from '../extractors/registry.ts';
+import { ApiError } from '../http/errors.ts';
+import { dropWaitingBatches, ensureExtractQueue, queueBatches } from './queue.ts';
+
+/** Backbone errors at load time that mean the weights (or the model they carry) are unusable. */
+const WEIGHTS_CODES: ReadonlySet<BackboneErrorCode> = new Set([
+  'invalid_config',
+  'weights_not_found',
+  'weights_corrupt',
+  'weights_truncated',
+  'weights_missing_layer',
+  'weights_shape_mismatch',
+  'download_failed',
+  'checksum_mismatch',
+  'insecure_url',
+]);
+
+/** A load failure as the client's 400 naming `weights` and the variable to set; other errors unchanged. */
+function weightsRefused(err: unknown, resolved: ResolvedExtractor): unknown {
+  if (!isBackboneError(err) || !WEIGHTS_CODES.has(err.code)) return err;
+  return new ApiError(
+    400,
+    'bad_request',
+    `weights of ${resolved.backbone} cannot be loaded from ${resolved.config.weights}: ${err.message}. ` +
+      `Set ${resolved.weightsVariable} (a TF.js folder, a Keras .h5 file or an https URL) or pass weights`,
+    {
+      field: 'weights',
+      variable: resolved.weightsVariable,
+      reason: err.code,
+      source: resolved.config.weights,
+    },
+    { cause: err },
+  );
+}
+
+async function progressOf(deps: AppDeps, id: string): Promise<ExtractionProgress> {
+  const [progress] = await listExtractions(deps.db, { ids: [id] });
+  if (!progress) throw new ApiError(404, 'not_found', `extraction ${id} not found`);
+  return progress;
+}
+
+/**
+ * Starts the extraction of a dataset for a feature set, or joins the one that exists. The weights are loaded
+ * first (a bad backbone or unreadable weights answer 400 with nothing queued), which also gives the feature
+ * set's identity; then, in one transaction holding the extraction's row lock, the images that have no vector
+ * and are in no outstanding batch are queued. So a repeated request, from any client or replica, answers the
+ * same extraction and queues nothing unless images were added since (then only those).
+ */
+export async function startExtraction(
+  deps: AppDeps,
+  idOrName: string,
+  request: ExtractRequest,
+): Promise<ExtractResponse> {
+  const dataset = await getDataset(deps.db, idOrName);
+  const resolved = deps.extractors.resolve(request);
+  const extractor = await deps.extractors.load(resolved.config).catch((err: unknown) => {
+    throw weightsRefused(err, resolved);
+  });
+  const featureSet = await ensureFeatureSet(deps.db, extractor.info.featureSet);
+  await ensureExtractQueue(deps);
+  const { id, images, batches } = await inTransaction(deps.sql, async (tx) => {
+    const extraction = await openExtraction(tx.db, dataset.id, featureSet.id);
+    const todo = await imagesToQueue(tx.db, extraction);
+    const added = await queueBatches(deps, tx, extraction, todo);
+    await recordQueued(tx.db, extraction.id, { images: todo.length, batches: added });
+    return { id: extraction.id, images: todo.length, batches: added };
+  });
+  // nothing left to compute (every image has its vector, or the dataset is empty): done now
+  if (images === 0) await finishIfCovered(deps.db, id);
+  return { queuedImages: images, queuedJobs: batches, progress: await progressOf(deps, id) };
+}
+
+/** The dataset's extractions a query names: by id, by feature-set id, or by backbone parts (most recent first). */
+async function matching(
+  deps: AppDeps,
+  dataset: Dataset,
+  query: ExtractProgressQuery,
+): Promise<ExtractionProgress[]> {
+  if (query.extraction !== undefined) {
+    return (await listExtractions(deps.db, { ids: [query.extraction] })).filter(
+      (e) => e.datasetId === dataset.id,
+    );
+  }
+  if (query.featureSet !== undefined) {
+    return listExtractions(deps.db, { datasetId: dataset.id, featureSetId: query.featureSet });
+  }
+  if (query.backbone === undefined && query.pooling === undefined && query.preprocessing === undefined) {
+    return listExtractions(deps.db, { datasetId: dataset.id });
+  }
+  const sets = await datasetFeatureSets(deps.db, dataset.id, deps.extractors.parts(query));
+  const all = await listExtractions(deps.db, { datasetId: dataset.id });
+  return sets.flatMap((fs) => all.filter((e) => e.featureSet.id === fs.id));
+}
+
+/** `GET .../extract`: the extraction a query names (the most recent one matching backbone parts); 404 when none. */
+export async function extractionFor(
+  deps: AppDeps,
+  idOrName: string,
+  query: ExtractProgressQuery,
+): Promise<ExtractionProgress> {
+  const dataset = await getDataset(deps.db, idOrName);
+  const [found] = await matching(deps, dataset, query);
+  if (!found) {
+    throw new ApiError(
+      404,
+      'not_found',
+      `dataset '${dataset.name}' has no extraction matching ${JSON.stringify(query)}: POST /v1/datasets/${dataset.id}/extract first`,
+      { field: query.extraction ? 'extraction' : query.featureSet ? 'featureSet' : 'backbone' },
+    );
+  }
+  return found;
+}
+
+/**
+ * Cancels the dataset's running extractions a body names (all of them for an empty body): marks them
+ * cancelled and deletes their waiting batches; batches already running finish, and stored vectors stay.
+ */
+export async function cancelExtractionsFor(
+  deps: AppDeps,
+  idOrName: string,
+  body: CancelExtractionRequest,
+): Promise<CancelExtractionResponse> {
+  const dataset = await getDataset(deps.db, idOrName);
+  const stopped = await cancelExtractions(
+    deps.db,
+    (await matching(deps, dataset, body)).map((e) => e.id),
+  );
+  let droppedJobs = 0;
+  for (const id of stopped) droppedJobs += await dropWaitingBatches(deps, id);
+  return { cancelled: await listExtractions(deps.db, { ids: stopped }), droppedJobs };
+}
+
+/** `GET /v1/extractions`: every extraction, newest first, optionally of one dataset or in one state. */
+export async function listExtractionsFor(
+  deps: AppDeps,
+  query: ListExtractionsQuery,
+): Promise<ExtractionProgress[]> {
+  const datasetId = query.dataset === undefined ? undefined : (await getDataset(deps.db, query.dataset)).id;
+  const all = await listExtractions(deps.db, datasetId === undefined ? {} : { datasetId });
+  return query.state === undefined ? all : all.filter((e) => e.state === query.state);
+}
