@@ -85,20 +85,33 @@ export async function resolveWeights(
   );
 }
 
-export { assignWeights, decodeNamedWeights, h5Lookup, namedLookup, type WeightLookup } from './assign.ts';
 export {
-  type LayerWeightMap,
+  assignWeights,
+  decodeNamedWeights,
+  type LayerWeights,
+  namedLookup,
+  type WeightLookup,
+} from './assign.ts';
+export {
+  type KerasWeights,
   looksLikeHdf5,
   parseKerasH5,
   readKerasH5,
+  type StoredLayer,
   type WeightArray,
+  writeH5,
   writeKerasH5,
 } from './hdf5.ts';
+export { keras3Paths, kerasLookup, kerasSnakeCase } from './keras-order.ts';
 export {
   fileIOHandler,
+  GRAPH_MODEL_FORMAT,
+  graphArtifacts,
   type LayersModelFolder,
   readLayersModelFolder,
+  readTfjsModelFolder,
   saveLayersModelFolder,
+  type TfjsModelFolder,
 } from './tfjs-folder.ts';
 export {
   type Checksum,
