@@ -130,14 +130,20 @@ export function keras2Layers(
  */
 export async function writeKeras3Weights(
   model: tf.LayersModel,
-  options: { names?: boolean; edit?: (path: string, i: number, shape: number[]) => number[] | 'drop' } = {},
+  options: {
+    names?: boolean;
+    /** Keras 2.13 wrote this layout under `_layer_checkpoint_dependencies` instead of `layers`. */
+    layersGroup?: string;
+    /** Damages the file: a weight of the named layer written with another shape, or left out. */
+    edit?: (layer: string, i: number, shape: number[]) => number[] | 'drop';
+  } = {},
 ): Promise<Uint8Array> {
   const { writeH5 } = await import('./weights/hdf5.ts');
   const names = options.names ?? true;
   return writeH5((f) => {
     const root = f.create_group('vars');
     if (names) root.create_attribute('name', model.name);
-    const layersGroup = f.create_group('layers');
+    const layersGroup = f.create_group(options.layersGroup ?? 'layers');
     const seen = new Map<string, number>();
     for (const layer of model.layers) {
       const snake = layer
@@ -153,7 +159,7 @@ export async function writeKeras3Weights(
       const vars = layersGroup.create_group(key).create_group('vars');
       if (names) vars.create_attribute('name', layer.name);
       for (const [i, t] of weights.entries()) {
-        const edited = options.edit?.(`layers/${key}`, i, t.shape) ?? t.shape;
+        const edited = options.edit?.(layer.name, i, t.shape) ?? t.shape;
         if (edited === 'drop') continue;
         const data = t.dataSync() as Float32Array;
         if (layer.weights[i]?.originalName.endsWith('/count')) {

@@ -140,10 +140,11 @@ function readKeras2(root: H5Group, layerNames: string[], label: string): KerasWe
   return { layout: 'keras2', layers };
 }
 
-function readKeras3(layersGroup: H5Group, prefix: string, label: string): KerasWeights {
+function readKeras3(layersGroup: H5Group, label: string): KerasWeights {
   const layers = new Map<string, StoredLayer>();
   for (const key of layersGroup.keys()) {
-    const path = `${prefix}/${key}`;
+    // Keyed as Keras 3 names them, whichever group holds them (see readLayout).
+    const path = `layers/${key}`;
     const stored = guarded(path, label, (): StoredLayer | undefined => {
       const g = layersGroup.get(key);
       const vars = g instanceof h5wasm.Group ? g.get('vars') : null;
@@ -177,8 +178,7 @@ function readLayout(f: H5File, label: string): KerasWeights {
     // Keras 2.13 wrote the Keras 3 layout under `_layer_checkpoint_dependencies`.
     for (const name of ['layers', '_layer_checkpoint_dependencies']) {
       const g = f.get(name);
-      if (g instanceof h5wasm.Group && f.get('vars') instanceof h5wasm.Group)
-        return readKeras3(g, name, label);
+      if (g instanceof h5wasm.Group && f.get('vars') instanceof h5wasm.Group) return readKeras3(g, label);
     }
     throw new BackboneError(
       'weights_corrupt',

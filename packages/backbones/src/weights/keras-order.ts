@@ -61,6 +61,16 @@ function pairByOrder(model: tf.LayersModel, stored: StoredLayer[], label: string
   return new Map(layers.map((l, i) => [l.name, filed[i] as StoredLayer]));
 }
 
+/** `94 conv2d, 94 batch_normalization`: how many layers of each class a list of Keras 3 paths names. */
+function classCounts(paths: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const p of paths) {
+    const cls = p.replace(/^layers\//, '').replace(/_\d+$/, '');
+    counts.set(cls, (counts.get(cls) ?? 0) + 1);
+  }
+  return counts.size === 0 ? 'no weights' : [...counts].map(([cls, n]) => `${n} ${cls}`).join(', ');
+}
+
 /** Keras 3 (`saving_lib._load_container_state`): each layer reads the entry at its path. */
 function pairByPath(
   model: tf.LayersModel,
@@ -76,12 +86,12 @@ function pairByPath(
     if (entry !== undefined) used.add(path);
     if (layer.weights.length === 0) continue;
     if (entry === undefined || entry.weights.length === 0) {
-      const present = [...stored.keys()].filter((k) => (stored.get(k)?.weights.length ?? 0) > 0);
+      const held = [...stored.values()].filter((s) => s.weights.length > 0).map((s) => s.key);
+      const read = paths.filter((_, j) => (model.layers[j]?.weights.length ?? 0) > 0);
       throw new BackboneError(
         'weights_missing_layer',
         `${label}: layer ${layer.name} reads ${path}/vars, which the file lacks (expected ` +
-          `${describeWeights(layer.weights)}); the file has weights under ${present.slice(0, 6).join(', ') || 'no path'}` +
-          `${present.length > 6 ? ` and ${present.length - 6} more` : ''}`,
+          `${describeWeights(layer.weights)}); the model reads ${classCounts(read)}, the file holds ${classCounts(held)}`,
         { details: { layer: layer.name, path } },
       );
     }
