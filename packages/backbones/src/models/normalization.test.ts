@@ -57,7 +57,11 @@ describe('Normalization (Keras preprocessing layer)', () => {
     expect(Array.from((loaded.predict(x) as tf.Tensor).dataSync())).toEqual(
       Array.from((model.predict(x) as tf.Tensor).dataSync()),
     );
-    expect(Array.from((loaded.predict(x) as tf.Tensor).dataSync().slice(0, 3))).toEqual([0, Math.fround(-1 / 3), -0.5]);
+    expect(Array.from((loaded.predict(x) as tf.Tensor).dataSync().slice(0, 3))).toEqual([
+      0,
+      Math.fround(-1 / 3),
+      -0.5,
+    ]);
     tf.dispose(x);
     model.dispose();
     loaded.dispose();
