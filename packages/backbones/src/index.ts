@@ -38,6 +38,8 @@ export {
   BUILTIN_BACKBONES,
   type BuiltinBackboneName,
   backboneConfig,
+  backboneFormat,
+  backboneInputSize,
   backboneName,
   DEFAULT_BACKBONE,
   type FeatureSet,

@@ -42,6 +42,10 @@ export interface UserBackbone {
   weights: string;
   preprocessing: Preprocessing;
   featureLayer?: string | undefined;
+  /** `graph` for a TF.js graph model (then `featureNode`), default `layers`. */
+  format?: 'layers' | 'graph' | undefined;
+  featureNode?: string | undefined;
+  inputSize?: [number, number] | undefined;
 }
 
 /** Options of `ExtractorRegistry`. */
@@ -148,6 +152,9 @@ export class ExtractorRegistry {
       defaultPre = user.preprocessing;
       weights ??= user.weights;
       if (user.featureLayer !== undefined) config.featureLayer = user.featureLayer;
+      if (user.format !== undefined) config.format = user.format;
+      if (user.featureNode !== undefined) config.featureNode = user.featureNode;
+      if (user.inputSize !== undefined) config.inputSize = user.inputSize;
       if (request.preprocessing !== undefined && request.preprocessing !== user.preprocessing) {
         throw new ApiError(
           400,

@@ -1,4 +1,4 @@
-import { isBuiltinBackbone, parseFeatureSetKey } from '@edgehead/backbones';
+import { BUILTIN_BACKBONES, isBuiltinBackbone, parseFeatureSetKey } from '@edgehead/backbones';
 import type { createRunRequest } from '@edgehead/contracts';
 import { createRun, type Db, failRun, featureSplitCounts, getDataset, type Run } from '@edgehead/db';
 import type { z } from 'zod';
@@ -56,7 +56,7 @@ export async function startTrainingRun(
     throw new ApiError(
       400,
       'validation_failed',
-      `backbone '${backbone}' is unknown: expected a built-in backbone (vgg16, mobilenet_v1_0.75, mobilenet_v2_0.35) or a configured user backbone`,
+      `backbone '${backbone}' is unknown: expected a built-in backbone (${Object.keys(BUILTIN_BACKBONES).join(', ')}) or a configured user backbone`,
       { field: 'backbone' },
     );
   }

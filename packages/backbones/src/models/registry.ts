@@ -46,6 +46,14 @@ export const backboneName = z
   .string()
   .regex(NAME, 'expected 1-64 of a-z 0-9 _ . - starting with a letter or digit');
 
+/** How a user backbone's TF.js model is stored: a layers model or a graph model (SavedModel / TF Hub conversions). */
+export const backboneFormat = z.enum(['layers', 'graph']);
+/** [height, width] of the images a user model with an open input size is fed. */
+export const backboneInputSize = z.tuple([
+  z.number().int().min(1).max(4096),
+  z.number().int().min(1).max(4096),
+]);
+
 /**
  * What to load, as plain JSON (it crosses worker threads and is stored on runs).
  * Built-ins: `{ backbone: 'vgg16', weights: <folder|.h5|URL|'random'> }`. User backbones: any other
@@ -73,11 +81,11 @@ export const backboneConfig = z.object({
   /** User backbones: layer whose output is the feature (default: the model's output). */
   featureLayer: z.string().min(1).optional(),
   /** User backbones: `layers` (a TF.js layers model, the default) or `graph` (a TF.js graph model). */
-  format: z.enum(['layers', 'graph']).default('layers'),
+  format: backboneFormat.default('layers'),
   /** Graph models: the node whose output is the feature, e.g. `StatefulPartitionedCall:0` (default: the model output). */
   featureNode: z.string().min(1).optional(),
   /** User backbones whose model leaves the image size open ([null, null, null, 3]): the [height, width] to feed. */
-  inputSize: z.tuple([z.number().int().min(1).max(4096), z.number().int().min(1).max(4096)]).optional(),
+  inputSize: backboneInputSize.optional(),
   /** Images per forward pass. */
   batchSize: z.number().int().min(1).max(512).default(8),
   /** Seed of `random` weights. */
