@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import h5wasm from 'h5wasm';
 import { BackboneError } from '../errors.ts';
+import { kerasArchiveWeights, looksLikeZip } from './keras-archive.ts';
 
 /** One weight array read from a file, in the layer's own order (kernel, then bias). */
 export interface WeightArray {
@@ -192,7 +193,8 @@ function readLayout(f: H5File, label: string): KerasWeights {
 /**
  * Reads a Keras HDF5 weights file in either layout (see `KerasWeights`): Keras 2 `model.save_weights`
  * .h5 files (e.g. `resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5`, Keras 1 names such as
- * `block1_conv1_W_1:0` included), whole-model `model.save('x.h5')` files, and Keras 3 `.weights.h5`.
+ * `block1_conv1_W_1:0` included), whole-model `model.save('x.h5')` files, Keras 3 `.weights.h5`, and the
+ * weights inside a Keras 3 `.keras` archive.
  */
 export async function readKerasH5(file: string): Promise<KerasWeights> {
   let bytes: Buffer;
@@ -201,7 +203,7 @@ export async function readKerasH5(file: string): Promise<KerasWeights> {
   } catch (cause) {
     throw new BackboneError('weights_not_found', `cannot read Keras weights file ${file}`, { cause });
   }
-  return parseKerasH5(bytes, file);
+  return parseKerasH5(looksLikeZip(bytes) ? kerasArchiveWeights(bytes, file) : bytes, file);
 }
 
 /** Runs `use` on an HDF5 file opened from bytes in h5wasm's memory file system. */

@@ -3,6 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../backend.ts';
 import { BackboneError } from '../errors.ts';
@@ -185,6 +186,30 @@ describe('efficientnet_b0 damaged and foreign files', () => {
     const got = (b.model as tf.LayersModel).getLayer('block7a_project_conv').getWeights()[0]?.dataSync();
     expect(got).toEqual(source.getLayer('block7a_project_conv').getWeights()[0]?.dataSync());
     await b.dispose();
+  });
+
+  it('reads the weights inside a Keras 3 .keras archive and names what a zip without them holds', async () => {
+    randomizeWeights(source, 10);
+    const text = (v: object) => new TextEncoder().encode(JSON.stringify(v));
+    const archive = zipSync(
+      {
+        'metadata.json': text({ keras_version: '3.10.0' }),
+        'config.json': text({ class_name: 'Functional' }),
+        'model.weights.h5': await writeKeras3Weights(source),
+      },
+      { level: 0 },
+    );
+    await writeFile(file('model.keras'), archive);
+    const b = await load(file('model.keras'));
+    const got = (b.model as tf.LayersModel).getLayer('stem_conv').getWeights()[0]?.dataSync();
+    expect(got).toEqual(source.getLayer('stem_conv').getWeights()[0]?.dataSync());
+    await b.dispose();
+    await writeFile(file('other.keras'), zipSync({ 'config.json': text({}) }));
+    await expectError(
+      load(file('other.keras')),
+      'weights_corrupt',
+      /is a zip archive without model\.weights\.h5 \(entries: config\.json\): expected a Keras 3 \.keras file/,
+    );
   });
 
   it('says what an HDF5 file that is neither Keras layout holds', async () => {
