@@ -19,6 +19,7 @@ import {
   writeKeras3Weights,
 } from '../test-fixtures.ts';
 import { writeH5, writeKerasH5 } from './hdf5.ts';
+import { fileIOHandler, saveLayersModelFolder } from './tfjs-folder.ts';
 
 // Full-size forward passes of 4-6 GMAC on shared cores.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 120_000 });
@@ -117,7 +118,7 @@ describe.each(cases)('$name weight files', ({ name, keras2, keras3 }) => {
   });
 });
 
-describe('efficientnet_b0 damaged and foreign files', () => {
+describe('efficientnet_b0 other sources: TF.js folders, damaged and foreign files', () => {
   let source: tf.LayersModel;
   const file = (f: string) => path.join(tmp.dir, `effnet-${f}`);
   beforeAll(() => {
@@ -125,6 +126,19 @@ describe('efficientnet_b0 damaged and foreign files', () => {
   });
   afterAll(() => source?.dispose());
   const load = (weights: string) => loadBackbone({ backbone: 'efficientnet_b0', weights, warmup: false });
+
+  it("saves as a TF.js layers folder that tfjs' own loader rebuilds and loadBackbone loads with the same features", async () => {
+    randomizeWeights(source, 12);
+    const dir = file('tfjs');
+    await saveLayersModelFolder(source, dir);
+    const img = noiseImage(224, 224, 5);
+    const want = sourceFeatures(source, 'efficientnet_b0', img);
+    // Normalization (ours, registered) and the per-channel Rescaling survive tfjs serialization.
+    const rebuilt = await tf.loadLayersModel(fileIOHandler(dir));
+    expect(bytes(sourceFeatures(rebuilt, 'efficientnet_b0', img)).equals(bytes(want))).toBe(true);
+    rebuilt.dispose();
+    expect(bytes(await featuresFrom('efficientnet_b0', dir, img)).equals(bytes(want))).toBe(true);
+  });
 
   it('names the layer and both shapes when a Keras 3 weight has the wrong shape', async () => {
     const edit = (layer: string, i: number, shape: number[]) =>
