@@ -179,7 +179,7 @@ describe('TF.js graph model as a user backbone', () => {
       await pool.dispose();
       await single.dispose();
     }
-  }, 30_000);
+  }, 90_000);
 
   it('takes inputSize where the model leaves the image size open, and asks for it otherwise', async () => {
     await expectError(
@@ -195,6 +195,29 @@ describe('TF.js graph model as a user backbone', () => {
       loadBackbone(config({ inputSize: [6, 6] })),
       'invalid_config',
       /inputSize 6x6 contradicts .*image \[-1,8,8,3\]/,
+    );
+  });
+
+  it('refuses options that do not apply instead of ignoring them', async () => {
+    await expectError(
+      loadBackbone(config({ format: 'layers' })),
+      'invalid_config',
+      /featureNode is for format "graph" \(layers models take featureLayer\)/,
+    );
+    await expectError(
+      loadBackbone(config({ featureLayer: 'relu' })),
+      'invalid_config',
+      /featureLayer is for layers models \(graph models take featureNode\)/,
+    );
+    await expectError(
+      loadBackbone({ backbone: 'resnet50', weights: fixed, format: 'graph' }),
+      'invalid_config',
+      /resnet50: format "graph" is for user backbones/,
+    );
+    await expectError(
+      loadBackbone({ backbone: 'resnet50', weights: 'random', inputSize: [160, 160] }),
+      'invalid_config',
+      /resnet50: inputSize is for user models whose input size is open/,
     );
   });
 

@@ -109,7 +109,7 @@ export async function loadBackbone(
   const config = parseBackboneConfig(input);
   const backend: BackendInfo = await initBackend(options.backend);
   const { network, spec } = await buildNetwork(config);
-  const fail = (err: BackboneError) => {
+  const fail = (err: BackboneError): never => {
     network.model.dispose();
     throw err;
   };

@@ -76,6 +76,22 @@ function requirePreprocessing(config: BackboneConfig): NonNullable<BackboneConfi
   return config.preprocessing;
 }
 
+/** Refuses options that do not apply to the config's kind of backbone instead of ignoring them. */
+function checkOptions(config: BackboneConfig, builtin: boolean): void {
+  const misplaced = [
+    builtin && config.format === 'graph' && 'format "graph" is for user backbones',
+    builtin && config.featureLayer !== undefined && 'featureLayer is for user backbones',
+    builtin && config.inputSize !== undefined && 'inputSize is for user models whose input size is open',
+    config.featureNode !== undefined &&
+      config.format !== 'graph' &&
+      'featureNode is for format "graph" (layers models take featureLayer)',
+    config.featureLayer !== undefined &&
+      config.format === 'graph' &&
+      'featureLayer is for layers models (graph models take featureNode)',
+  ].find((m) => m !== false);
+  if (misplaced) throw new BackboneError('invalid_config', `${config.backbone}: ${misplaced}`);
+}
+
 const codeTopologies = () =>
   Object.values(BUILTIN_BACKBONES)
     .filter((s) => s.build !== undefined)
@@ -90,6 +106,7 @@ export async function buildNetwork(
   const resolve = () =>
     resolveWeights(config.weights, { sha256: config.sha256, md5: config.md5, cacheDir: config.cacheDir });
   const builtin = isBuiltinBackbone(config.backbone) ? getBackboneSpec(config.backbone) : undefined;
+  checkOptions(config, builtin !== undefined);
   if (builtin?.build !== undefined) {
     const random = config.weights === 'random';
     const model = builtin.build({ seed: config.seed, zeros: !random });
@@ -111,12 +128,6 @@ export async function buildNetwork(
     );
   }
   if (config.format === 'graph') {
-    if (builtin !== undefined) {
-      throw new BackboneError(
-        'invalid_config',
-        `${config.backbone} is built in: format "graph" is for user backbones`,
-      );
-    }
     const preprocessing = requirePreprocessing(config);
     const network = await loadGraphNetwork(await resolve(), config, label);
     const spec: BackboneSpec = {
