@@ -190,6 +190,25 @@ describe('efficientnet_b0 other sources: TF.js folders, damaged and foreign file
     );
   });
 
+  it('refuses a file of the model with a classifier on top (include_top), naming the extra layer', async () => {
+    const base = getBackboneSpec('efficientnet_b0').build?.({
+      inputSize: [64, 64],
+      zeros: true,
+    }) as tf.LayersModel;
+    const gap = tf.layers
+      .globalAveragePooling2d({ name: 'avg_pool' })
+      .apply(base.outputs[0] as tf.SymbolicTensor);
+    const top = tf.layers.dense({ name: 'predictions', units: 3 }).apply(gap) as tf.SymbolicTensor;
+    const full = tf.model({ inputs: base.inputs, outputs: top });
+    await writeFile(file('top.weights.h5'), await writeKeras3Weights(full));
+    full.dispose();
+    await expectError(
+      load(file('top.weights.h5')),
+      'weights_missing_layer',
+      /the file holds weights the model has no layer for: layers\/dense \(predictions\) \(it is another model's file\)/,
+    );
+  });
+
   it('reads the Keras 2.13 layout (_layer_checkpoint_dependencies) too', async () => {
     randomizeWeights(source, 9);
     await writeFile(
