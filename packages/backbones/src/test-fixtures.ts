@@ -125,8 +125,8 @@ export function keras2Layers(
  * Writes `model`'s weights as Keras 3's `model.save_weights('x.weights.h5')` does (keras/src/saving/
  * saving_lib.py, H5IOStore), independently of the loader: `vars` of the model at the root, then per layer
  * of `model.layers` a group `layers/<snake_case class>[_k]/vars` holding `0`, `1`... (Normalization's count
- * as an int64 scalar). `names` (Keras >= 3.6): every layer gets its group with a `name` attribute, even
- * without weights; before 3.6 only layers with weights have one, unnamed.
+ * as an int64 scalar), empty for layers without weights. `names` (Keras >= 3.6): each `vars` group carries
+ * the layer's (or model's) name as an attribute; Keras 3.0-3.5 wrote none.
  */
 export async function writeKeras3Weights(
   model: tf.LayersModel,
@@ -155,7 +155,6 @@ export async function writeKeras3Weights(
       seen.set(snake, n + 1);
       const key = n < 0 ? snake : `${snake}_${n + 1}`;
       const weights = layer.getWeights();
-      if (weights.length === 0 && !names) continue;
       const vars = layersGroup.create_group(key).create_group('vars');
       if (names) vars.create_attribute('name', layer.name);
       for (const [i, t] of weights.entries()) {

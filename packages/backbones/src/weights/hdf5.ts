@@ -179,12 +179,12 @@ function readLayout(f: H5File, label: string): KerasWeights {
     // Keras 2.13 wrote the Keras 3 layout under `_layer_checkpoint_dependencies`.
     for (const name of ['layers', '_layer_checkpoint_dependencies']) {
       const g = f.get(name);
-      if (g instanceof h5wasm.Group && f.get('vars') instanceof h5wasm.Group) return readKeras3(g, label);
+      if (g instanceof h5wasm.Group) return readKeras3(g, label);
     }
     throw new BackboneError(
       'weights_corrupt',
       `${label} is an HDF5 file but not Keras weights (${describeRoot(f)}): expected a Keras 2 .h5 ` +
-        '(root attribute layer_names) or a Keras 3 .weights.h5 (root groups layers and vars)',
+        '(root attribute layer_names) or a Keras 3 .weights.h5 (root group layers)',
       { details: { groups: f.keys(), attributes: Object.keys(f.attrs) } },
     );
   });

@@ -259,7 +259,7 @@ describe('efficientnet_b0 other sources: TF.js folders, damaged and foreign file
     await expectError(
       load(file('other.h5')),
       'weights_corrupt',
-      /is an HDF5 file but not Keras weights \(root groups: images; root attributes: note\): expected a Keras 2 \.h5 \(root attribute layer_names\) or a Keras 3 \.weights\.h5/,
+      /is an HDF5 file but not Keras weights \(root groups: images; root attributes: note\): expected a Keras 2 \.h5 \(root attribute layer_names\) or a Keras 3 \.weights\.h5 \(root group layers\)/,
     );
   });
 });
