@@ -7,7 +7,10 @@
  *
  * Extracted features are cached under bench-results/accuracy-features/ so reruns only train.
  * Run: `nice npx tsx test/bench/accuracy-report.ts` (options: ACCURACY_BACKBONES=mobilenet_v1_0.75,...
- * ACCURACY_PRESETS=..., ACCURACY_POOLING=flatten,avg, EDGEHEAD_SHARED_DIR).
+ * ACCURACY_PRESETS=..., ACCURACY_POOLING=flatten,avg, EDGEHEAD_SHARED_DIR). Any built-in backbone runs
+ * when its weights are there: ACCURACY_WEIGHTS_<NAME> (e.g. ACCURACY_WEIGHTS_RESNET50=/w/resnet50.h5, a
+ * Keras .h5 / .weights.h5 or TF.js folder), else ../shared/models/<its folder>, else Keras' published
+ * no-top file, downloaded once into bench-results/weights (which needs internet).
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -58,6 +61,17 @@ async function listImages(split: Split): Promise<{ file: string; label: number }
   return out;
 }
 
+/** Where a backbone's weights come from: the env variable, the shared folder, or Keras' download. */
+function weightsOf(backbone: string): { weights: string; md5?: string; cacheDir?: string } {
+  const spec = getBackboneSpec(backbone);
+  const given = process.env[`ACCURACY_WEIGHTS_${backbone.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`];
+  if (given) return { weights: given };
+  const folder = spec.weights.sharedFolder && path.join(shared, 'models', spec.weights.sharedFolder);
+  if (folder && existsSync(folder)) return { weights: folder };
+  if (spec.weights.url === undefined) throw new Error(`${backbone}: no weights in ${shared}/models`);
+  return { weights: spec.weights.url, md5: spec.weights.md5, cacheDir: path.join(outDir, 'weights') };
+}
+
 /** Features of every image of every split for one backbone (unpooled, e.g. 7x7x768), cached on disk. */
 async function features(backbone: string): Promise<Record<Split, CachedSplit> & { extractSeconds: number }> {
   const metaFile = path.join(cacheDir, `${backbone}.json`);
@@ -81,9 +95,9 @@ async function features(backbone: string): Promise<Record<Split, CachedSplit> & 
     };
   }
   const spec = getBackboneSpec(backbone);
-  const weights = path.join(shared, 'models', spec.weights.sharedFolder ?? '');
+  const weights = weightsOf(backbone);
   const started = performance.now();
-  const pool = await createExtractorPool({ backbone, weights, pooling: 'none', batchSize: 16 });
+  const pool = await createExtractorPool({ backbone, ...weights, pooling: 'none', batchSize: 16 });
   const result: Partial<Record<Split, CachedSplit>> = {};
   try {
     const dim = pool.info.featureLength;

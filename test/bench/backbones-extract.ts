@@ -1,25 +1,38 @@
 // Benchmark (not a test): VGG16 conv base at 150x150 with random weights on each available backend and
-// pool size, sharp decode+resize, and MobileNet v1 with the real ../shared weights. Ratios are against the
-// wasm single-thread VGG16 run measured in this same process (these machines are shared and noisy).
-// Run: npx tsx test/bench/backbones-extract.ts   (BENCH_CPU=0 skips the slow cpu backend, BENCH_IMAGES=n)
+// pool size, sharp decode+resize, MobileNet v1 with the real ../shared weights, and one row per Keras base
+// built in code (ResNet50, InceptionV3, EfficientNetB0; seeded random weights, same arithmetic as the
+// ImageNet ones) single-threaded and in a pool of 2. GMAC/s (countMacs: convolution and dense
+// multiply-accumulates) makes rows of different backbones compare. Ratios are against the wasm
+// single-thread VGG16 run measured in this same process (these machines are shared and noisy).
+// Run: npx tsx test/bench/backbones-extract.ts   (BENCH_CPU=0 skips the slow cpu backend, BENCH_IMAGES=n,
+// BENCH_BACKBONES=resnet50,efficientnet_b0 picks the Keras bases, none with BENCH_BACKBONES=)
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import {
+  type BackboneConfigInput,
+  countMacs,
   createExtractorPool,
   decodeImage,
   type FeatureExtractor,
+  getBackboneSpec,
   initBackend,
   loadBackbone,
   vgg16Macs,
 } from '@edgehead/backbones';
+import type * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const shared = process.env.EDGEHEAD_SHARED_DIR ?? path.resolve(root, '../shared');
 const N = Number(process.env.BENCH_IMAGES ?? 8);
 const withCpu = process.env.BENCH_CPU !== '0';
+/** The Keras bases built in code, one row each (plus its pool of 2). */
+const KERAS_BASES = (process.env.BENCH_BACKBONES ?? 'resnet50,inception_v3,efficientnet_b0')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const VGG_MACS = vgg16Macs(150);
 
 interface Row {
@@ -30,6 +43,8 @@ interface Row {
   images: number;
   seconds: number;
   imagesPerS: number;
+  /** Multiply-accumulates per image (countMacs), null for rows that are not a forward pass. */
+  macsPerImage: number | null;
   gmacPerS: number | null;
   ratio: number | null;
 }
@@ -69,6 +84,7 @@ function record(
     images: n,
     seconds: s,
     imagesPerS: n / s,
+    macsPerImage: macs,
     gmacPerS: macs === null ? null : (macs * n) / s / 1e9,
     ratio: null,
   });
@@ -108,6 +124,7 @@ const jpegs = await photos(50);
     images: jpegs.length,
     seconds: s,
     imagesPerS: jpegs.length / s,
+    macsPerImage: null,
     gmacPerS: null,
     ratio: null,
   });
@@ -134,16 +151,31 @@ if (existsSync(mobilenetDir)) {
     jpegs.slice(0, 2 * N).map(async (j) => (await decodeImage(j, [224, 224])).pixels),
   );
   const single = await loadBackbone({ backbone: 'mobilenet_v1_0.75', weights: mobilenetDir, batchSize: 8 });
-  record('mobilenet_v1_0.75 224', single, 1, 8, mImages.length, await time(single, mImages), null);
+  const macs = countMacs(single.model as tf.LayersModel);
+  record('mobilenet_v1_0.75 224', single, 1, 8, mImages.length, await time(single, mImages), macs);
   await single.dispose();
   const pool = await createExtractorPool(
     { backbone: 'mobilenet_v1_0.75', weights: mobilenetDir, batchSize: 8 },
     { size: 2 },
   );
-  record('mobilenet_v1_0.75 224 pool', pool, 2, 8, mImages.length, await time(pool, mImages), null);
+  record('mobilenet_v1_0.75 224 pool', pool, 2, 8, mImages.length, await time(pool, mImages), macs);
   await pool.dispose();
 } else {
   console.log(`skipped MobileNet: ${mobilenetDir} is absent`);
+}
+
+for (const name of KERAS_BASES) {
+  const spec = getBackboneSpec(name);
+  const [h, w] = spec.inputSize;
+  const config: BackboneConfigInput = { backbone: name, weights: 'random', batchSize: 2 };
+  const images = Array.from({ length: N }, (_, i) => noise(h * w * 3, i + 1));
+  const single = await loadBackbone(config);
+  const macs = countMacs(single.model as tf.LayersModel);
+  record(`${name} ${h}x${w}`, single, 1, 2, N, await time(single, images), macs);
+  await single.dispose();
+  const pool = await createExtractorPool(config, { size: 2 });
+  record(`${name} ${h}x${w} pool`, pool, 2, 2, N, await time(pool, images), macs);
+  await pool.dispose();
 }
 
 if (withCpu) {
@@ -159,7 +191,10 @@ if (withCpu) {
 }
 
 const baseline = rows.find((r) => r.name === 'vgg16 150x150' && r.backend === 'wasm' && r.batch === 1);
-for (const r of rows) if (baseline && r.gmacPerS !== null) r.ratio = r.imagesPerS / baseline.imagesPerS;
+// Arithmetic throughput against the baseline's: for VGG16 rows the same as the images/s ratio.
+for (const r of rows) {
+  if (baseline?.gmacPerS && r.gmacPerS !== null) r.ratio = r.gmacPerS / baseline.gmacPerS;
+}
 console.table(
   rows.map((r) => ({
     run: r.name,
@@ -170,7 +205,7 @@ console.table(
     s: r.seconds.toFixed(2),
     'images/s': r.imagesPerS.toFixed(r.imagesPerS < 1 ? 3 : 1),
     'GMAC/s': r.gmacPerS?.toFixed(1) ?? '',
-    'x wasm 1 thread': r.ratio?.toFixed(2) ?? '',
+    'GMAC/s x vgg16 wasm 1 thread': r.ratio?.toFixed(2) ?? '',
   })),
 );
 const out = path.join(root, 'bench-results', 'backbones-extract.json');

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { backboneName, DEFAULT_BACKBONE } from '@edgehead/backbones';
+import { backboneFormat, backboneInputSize, backboneName, DEFAULT_BACKBONE } from '@edgehead/backbones';
 import { preprocessing } from '@edgehead/contracts';
 import { z } from 'zod';
 
@@ -9,12 +9,15 @@ const MiB = 1024 * 1024;
 const int = (min: number) => z.coerce.number().int().min(min);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
-/** A user backbone declared in `EDGEHEAD_BACKBONES` (JSON array): a TF.js layers model of your own. */
+/** A user backbone declared in `EDGEHEAD_BACKBONES` (JSON array): a TF.js layers or graph model of your own. */
 const userBackbone = z.strictObject({
   name: backboneName,
   weights: z.string().min(1),
   preprocessing,
   featureLayer: z.string().min(1).optional(),
+  format: backboneFormat.optional(),
+  featureNode: z.string().min(1).optional(),
+  inputSize: backboneInputSize.optional(),
 });
 
 const schema = z.object({
@@ -33,7 +36,7 @@ const schema = z.object({
   /** Server folders may be registered only below this root; unset disables folder registration. */
   EDGEHEAD_IMPORT_ROOT: z.string().min(1).optional(),
   EDGEHEAD_DEFAULT_BACKBONE: backboneName.default(DEFAULT_BACKBONE),
-  /** JSON array of user backbones: [{ name, weights, preprocessing, featureLayer? }]. */
+  /** JSON array of user backbones: [{ name, weights, preprocessing, featureLayer?, format?, featureNode?, inputSize? }]. */
   EDGEHEAD_BACKBONES: z
     .string()
     .default('[]')

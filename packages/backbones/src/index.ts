@@ -15,7 +15,23 @@ export {
   loadBackbone,
   type ResolvedBackbone,
 } from './load.ts';
+export type { BuildOptions } from './models/build.ts';
+export {
+  buildEfficientNetB0,
+  correctPad,
+  EFFICIENTNET_B0_KERAS_WEIGHTS,
+  EFFICIENTNET_B0_PARAMS,
+  efficientnetB0Spec,
+} from './models/efficientnet_b0.ts';
+export {
+  buildInceptionV3,
+  INCEPTION_V3_KERAS_WEIGHTS,
+  INCEPTION_V3_PARAMS,
+  inceptionV3Spec,
+} from './models/inception_v3.ts';
+export { countMacs } from './models/macs.ts';
 export { mobilenetV1Spec, mobilenetV2Spec } from './models/mobilenet.ts';
+export { Normalization } from './models/normalization.ts';
 export {
   type BackboneConfig,
   type BackboneConfigInput,
@@ -23,6 +39,8 @@ export {
   BUILTIN_BACKBONES,
   type BuiltinBackboneName,
   backboneConfig,
+  backboneFormat,
+  backboneInputSize,
   backboneName,
   DEFAULT_BACKBONE,
   getBackboneSpec,
@@ -30,6 +48,7 @@ export {
   parseBackboneConfig,
   parseBackboneShorthand,
 } from './models/registry.ts';
+export { buildResNet50, RESNET50_KERAS_WEIGHTS, RESNET50_PARAMS, resnet50Spec } from './models/resnet50.ts';
 export { type BackboneSpec, type Pooling, pooledShape } from './models/spec.ts';
 export {
   buildVgg16,
@@ -54,12 +73,17 @@ export {
   type DownloadOptions,
   downloadToCache,
   fileIOHandler,
-  type LayerWeightMap,
+  type KerasWeights,
+  keras3Paths,
+  kerasLookup,
+  kerasSnakeCase,
   parseKerasH5,
   type ResolvedWeights,
   readKerasH5,
   readLayersModelFolder,
+  readTfjsModelFolder,
   resolveWeights,
+  type StoredLayer,
   saveLayersModelFolder,
   type WeightArray,
   writeKerasH5,

@@ -32,6 +32,10 @@ describe('preprocess', () => {
     expect(out[3]).toBeCloseTo(10 / 127.5 - 1, 6);
   });
 
+  it('raw keeps the 0..255 values for models that scale inside (Keras EfficientNet)', () => {
+    expect(Array.from(preprocess(px, 'raw'))).toEqual([0, 128, 255, 10, 20, 30]);
+  });
+
   it('writes at an offset without touching the rest of the buffer', () => {
     const out = new Float32Array(9).fill(7);
     preprocessInto(new Uint8Array([255, 255, 255]), 'rescale', out, 3);

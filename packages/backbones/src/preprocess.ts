@@ -12,7 +12,8 @@ const MEAN_R = Math.fround(CAFFE_MEAN_BGR[2]);
 
 /**
  * Scales interleaved RGB bytes (HWC) into `out` (same length) with the given Keras preprocessing.
- * `rescale`: x * (1/255); `caffe`: RGB->BGR then minus the ImageNet means; `tf`: x / 127.5 - 1.
+ * `rescale`: x * (1/255); `caffe`: RGB->BGR then minus the ImageNet means; `tf`: x / 127.5 - 1;
+ * `raw`: the byte values as floats (models that scale inside, like Keras EfficientNet).
  * @example preprocessInto(new Uint8Array([255, 0, 0]), 'caffe', out) // out = [-103.939, -116.779, 131.32]
  */
 export function preprocessInto(
@@ -30,6 +31,9 @@ export function preprocessInto(
       break;
     case 'tf':
       for (let i = 0; i < n; i++) out[offset + i] = Math.fround((rgb[i] as number) / TF_SCALE) - 1;
+      break;
+    case 'raw':
+      for (let i = 0; i < n; i++) out[offset + i] = rgb[i] as number;
       break;
     case 'caffe':
       for (let i = 0; i < n; i += 3) {

@@ -5,6 +5,7 @@ export const preprocessing = z.enum([
   'rescale', // x / 255, the recipe's ImageDataGenerator(rescale=1/255)
   'caffe', // keras vgg16.preprocess_input: RGB->BGR, minus ImageNet channel means
   'tf', // x / 127.5 - 1 (MobileNet)
+  'raw', // the 0-255 values as floats: the model scales inside (Keras EfficientNet)
 ]);
 export type Preprocessing = z.infer<typeof preprocessing>;
 

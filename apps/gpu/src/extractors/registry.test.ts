@@ -104,6 +104,41 @@ describe('ExtractorRegistry.resolve', () => {
   });
 });
 
+describe('ExtractorRegistry with the Keras bases and graph models', () => {
+  it('resolves resnet50, inception_v3 and efficientnet_b0 to the published no-top files and passes a graph model through', () => {
+    const hub = {
+      name: 'hub-net',
+      weights: '/m/hub',
+      preprocessing: 'rescale' as const,
+      format: 'graph' as const,
+      featureNode: 'pool:0',
+      inputSize: [160, 160] as [number, number],
+    };
+    const r = registry({ userBackbones: [hub] });
+    for (const [backbone, file, pre] of [
+      ['resnet50', 'resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5', 'caffe'],
+      ['inception_v3', 'inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5', 'tf'],
+      ['efficientnet_b0', 'efficientnetb0_notop.h5', 'raw'],
+    ] as const) {
+      const got = r.resolve({ backbone, pooling: 'avg' });
+      expect(got).toMatchObject({ featureSet: `${backbone}+avg`, preprocessing: pre });
+      expect(String(got.config.weights)).toMatch(new RegExp(`^https://.*/${file}$`));
+      expect(got.config.md5).toMatch(/^[0-9a-f]{32}$/);
+    }
+    expect(r.resolve({ backbone: 'hub-net' }).config).toMatchObject({
+      weights: '/m/hub',
+      format: 'graph',
+      featureNode: 'pool:0',
+      inputSize: [160, 160],
+    });
+    const env = parseEnv({
+      EDGEHEAD_GPU_TOKEN: 'a-token-long-enough',
+      EDGEHEAD_BACKBONES: JSON.stringify([hub]),
+    });
+    expect(env.userBackbones[0]).toEqual(hub);
+  });
+});
+
 describe('parseEnv', () => {
   it('reads weights per backbone, user backbones and limits, with local defaults', () => {
     const env = parseEnv({

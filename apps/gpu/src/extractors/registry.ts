@@ -79,6 +79,10 @@ export interface UserBackbone {
   weights: string;
   preprocessing: Preprocessing;
   featureLayer?: string | undefined;
+  /** `graph` for a TF.js graph model (then `featureNode`), default `layers`. */
+  format?: 'layers' | 'graph' | undefined;
+  featureNode?: string | undefined;
+  inputSize?: [number, number] | undefined;
 }
 
 /** Why a request cannot be turned into an extractor; `field` names the request field, `variable` what to set. */
@@ -246,9 +250,13 @@ export class ExtractorRegistry {
       const spec = getBackboneSpec(parts.backbone);
       if (weights === spec.weights.url && spec.weights.md5 !== undefined) config.md5 = spec.weights.md5;
     } else {
-      const layer =
-        featureLayer ?? this.options.userBackbones?.find((b) => b.name === parts.backbone)?.featureLayer;
-      if (layer !== undefined) config.featureLayer = layer;
+      const user = this.options.userBackbones?.find((b) => b.name === parts.backbone);
+      // a graph model's feature node is recorded as its feature layer
+      const graph = user?.format === 'graph';
+      const layer = featureLayer ?? (graph ? user?.featureNode : user?.featureLayer);
+      if (graph) config.format = 'graph';
+      if (layer !== undefined) config[graph ? 'featureNode' : 'featureLayer'] = layer;
+      if (user?.inputSize !== undefined) config.inputSize = user.inputSize;
     }
     if (this.options.batchSize !== undefined) config.batchSize = this.options.batchSize;
     return config;

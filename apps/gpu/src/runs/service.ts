@@ -1,4 +1,4 @@
-import { isBuiltinBackbone } from '@edgehead/backbones';
+import { BUILTIN_BACKBONES, isBuiltinBackbone } from '@edgehead/backbones';
 import {
   type createRunRequest,
   type FeatureSetRecord,
@@ -135,7 +135,7 @@ async function runFeatureSet(
     throw new ApiError(
       400,
       'validation_failed',
-      `backbone '${parts.backbone}' is unknown: expected a built-in backbone (vgg16, mobilenet_v1_0.75, mobilenet_v2_0.35) or a configured user backbone`,
+      `backbone '${parts.backbone}' is unknown: expected a built-in backbone (${Object.keys(BUILTIN_BACKBONES).join(', ')}) or a configured user backbone`,
       { field: 'backbone' },
     );
   }

@@ -21,11 +21,33 @@ describe('registry', () => {
       featureLayer: 'out_relu',
       featureShape: [7, 7, 1280],
     });
-    expect(Object.keys(BUILTIN_BACKBONES)).toEqual(['vgg16', 'mobilenet_v1_0.75', 'mobilenet_v2_0.35']);
+    expect(getBackboneSpec('resnet50')).toMatchObject({
+      inputSize: [224, 224],
+      featureShape: [7, 7, 2048],
+      preprocessing: 'caffe',
+    });
+    expect(getBackboneSpec('inception_v3')).toMatchObject({
+      inputSize: [299, 299],
+      featureShape: [8, 8, 2048],
+      preprocessing: 'tf',
+    });
+    expect(getBackboneSpec('efficientnet_b0')).toMatchObject({
+      inputSize: [224, 224],
+      featureShape: [7, 7, 1280],
+      preprocessing: 'raw',
+    });
+    expect(Object.keys(BUILTIN_BACKBONES)).toEqual([
+      'vgg16',
+      'mobilenet_v1_0.75',
+      'mobilenet_v2_0.35',
+      'resnet50',
+      'inception_v3',
+      'efficientnet_b0',
+    ]);
   });
 
   it('rejects an unknown backbone name with the list of choices', () => {
-    expect(() => getBackboneSpec('resnet50')).toThrow(/"resnet50" is not built in; expected one of vgg16/);
+    expect(() => getBackboneSpec('resnet101')).toThrow(/"resnet101" is not built in; expected one of vgg16/);
   });
 
   it('pools a feature map to its channel count', () => {

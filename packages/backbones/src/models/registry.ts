@@ -1,7 +1,10 @@
 import { type Pooling, type Preprocessing, pooling, preprocessing, sha256Hex } from '@edgehead/contracts';
 import { z } from 'zod';
 import { BackboneError } from '../errors.ts';
+import { efficientnetB0Spec } from './efficientnet_b0.ts';
+import { inceptionV3Spec } from './inception_v3.ts';
 import { mobilenetV1Spec, mobilenetV2Spec } from './mobilenet.ts';
+import { resnet50Spec } from './resnet50.ts';
 import type { BackboneSpec } from './spec.ts';
 import { vgg16Spec } from './vgg16.ts';
 
@@ -10,6 +13,9 @@ export const BUILTIN_BACKBONES = {
   vgg16: vgg16Spec,
   'mobilenet_v1_0.75': mobilenetV1Spec,
   'mobilenet_v2_0.35': mobilenetV2Spec,
+  resnet50: resnet50Spec,
+  inception_v3: inceptionV3Spec,
+  efficientnet_b0: efficientnetB0Spec,
 } as const satisfies Record<string, BackboneSpec>;
 /** Name of a built-in backbone. */
 export type BuiltinBackboneName = keyof typeof BUILTIN_BACKBONES;
@@ -40,14 +46,27 @@ export const backboneName = z
   .string()
   .regex(NAME, 'expected 1-64 of a-z 0-9 _ . - starting with a letter or digit');
 
+/** How a user backbone's TF.js model is stored: a layers model or a graph model (SavedModel / TF Hub conversions). */
+export const backboneFormat = z.enum(['layers', 'graph']);
+/** [height, width] of the images a user model with an open input size is fed. */
+export const backboneInputSize = z.tuple([
+  z.number().int().min(1).max(4096),
+  z.number().int().min(1).max(4096),
+]);
+
 /**
  * What to load, as plain JSON (it crosses worker threads and is stored on runs).
  * Built-ins: `{ backbone: 'vgg16', weights: <folder|.h5|URL|'random'> }`. User backbones: any other
- * name with `weights` (a TF.js layers folder or URL), `preprocessing` and optionally `featureLayer`.
+ * name with `weights` (a TF.js layers folder or URL), `preprocessing` and optionally `featureLayer`;
+ * TF.js graph models (the converter's output for SavedModels and TF Hub modules) with `format: 'graph'`
+ * and optionally `featureNode`.
  */
 export const backboneConfig = z.object({
   backbone: backboneName.default(DEFAULT_BACKBONE),
-  /** A TF.js layers folder or model.json, a Keras .h5 file, an https URL of either, or `random` (vgg16 only). */
+  /**
+   * A TF.js folder or model.json, a Keras .h5 / .weights.h5 file (built-ins whose topology is in code),
+   * an https URL of either, or `random` (seeded random weights of a topology in code).
+   */
   weights: z.string().min(1),
   /** Checksum of the downloaded file for URL weights. */
   sha256: sha256Hex.optional(),
@@ -61,6 +80,12 @@ export const backboneConfig = z.object({
   preprocessing: preprocessing.optional(),
   /** User backbones: layer whose output is the feature (default: the model's output). */
   featureLayer: z.string().min(1).optional(),
+  /** User backbones: `layers` (a TF.js layers model, the default) or `graph` (a TF.js graph model). */
+  format: backboneFormat.default('layers'),
+  /** Graph models: the node whose output is the feature, e.g. `StatefulPartitionedCall:0` (default: the model output). */
+  featureNode: z.string().min(1).optional(),
+  /** User backbones whose model leaves the image size open ([null, null, null, 3]): the [height, width] to feed. */
+  inputSize: backboneInputSize.optional(),
   /** Images per forward pass. */
   batchSize: z.number().int().min(1).max(512).default(8),
   /** Seed of `random` weights. */

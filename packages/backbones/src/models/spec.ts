@@ -1,4 +1,6 @@
 import type { Pooling, Preprocessing } from '@edgehead/contracts';
+import type * as tf from '@tensorflow/tfjs';
+import type { BuildOptions } from './build.ts';
 
 export type { Pooling };
 
@@ -18,6 +20,11 @@ export interface BackboneSpec {
   featureShape: readonly number[];
   /** Where the pretrained weights come from when the user names none (documentation and defaults). */
   weights: { url?: string; md5?: string; sharedFolder?: string; note: string };
+  /**
+   * Builds the topology in code (Keras' layer names, so Keras weight files load); absent for backbones
+   * that come as a TF.js layers folder with their topology.
+   */
+  build?: (options?: BuildOptions) => tf.LayersModel;
 }
 
 /** Shape of one feature vector after pooling. */

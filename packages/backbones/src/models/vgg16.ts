@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { BuildOptions } from './build.ts';
 import type { BackboneSpec } from './spec.ts';
 
 /**
@@ -48,8 +49,9 @@ export const vgg16Spec: BackboneSpec = {
   weights: {
     url: VGG16_KERAS_WEIGHTS.url,
     md5: VGG16_KERAS_WEIGHTS.md5,
-    note: 'Keras ImageNet no-top .h5 (58.9 MB), or a TF.js folder converted from it',
+    note: 'Keras ImageNet no-top .h5 (58.9 MB), Keras 2 or Keras 3 weight files of the same model, or a TF.js folder',
   },
+  build: buildVgg16,
 };
 
 /** Multiply-accumulates of one VGG16 conv-base forward pass at `size`x`size` (about 6.6e9 at 150). */
@@ -72,9 +74,7 @@ export function vgg16Macs(size = 150): number {
  * Glorot-uniform from `seed` (deterministic, so every worker of a pool builds the same network), or
  * zeros when `zeros` is set because weights are loaded next.
  */
-export function buildVgg16(
-  options: { inputSize?: readonly [number, number]; seed?: number; zeros?: boolean } = {},
-): tf.LayersModel {
+export function buildVgg16(options: BuildOptions = {}): tf.LayersModel {
   const [h, w] = options.inputSize ?? vgg16Spec.inputSize;
   const seed = options.seed ?? 1;
   const input = tf.input({ shape: [h, w, 3], name: 'input_1' });

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BackboneError } from '../errors.ts';
+import { looksLikeHdf5 } from './hdf5.ts';
+import { looksLikeZip } from './keras-archive.ts';
 import { type Checksum, downloadToCache, isUrl, parseWeightsUrl } from './url-cache.ts';
 
 /** A weight source resolved to a local file. */
@@ -14,7 +16,7 @@ export interface ResolveWeightsOptions extends Checksum {
 }
 
 function kindOfName(name: string): 'tfjs' | 'keras-h5' | undefined {
-  if (/\.(h5|hdf5|keras\.h5)$/i.test(name)) return 'keras-h5';
+  if (/\.(h5|hdf5|keras)$/i.test(name)) return 'keras-h5';
   if (/\.json$/i.test(name)) return 'tfjs';
   return undefined;
 }
@@ -28,10 +30,10 @@ async function localKind(source: string): Promise<ResolvedWeights> {
   if (byName === 'tfjs') return { kind: 'tfjs', modelJson: source };
   if (byName === 'keras-h5') return { kind: 'keras-h5', file: source };
   const head = (await readFile(source)).subarray(0, 8);
-  if (head[0] === 0x89 && head[1] === 0x48) return { kind: 'keras-h5', file: source };
+  if (looksLikeHdf5(head) || looksLikeZip(head)) return { kind: 'keras-h5', file: source };
   throw new BackboneError(
     'invalid_config',
-    `weights file ${source}: expected a TF.js folder, a model.json or a Keras .h5 file`,
+    `weights file ${source}: expected a TF.js folder, a model.json, a Keras .h5 / .weights.h5 or a .keras file`,
   );
 }
 
@@ -81,24 +83,37 @@ export async function resolveWeights(
   if (kind === 'tfjs') return { kind, modelJson: await downloadTfjs(url, options, options.cacheDir) };
   throw new BackboneError(
     'invalid_config',
-    `weights URL ${source}: expected a path ending in .h5 (Keras) or model.json (TF.js)`,
+    `weights URL ${source}: expected a path ending in .h5 or .keras (Keras) or model.json (TF.js)`,
   );
 }
 
-export { assignWeights, decodeNamedWeights, h5Lookup, namedLookup, type WeightLookup } from './assign.ts';
 export {
-  type LayerWeightMap,
+  assignWeights,
+  decodeNamedWeights,
+  type LayerWeights,
+  namedLookup,
+  type WeightLookup,
+} from './assign.ts';
+export {
+  type KerasWeights,
   looksLikeHdf5,
   parseKerasH5,
   readKerasH5,
+  type StoredLayer,
   type WeightArray,
+  writeH5,
   writeKerasH5,
 } from './hdf5.ts';
+export { keras3Paths, kerasLookup, kerasSnakeCase } from './keras-order.ts';
 export {
   fileIOHandler,
+  GRAPH_MODEL_FORMAT,
+  graphArtifacts,
   type LayersModelFolder,
   readLayersModelFolder,
+  readTfjsModelFolder,
   saveLayersModelFolder,
+  type TfjsModelFolder,
 } from './tfjs-folder.ts';
 export {
   type Checksum,

@@ -3,13 +3,30 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { BackboneError } from '../errors.ts';
 
-/** model.json as the tfjs converter writes it (current format) or tfjs-models did (legacy, no `format`). */
+/**
+ * model.json as the tfjs converter writes it: a layers model (current format, or tfjs-models' legacy
+ * one without `format`) or a graph model (`format: 'graph-model'`, a GraphDef as JSON).
+ */
 interface ModelJson {
   format?: string;
   generatedBy?: string;
   convertedBy?: string | null;
   modelTopology: Record<string, unknown>;
   weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  signature?: Record<string, unknown>;
+  userDefinedMetadata?: Record<string, object>;
+  modelInitializer?: Record<string, unknown>;
+}
+
+/** The converter's `format` of a graph model. */
+export const GRAPH_MODEL_FORMAT = 'graph-model';
+
+/** A TF.js model folder read into memory: its model.json and the weight bytes of all shards. */
+export interface TfjsModelFolder {
+  modelJsonPath: string;
+  json: ModelJson;
+  weightSpecs: tf.io.WeightsManifestEntry[];
+  weightData: ArrayBuffer;
 }
 
 /** A TF.js layers-model folder read into memory. */
@@ -71,10 +88,10 @@ async function readJson(file: string): Promise<ModelJson> {
       `${file} is not a TF.js layers model: expected modelTopology and weightsManifest keys`,
     );
   }
-  if (m.format !== undefined && m.format !== 'layers-model') {
+  if (m.format !== undefined && m.format !== 'layers-model' && m.format !== GRAPH_MODEL_FORMAT) {
     throw new BackboneError(
       'weights_corrupt',
-      `${file} has format ${JSON.stringify(m.format)}, expected "layers-model" (graph models are not supported)`,
+      `${file} has format ${JSON.stringify(m.format)}, expected "layers-model" or "${GRAPH_MODEL_FORMAT}"`,
     );
   }
   return m as ModelJson;
@@ -91,10 +108,11 @@ export async function modelJsonPathOf(source: string): Promise<string> {
 }
 
 /**
- * Reads a TF.js layers-model folder (model.json + weight shards), checking that every shard exists and
- * that the bytes match the manifest, so a truncated download fails here and names the first short weight.
+ * Reads a TF.js model folder of either kind (model.json + weight shards), checking that every shard
+ * exists and that the bytes match the manifest, so a truncated download fails here and names the first
+ * short weight.
  */
-export async function readLayersModelFolder(source: string): Promise<LayersModelFolder> {
+export async function readTfjsModelFolder(source: string): Promise<TfjsModelFolder> {
   const modelJsonPath = await modelJsonPathOf(source);
   const json = await readJson(modelJsonPath);
   const dir = path.dirname(modelJsonPath);
@@ -140,6 +158,27 @@ export async function readLayersModelFolder(source: string): Promise<LayersModel
     weightSpecs.push(...group.weights);
   }
   const all = Buffer.concat(buffers);
+  return {
+    modelJsonPath,
+    json,
+    weightSpecs,
+    weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer,
+  };
+}
+
+/** Reads a TF.js layers-model folder; a graph model is refused with a pointer to `format: 'graph'`. */
+export async function readLayersModelFolder(source: string): Promise<LayersModelFolder> {
+  return layersModelOf(await readTfjsModelFolder(source));
+}
+
+function layersModelOf({ modelJsonPath, json, weightSpecs, weightData }: TfjsModelFolder): LayersModelFolder {
+  if (json.format === GRAPH_MODEL_FORMAT) {
+    throw new BackboneError(
+      'invalid_config',
+      `${modelJsonPath} is a TF.js graph model (format "${GRAPH_MODEL_FORMAT}"), expected a layers model: ` +
+        "load it with format: 'graph' (and featureNode to cut it at a node)",
+    );
+  }
   const topology = json.modelTopology;
   const modelConfig =
     typeof topology.model_config === 'object' && topology.model_config !== null
@@ -150,26 +189,45 @@ export async function readLayersModelFolder(source: string): Promise<LayersModel
     format: json.format === undefined ? 'legacy' : 'layers-model',
     modelConfig,
     weightSpecs,
-    weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer,
+    weightData,
   };
 }
 
 /**
- * A `tf.io.IOHandler` that loads a layers model from a local folder: plain `@tensorflow/tfjs` has no
- * `file://` handler in Node. Both the current and the legacy (no `format`) model.json load.
+ * A `tf.io.IOHandler` that loads a TF.js model from a local folder: plain `@tensorflow/tfjs` has no
+ * `file://` handler in Node. Layers models (current and legacy model.json) and graph models load.
  * @example const model = await tf.loadLayersModel(fileIOHandler('../shared/models/mobilenet_v1_0.75_224'));
+ * @example const graph = await tf.loadGraphModel(fileIOHandler('models/my-saved-model-web'));
  */
 export function fileIOHandler(source: string): tf.io.IOHandler {
   return {
     async load(): Promise<tf.io.ModelArtifacts> {
-      const folder = await readLayersModelFolder(source);
+      const folder = await readTfjsModelFolder(source);
+      if (folder.json.format === GRAPH_MODEL_FORMAT) return graphArtifacts(folder);
+      const layers = layersModelOf(folder);
       return {
-        modelTopology: folder.modelConfig,
-        weightSpecs: folder.weightSpecs,
-        weightData: folder.weightData,
+        modelTopology: layers.modelConfig,
+        weightSpecs: layers.weightSpecs,
+        weightData: layers.weightData,
         format: 'layers-model',
       };
     },
+  };
+}
+
+/** The artifacts `tf.loadGraphModel` takes, from a graph-model folder read into memory. */
+export function graphArtifacts(folder: TfjsModelFolder): tf.io.ModelArtifacts {
+  const { json } = folder;
+  return {
+    modelTopology: json.modelTopology,
+    weightSpecs: folder.weightSpecs,
+    weightData: folder.weightData,
+    format: GRAPH_MODEL_FORMAT,
+    ...(json.generatedBy === undefined ? {} : { generatedBy: json.generatedBy }),
+    ...(json.convertedBy === undefined || json.convertedBy === null ? {} : { convertedBy: json.convertedBy }),
+    ...(json.signature === undefined ? {} : { signature: json.signature }),
+    ...(json.userDefinedMetadata === undefined ? {} : { userDefinedMetadata: json.userDefinedMetadata }),
+    ...(json.modelInitializer === undefined ? {} : { modelInitializer: json.modelInitializer }),
   };
 }
 

@@ -89,7 +89,7 @@ describe('URL weights', () => {
     expect(() => parseWeightsUrl('http://example.com/w.h5')).toThrow(/expected https/);
     expect(parseWeightsUrl('https://example.com/w.h5').protocol).toBe('https:');
     await expect(resolveWeights(`${base}/w.bin`, { cacheDir })).rejects.toThrow(
-      /\.h5 \(Keras\) or model\.json/,
+      /\.h5 or \.keras \(Keras\) or model\.json/,
     );
   });
 

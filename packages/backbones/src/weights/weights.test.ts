@@ -7,8 +7,9 @@ import { BackboneError } from '../errors.ts';
 import { loadBackbone } from '../load.ts';
 import { VGG16_LAYERS } from '../models/vgg16.ts';
 import { noiseImage, tempDir, tinyModel } from '../test-fixtures.ts';
-import { assignWeights, h5Lookup } from './assign.ts';
+import { assignWeights } from './assign.ts';
 import { readKerasH5, type WeightArray, writeKerasH5 } from './hdf5.ts';
+import { kerasLookup } from './keras-order.ts';
 import { fileIOHandler, saveLayersModelFolder } from './tfjs-folder.ts';
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -186,7 +187,7 @@ describe('Keras HDF5 weights', () => {
     try {
       for (const name of ['block1_conv1', 'block5_conv3']) {
         const li = VGG16_LAYERS.findIndex((l) => l.name === name);
-        const [k, bias] = b.model.getLayer(name).getWeights();
+        const [k, bias] = (b.model as tf.LayersModel).getLayer(name).getWeights();
         const spec = VGG16_LAYERS[li] as unknown as { kernel: number[]; bias: number[] };
         expect(Array.from((k?.dataSync() ?? []).slice(0, 50))).toEqual(
           Array.from(ramp(spec.kernel, li).slice(0, 50)),
@@ -198,26 +199,36 @@ describe('Keras HDF5 weights', () => {
     }
   }, 30_000);
 
-  it('loads Keras 2 names into a model and rejects wrong shapes and missing layers by name', async () => {
+  it('loads a Keras 2 file by layer order and rejects wrong shapes and layer counts, naming the layer', async () => {
     const file = path.join(tmp.dir, 'tiny.h5');
-    await writeFile(file, await writeKerasH5(kerasLayers(reference)));
+    // Other names than the model's, as in a Keras 2.0 file: Keras matches layers by order, so do we.
+    await writeFile(
+      file,
+      await writeKerasH5(kerasLayers(reference).map((l, i) => ({ ...l, name: `layer_${i}` }))),
+    );
     const target = tinyModel({ seed: 7 });
-    assignWeights(target, h5Lookup(await readKerasH5(file), file), file);
+    const weights = await readKerasH5(file);
+    assignWeights(target, kerasLookup(target, weights, file), file);
     expect(target.getLayer('conv_b').getWeights()[0]?.dataSync()).toEqual(
       reference.getLayer('conv_b').getWeights()[0]?.dataSync(),
     );
     const narrow = tinyModel({ convBFilters: 5 });
-    expect(() => assignWeights(narrow, h5Lookup(new Map(), 'x.h5'), 'x.h5')).toThrow(
-      /layer conv_a has no kernel/,
-    );
-    const weights = await readKerasH5(file);
     try {
-      assignWeights(narrow, h5Lookup(weights, file), file);
+      assignWeights(narrow, kerasLookup(narrow, weights, file), file);
       expect.unreachable();
     } catch (err) {
       expect((err as BackboneError).code).toBe('weights_shape_mismatch');
-      expect((err as Error).message).toMatch(/layer conv_b: kernel shape \[3,3,4,6\], expected \[3,3,4,5\]/);
+      expect((err as Error).message).toMatch(
+        /layer conv_b: kernel shape \[3,3,4,6\], expected \[3,3,4,5\] \(stored as layer_3\/conv_b\/kernel:0\)/,
+      );
     }
+    const short = {
+      layout: 'keras2' as const,
+      layers: weights.layout === 'keras2' ? weights.layers.slice(0, 2) : [],
+    };
+    expect(() => kerasLookup(narrow, short, 'x.h5')).toThrow(
+      /holds weights for 1 layers, the model has 3 layers with weights .* differ at #1: model conv_b \(kernel \[3,3,4,5\], bias \[5\]\), file nothing/,
+    );
     narrow.dispose();
     target.dispose();
   });
