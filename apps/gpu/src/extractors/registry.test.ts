@@ -121,7 +121,7 @@ describe('ExtractorRegistry with the Keras bases and graph models', () => {
       ['efficientnet_b0', 'efficientnetb0_notop.h5', 'raw'],
     ] as const) {
       const got = r.resolve({ backbone, pooling: 'avg' });
-      expect(got).toMatchObject({ featureSet: `${backbone}+avg`, preprocessing: pre });
+      expect(got).toMatchObject({ backbone, pooling: 'avg', preprocessing: pre });
       expect(String(got.config.weights)).toMatch(new RegExp(`^https://.*/${file}$`));
       expect(got.config.md5).toMatch(/^[0-9a-f]{32}$/);
     }
