@@ -10,6 +10,7 @@ import { loadBackbone } from './load.ts';
 import { createExtractorPool } from './pool.ts';
 import { preprocess } from './preprocess.ts';
 import { noiseImage, tempDir, tinyModel } from './test-fixtures.ts';
+import { weightsSha256 } from './weights/identity.ts';
 import { saveLayersModelFolder } from './weights/tfjs-folder.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -133,8 +134,15 @@ describe('TF.js graph model as a user backbone', () => {
       inputSize: [8, 8],
       featureLayer: 'relu',
       featureShape: [8, 8, 4],
-      featureSet: 'tiny-graph',
+      featureSet: {
+        backbone: 'tiny-graph',
+        pooling: 'none',
+        inputSize: [8, 8],
+        featureLayer: 'relu',
+        featureShape: [8, 8, 4],
+      },
     });
+    expect(b.info.featureSet.weights.sha256).toBe(weightsSha256(b.model));
     const { json, bin } = tinyGraph([-1, 8, 8, 3]);
     const reference = await tf.loadGraphModel(
       tf.io.fromMemory({
@@ -172,7 +180,7 @@ describe('TF.js graph model as a user backbone', () => {
     const pool = await createExtractorPool(config({ pooling: 'avg' }), { size: 2 });
     try {
       expect(pool.info).toEqual(single.info);
-      expect(pool.info.featureSet).toBe('tiny-graph+avg');
+      expect(pool.info.featureSet).toMatchObject({ backbone: 'tiny-graph', pooling: 'avg', featureShape: [4] });
       const imgs = [1, 2, 3].map((s) => noiseImage(8, 8, s));
       expect(await pool.extract(imgs)).toEqual(await single.extract(imgs));
     } finally {
