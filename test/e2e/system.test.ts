@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '@edgehead/cli';
@@ -132,6 +132,7 @@ describe('edgehead end to end', () => {
       gpuToken: string;
     };
     const binLabels = new Map<string, string>();
+    await mkdir(path.join(work, 'features'));
     for (const t of tests) {
       const res = await fetch(`${config.gpuUrl}/v1/features?backbone=tiny`, {
         method: 'POST',
@@ -144,7 +145,8 @@ describe('edgehead end to end', () => {
       });
       expect(res.status).toBe(200);
       expect(res.headers.get('x-feature-shape')).toBe(`1,${TINY_SIZE / 8},${TINY_SIZE / 8},6`);
-      const bin = `${t.file}.bin`;
+      // beside the data, not in it (the demo below scans the data folder)
+      const bin = path.join(work, 'features', `${t.label}-${path.basename(t.file)}.bin`);
       await writeFile(bin, new Uint8Array(await res.arrayBuffer()));
       binLabels.set(bin, t.label);
     }
@@ -154,6 +156,45 @@ describe('edgehead end to end', () => {
     expect(byFeatures.map((r) => r.predictions[0]?.label)).toEqual(
       byImage.map((r) => r.predictions[0]?.label),
     );
+  });
+
+  it('runs the demo: every test image through the edge by features (one batch request) and by image', async () => {
+    type Path = { n: number; correct: number; accuracy: number; requests: number; errors: string[] };
+    const report = await cliJson<{
+      run: { evaluation: { test: { accuracy: number } | null } };
+      edge: { features: Path; image: Path & { fromCache: number } };
+      stages: { stage: string; ms: number }[];
+    }>(
+      [
+        'demo',
+        '--data',
+        path.join(work, 'data'),
+        '--backbone',
+        'tiny',
+        '--preset',
+        'edgehead-default',
+        '--epochs',
+        '40',
+        '--alias',
+        'demo-shapes',
+      ],
+      env,
+    );
+    const { features, image } = report.edge;
+    expect(features).toMatchObject({ n: tests.length, requests: 1, errors: [] });
+    expect(image).toMatchObject({ n: tests.length, requests: tests.length, errors: [] });
+    // the same head on the same vectors: both paths agree with the run's own test evaluation
+    expect(features.correct).toBe(image.correct);
+    expect(features.accuracy).toBeCloseTo(report.run.evaluation.test?.accuracy ?? -1, 9);
+    // the earlier classify test left these images' features in the edge cache
+    expect(image.fromCache).toBe(tests.length);
+    expect(report.stages.map((s) => s.stage)).toEqual([
+      'ingest',
+      'extract',
+      'train',
+      'publish',
+      'classify at the edge',
+    ]);
   });
 
   it('keeps datasets, runs, models and the active version across a restart', async () => {
