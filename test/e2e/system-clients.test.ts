@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '@edgehead/cli';
 import type { ExtractionProgress, RunDetailResponse, RunList } from '@edgehead/contracts';
-import { tablesInDependencyOrder } from '@edgehead/db/node';
+import { EMBEDDED_POSTGRES_MAJOR, tablesInDependencyOrder } from '@edgehead/db/node';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDataset, writeTinyBackbone } from './fixtures.ts';
@@ -52,6 +52,14 @@ describe('standard PostgreSQL clients against a running system', () => {
   };
 
   beforeAll(async () => {
+    for (const tool of ['psql', 'pg_dump', 'pgbench']) {
+      await run(tool, ['--version']).catch(() => {
+        throw new Error(
+          `${tool} is not installed: this test needs psql, pg_dump and pgbench ${EMBEDDED_POSTGRES_MAJOR} or newer ` +
+            '(Debian: apt-get install postgresql-client postgresql; .ci/run installs them)',
+        );
+      });
+    }
     work = await mkdtemp(path.join(tmpdir(), 'edgehead-clients-'));
     await chmod(work, 0o755); // as root the embedded server runs as 'postgres', which must reach <home>/pg
     await writeTinyBackbone(path.join(work, 'tiny'));
