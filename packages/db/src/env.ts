@@ -1,6 +1,6 @@
 // The data layer's environment variables, read in one place.
 
-/** `DATABASE_URL`: the PostgreSQL server to use; unset means the embedded one. */
+/** `DATABASE_URL`: the PostgreSQL server to use. */
 export const databaseUrlFromEnv = (): string | undefined => process.env.DATABASE_URL || undefined;
 
 /** `EDGEHEAD_MIGRATIONS_DIR`: the migrations folder of a bundled deployment. */

@@ -1,8 +1,10 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { startEmbeddedPostgres } from '@edgehead/db/node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadOrCreateConfig, saveConfig } from '../config.ts';
 import { freePort } from './ports.ts';
 import { startSystem } from './system.ts';
 
@@ -82,6 +84,20 @@ describe('edgehead up refuses a data folder it cannot use, and deletes nothing i
     expect(error.message).toContain('pglite-server');
     expect(await contents(pg)).toEqual(before);
   });
+
+  it('says where the password lives when the cluster refuses the one in config.json', async () => {
+    await chmod(home, 0o755); // as root the server runs as 'postgres'
+    const pg = path.join(home, 'pg');
+    const cluster = await startEmbeddedPostgres({ dataDir: pg, password: 'the-first-password-0123' });
+    await cluster.stop();
+    const { config } = await loadOrCreateConfig(home); // a config made after the cluster: another password
+    await saveConfig(home, { ...config, dbPassword: 'another-password-456789' });
+    const { error, lines } = await up();
+    expect(error).toMatchObject({ code: 'config' });
+    expect(error.message).toContain(`the embedded PostgreSQL in ${pg} refused the password in`);
+    // the server it started for the check was stopped again
+    expect(lines.at(-1)).toBe('up: db stopped (0)');
+  }, 60_000);
 
   it('names the busy database port and the flag that moves it', async () => {
     const blocker = createServer();

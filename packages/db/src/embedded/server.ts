@@ -222,7 +222,7 @@ function signalProcess(child: ChildProcess, signal: NodeJS.Signals) {
  * await pg.stop();
  */
 export async function startEmbeddedPostgres(
-  options: EmbeddedPostgresOptions & { onLog?: (line: string) => void } = {},
+  options: EmbeddedPostgresOptions = {},
 ): Promise<EmbeddedPostgres> {
   // a temporary cluster sits in a folder of its own that the server's user can enter (mkdtemp makes 0700)
   const temporary = options.dataDir ? null : await mkdtemp(path.join(tmpdir(), 'edgehead-pg-'));
@@ -250,7 +250,6 @@ export async function startEmbeddedPostgres(
         createInterface({ input: stream }).on('line', (line) => {
           lines.push(line);
           if (lines.length > 200) lines.shift();
-          options.onLog?.(line);
           if (READY_LINE.test(line)) resolve();
         });
       }
