@@ -20,7 +20,7 @@ export const configFile = z.object({
   gpuUrl: z.url().nullable().default(null),
   edgeUrl: z.url().nullable().default(null),
   databaseUrl: z.string().nullable().default(null),
-  /** Password of the embedded PostgreSQL server's `postgres` role, generated when its cluster is created. */
+  /** Password of the embedded PostgreSQL's `postgres` role: generated once, the cluster is created with it. */
   dbPassword: z.string().min(16).nullable().default(null),
 });
 export type ConfigFile = z.infer<typeof configFile>;
