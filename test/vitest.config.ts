@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 600_000,
     hookTimeout: 300_000,
     fileParallelism: false,
+    // one embedded PostgreSQL server per run for createTestDatabase() (unless DATABASE_URL is set)
+    globalSetup: ['@edgehead/db/test-server'],
   },
 });

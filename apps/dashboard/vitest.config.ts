@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // the browser suite starts wrangler dev and chromium: run files one at a time on these 2 cores
     fileParallelism: false,
+    // one embedded PostgreSQL server per run (unless DATABASE_URL is set)
+    globalSetup: ['@edgehead/db/test-server'],
   },
 });

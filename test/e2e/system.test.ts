@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '@edgehead/cli';
@@ -11,19 +11,19 @@ import type {
   RunList,
   VersionList,
 } from '@edgehead/contracts';
-import { createTestDatabase, type TestDatabase } from '@edgehead/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_SIZE, writeDataset, writeTinyBackbone } from './fixtures.ts';
-import { cliJson, type Running, startUp } from './system.ts';
+import { childProcesses, cliJson, eventually, type Running, startUp } from './system.ts';
 
 type Classified = (ClassifyResponse & { file: string; ms: number })[];
 
 const accuracy = (results: Classified, labels: Map<string, string>) =>
   results.filter((r) => r.predictions[0]?.label === labels.get(r.file)).length / results.length;
 
+// `npm start` as a new user runs it: the embedded PostgreSQL server, whatever DATABASE_URL the test run has
+// (CI gives the other tests a server; this one covers the default).
 describe('edgehead end to end', () => {
   let work: string;
-  let database: TestDatabase | null = null;
   let env: NodeJS.ProcessEnv;
   let upArgs: string[];
   let running: Running | null = null;
@@ -49,14 +49,13 @@ describe('edgehead end to end', () => {
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'edgehead-e2e-'));
+    await chmod(work, 0o755); // as root the embedded server runs as 'postgres', which must reach <home>/pg
     await writeTinyBackbone(path.join(work, 'tiny'));
     tests = await writeDataset(path.join(work, 'data'));
     for (const t of tests) labels.set(t.file, t.label);
-    // CI: a fresh database on the DATABASE_URL server; otherwise the embedded Postgres under --home.
-    if (process.env.DATABASE_URL) database = await createTestDatabase();
     env = {
       ...process.env,
-      DATABASE_URL: database?.url ?? '',
+      DATABASE_URL: '',
       EDGEHEAD_HOME: path.join(work, 'home'),
       EDGEHEAD_BACKBONES: JSON.stringify([
         { name: 'tiny', weights: path.join(work, 'tiny'), preprocessing: 'rescale' },
@@ -72,7 +71,6 @@ describe('edgehead end to end', () => {
 
   afterAll(async () => {
     await down();
-    await database?.drop();
     await rm(work, { recursive: true, force: true });
   });
 
@@ -134,6 +132,7 @@ describe('edgehead end to end', () => {
       gpuToken: string;
     };
     const binLabels = new Map<string, string>();
+    await mkdir(path.join(work, 'features'));
     for (const t of tests) {
       const res = await fetch(`${config.gpuUrl}/v1/features?backbone=tiny`, {
         method: 'POST',
@@ -146,7 +145,8 @@ describe('edgehead end to end', () => {
       });
       expect(res.status).toBe(200);
       expect(res.headers.get('x-feature-shape')).toBe(`1,${TINY_SIZE / 8},${TINY_SIZE / 8},6`);
-      const bin = `${t.file}.bin`;
+      // beside the data, not in it (the demo below scans the data folder)
+      const bin = path.join(work, 'features', `${t.label}-${path.basename(t.file)}.bin`);
       await writeFile(bin, new Uint8Array(await res.arrayBuffer()));
       binLabels.set(bin, t.label);
     }
@@ -156,6 +156,45 @@ describe('edgehead end to end', () => {
     expect(byFeatures.map((r) => r.predictions[0]?.label)).toEqual(
       byImage.map((r) => r.predictions[0]?.label),
     );
+  });
+
+  it('runs the demo: every test image through the edge by features (one batch request) and by image', async () => {
+    type Path = { n: number; correct: number; accuracy: number; requests: number; errors: string[] };
+    const report = await cliJson<{
+      run: { evaluation: { test: { accuracy: number } | null } };
+      edge: { features: Path; image: Path & { fromCache: number } };
+      stages: { stage: string; ms: number }[];
+    }>(
+      [
+        'demo',
+        '--data',
+        path.join(work, 'data'),
+        '--backbone',
+        'tiny',
+        '--preset',
+        'edgehead-default',
+        '--epochs',
+        '40',
+        '--alias',
+        'demo-shapes',
+      ],
+      env,
+    );
+    const { features, image } = report.edge;
+    expect(features).toMatchObject({ n: tests.length, requests: 1, errors: [] });
+    expect(image).toMatchObject({ n: tests.length, requests: tests.length, errors: [] });
+    // the same head on the same vectors: both paths agree with the run's own test evaluation
+    expect(features.correct).toBe(image.correct);
+    expect(features.accuracy).toBeCloseTo(report.run.evaluation.test?.accuracy ?? -1, 9);
+    // the earlier classify test left these images' features in the edge cache
+    expect(image.fromCache).toBe(tests.length);
+    expect(report.stages.map((s) => s.stage)).toEqual([
+      'ingest',
+      'extract',
+      'train',
+      'publish',
+      'classify at the edge',
+    ]);
   });
 
   it('keeps datasets, runs, models and the active version across a restart', async () => {
@@ -175,5 +214,51 @@ describe('edgehead end to end', () => {
     expect(accuracy(again, labels)).toBeGreaterThanOrEqual(0.9);
     // the edge's feature cache survived too: no image needed the gpu service
     expect(again.every((r) => r.source === 'cache')).toBe(true);
+  });
+  it('restarts a SIGKILLed gpu service and a killed database, and everything serves again', async () => {
+    const up = running as Running;
+    const config = JSON.parse(await readFile(path.join(work, 'home', 'config.json'), 'utf8')) as {
+      gpuUrl: string;
+      gpuToken: string;
+    };
+    const auth = { authorization: `Bearer ${config.gpuToken}` };
+    const gpuPid = async () =>
+      (await childProcesses(up.child.pid as number)).find((p) => p.command.includes('apps/gpu/src/server.ts'))
+        ?.pid;
+
+    const before = await gpuPid();
+    expect(before).toBeDefined();
+    process.kill(before as number, 'SIGKILL');
+    await eventually('the restarted gpu service', async () => up.log().includes('gpu is back (restart 1)'));
+    expect(up.log()).toContain('gpu exited unexpectedly (SIGKILL); restarting it in 1 s');
+    expect(await gpuPid()).not.toBe(before);
+    expect((await fetch(`${config.gpuUrl}/health`)).status).toBe(200);
+
+    // the postmaster's pid is the first line of its lock file
+    const postmaster = Number.parseInt(
+      await readFile(path.join(work, 'home', 'pg', 'postmaster.pid'), 'utf8'),
+      10,
+    );
+    process.kill(postmaster, 'SIGKILL');
+    await eventually('the restarted database', async () => up.log().includes('db is back (restart 1)'));
+    // the gpu service kept running and reconnects: DB-backed routes answer again
+    const runs = await eventually('GET /v1/runs after the database restart', async () => {
+      const res = await fetch(`${config.gpuUrl}/v1/runs`, { headers: auth });
+      return res.ok ? ((await res.json()) as RunList) : undefined;
+    });
+    expect(runs.items.find((r) => r.id === runId)?.status).toBe('succeeded');
+    expect(await gpuPid()).toBeDefined();
+    // and its job queue (pg-boss) works on the restarted server: a new feature set is extracted
+    const pooled = await cliJson<ExtractionProgress>(
+      ['extract', '--dataset', alias, '--backbone', 'tiny', '--pooling', 'avg'],
+      env,
+    );
+    expect(pooled).toMatchObject({ state: 'done', total: 80, done: 80, failed: 0 });
+    const again = await cliJson<Classified>(['classify', ...tests.map((t) => t.file), '--alias', alias], env);
+    expect(accuracy(again, labels)).toBeGreaterThanOrEqual(0.9);
+
+    const stopped = await down();
+    expect(stopped.code).toBe(0);
+    expect(stopped.log).toContain('stopped; nothing was lost');
   });
 });

@@ -1,5 +1,6 @@
 // Drives the `edgehead` CLI as a user would: child processes, --json output, exit codes.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 /** The workspace bin (a JS shim that loads the TypeScript CLI through tsx). */
@@ -72,4 +73,40 @@ export function startUp(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 240_
       reject(new Error(`edgehead up exited ${code} before it was ready:\n${output.slice(-4000)}`));
     });
   });
+}
+
+/** The processes whose parent is `pid`, with their command lines (Linux: read from /proc). */
+export async function childProcesses(pid: number): Promise<{ pid: number; command: string }[]> {
+  const found: { pid: number; command: string }[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => null);
+    // "pid (comm) state ppid ...": comm may contain spaces, so split after its closing parenthesis
+    const ppid = stat ? Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) : Number.NaN;
+    if (ppid !== pid) continue;
+    const command = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    found.push({ pid: Number(entry), command: command.replaceAll('\0', ' ').trim() });
+  }
+  return found;
+}
+
+/** Polls until `check` passes (returns a value other than undefined/false), or fails after `ms` with `what`. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T>,
+  ms = 120_000,
+): Promise<NonNullable<T>> {
+  const until = Date.now() + ms;
+  let last: unknown = 'never checked';
+  while (Date.now() < until) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== null && value !== false) return value as NonNullable<T>;
+      last = value;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${String(last)})`);
 }

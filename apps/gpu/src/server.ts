@@ -15,7 +15,7 @@ const app = createApp(services.deps);
 const server = serve({ fetch: app.fetch, port: env.port, hostname: env.host }, (info) => {
   console.log(
     `edgehead gpu service on http://${info.address}:${info.port} (tfjs ${backend.name}, pool ${env.poolSize}, ` +
-      `database ${services.database.embedded ? 'embedded' : 'DATABASE_URL'})`,
+      `database ${new URL(services.database.url).host})`,
   );
 });
 

@@ -16,6 +16,7 @@ describe('config file', () => {
     expect(first.created).toBe(true);
     expect(first.config.gpuToken).toMatch(/^[0-9a-f]{64}$/);
     expect(first.config.adminToken).not.toBe(first.config.gpuToken);
+    expect(first.config.dbPassword).toMatch(/^[0-9a-f]{64}$/);
     expect((await stat(configPath(home))).mode & 0o777).toBe(0o600);
     const second = await loadOrCreateConfig(home);
     expect(second.created).toBe(false);
@@ -54,6 +55,7 @@ describe('resolveEndpoints', () => {
     gpuUrl: 'http://127.0.0.1:1000',
     edgeUrl: 'http://127.0.0.1:2000/',
     databaseUrl: null,
+    dbPassword: null,
   };
 
   it('takes flags over the environment over the config file', () => {

@@ -20,6 +20,8 @@ export const configFile = z.object({
   gpuUrl: z.url().nullable().default(null),
   edgeUrl: z.url().nullable().default(null),
   databaseUrl: z.string().nullable().default(null),
+  /** Password of the embedded PostgreSQL's `postgres` role: generated once, the cluster is created with it. */
+  dbPassword: z.string().min(16).nullable().default(null),
 });
 export type ConfigFile = z.infer<typeof configFile>;
 
@@ -76,7 +78,12 @@ export const newToken = () => randomBytes(32).toString('hex');
 export async function loadOrCreateConfig(home: string): Promise<{ config: ConfigFile; created: boolean }> {
   const existing = await loadConfig(home);
   if (existing) return { config: existing, created: false };
-  const config = configFile.parse({ version: 1, gpuToken: newToken(), adminToken: newToken() });
+  const config = configFile.parse({
+    version: 1,
+    gpuToken: newToken(),
+    adminToken: newToken(),
+    dbPassword: newToken(),
+  });
   await saveConfig(home, config);
   return { config, created: true };
 }

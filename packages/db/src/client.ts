@@ -1,37 +1,40 @@
-import { resolve } from 'node:path';
 import postgres, { type Sql } from 'postgres';
 import { type Db, fromSql } from './db.ts';
-import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded.ts';
+import { databaseUrlFromEnv } from './env.ts';
 import { applyMigrations } from './migrate.ts';
 
-/** A connected database: drizzle for queries, the raw postgres.js client, and who owns the server. */
+/** A connected database: drizzle for queries, the raw postgres.js client, and its URL. */
 export interface Database {
   db: Db;
   sql: Sql;
   url: string;
-  /** The embedded server this process started, or null when connected to `DATABASE_URL`. */
-  embedded: EmbeddedPostgres | null;
   close(): Promise<void>;
 }
 
+/** Options of `connect`. */
 export interface ConnectOptions {
-  /** Postgres URL; defaults to `DATABASE_URL`. Without one an embedded Postgres is started. */
+  /** PostgreSQL URL; defaults to `DATABASE_URL`. */
   url?: string;
-  /** Start the embedded Postgres even when `DATABASE_URL` is set. */
-  embedded?: boolean;
-  /** Data directory of the embedded database (default `.edgehead/pg` under the working directory). */
-  dataDir?: string;
-  /** Port of the embedded database (default 0: any free port). */
-  port?: number;
   /** Pool size of this client. */
   max?: number;
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
 }
 
+/** No URL to connect to: neither `url` nor `DATABASE_URL`. */
+export class NoDatabaseUrlError extends Error {
+  readonly code = 'no_database_url';
+  constructor() {
+    super(
+      'DATABASE_URL is not set: point it at a PostgreSQL server, or run `npx edgehead up`, which starts the ' +
+        'embedded server and gives every service its URL',
+    );
+    this.name = 'NoDatabaseUrlError';
+  }
+}
+
 /**
- * Connects to Postgres: the server at `DATABASE_URL` when set, otherwise an embedded PGlite
- * (kept under `.edgehead/pg`) served on 127.0.0.1, so every process uses the same postgres.js path.
+ * Connects postgres.js (wrapped in drizzle) to the server at `url` or `DATABASE_URL`, migrating it first.
  *
  * @example
  * const database = await connect();
@@ -39,32 +42,14 @@ export interface ConnectOptions {
  * await database.close();
  */
 export async function connect(options: ConnectOptions = {}): Promise<Database> {
-  const url = options.embedded ? undefined : (options.url ?? process.env.DATABASE_URL);
-  const embedded = url
-    ? null
-    : await startEmbeddedPostgres({
-        dataDir: options.dataDir ?? resolve('.edgehead/pg'),
-        ...(options.port === undefined ? {} : { port: options.port }),
-      });
-  const target = url ?? (embedded as EmbeddedPostgres).url;
-  // Unnamed statements only: the embedded database is one backend shared by every process, where named
-  // prepared statements of two clients would collide (and Hyperdrive prefers them too).
-  const sql = postgres(target, { max: options.max ?? 10, prepare: false, onnotice: () => undefined });
-  try {
-    if (options.migrate !== false) await applyMigrations(target);
-  } catch (error) {
-    await sql.end();
-    await embedded?.stop();
-    throw error;
-  }
+  const url = options.url ?? databaseUrlFromEnv();
+  if (!url) throw new NoDatabaseUrlError();
+  if (options.migrate !== false) await applyMigrations(url);
+  const sql = postgres(url, { max: options.max ?? 10, onnotice: () => undefined });
   return {
     db: fromSql(sql),
     sql,
-    url: target,
-    embedded,
-    async close() {
-      await sql.end({ timeout: 5 });
-      await embedded?.stop();
-    },
+    url,
+    close: () => sql.end({ timeout: 5 }),
   };
 }

@@ -41,7 +41,7 @@ describe('images', () => {
   it('lets two clients insert the same image at once: one row, no error for either', async () => {
     const { db, url } = database();
     const ds = await createDataset(db, { name: 'race', classes: ['cat', 'dog'] });
-    const other = postgres(url, { max: 4, prepare: false, onnotice: () => undefined });
+    const other = postgres(url, { max: 4, onnotice: () => undefined });
     try {
       const otherDb = fromSql(other);
       const attempts = Array.from({ length: 8 }, (_, i) => {

@@ -2,10 +2,11 @@ import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { migrationsDirFromEnv } from './env.ts';
 
 /** Folder of the committed drizzle-kit migrations (override for bundled deployments). */
 export const migrationsFolder =
-  process.env.EDGEHEAD_MIGRATIONS_DIR ?? fileURLToPath(new URL('../drizzle', import.meta.url));
+  migrationsDirFromEnv() ?? fileURLToPath(new URL('../drizzle', import.meta.url));
 
 const MIGRATION_LOCK = 7270411;
 

@@ -1,8 +1,4 @@
-export { type ConnectOptions, connect, type Database } from './client.ts';
-export {
-  type EmbeddedPostgres,
-  EmbeddedPostgresError,
-  type EmbeddedPostgresOptions,
-  startEmbeddedPostgres,
-} from './embedded.ts';
+// Node-only parts of the data layer: connecting and migrating, and the embedded PostgreSQL server.
+export { type ConnectOptions, connect, type Database, NoDatabaseUrlError } from './client.ts';
+export * from './embedded/index.ts';
 export { applyMigrations, migrationsFolder } from './migrate.ts';

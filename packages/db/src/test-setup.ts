@@ -6,7 +6,7 @@ import type { Db } from './db.ts';
 import { ensureFeatureSet } from './queries/feature-sets.ts';
 import { createTestDatabase, type TestDatabase } from './testing.ts';
 
-/** Gives a test file a migrated, empty database (PGlite or the DATABASE_URL server) and removes it after. */
+/** Gives a test file a migrated, empty database (see createTestDatabase) and removes it after. */
 export function useTestDatabase(): () => Database {
   let testDb: TestDatabase;
   let database: Database;

@@ -1,23 +1,17 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  classifyResponse,
-  FEATURE_HEADERS,
-  featureSetLabel,
-  headPresetName,
-  modelAlias,
-  type RunEvaluation,
-} from '@edgehead/contracts';
+import { featureSetLabel, headPresetName, modelAlias, type RunEvaluation } from '@edgehead/contracts';
 import { z } from 'zod';
 import { commonSchema, intFlag, parseCommand } from '../args.ts';
-import { type Context, createContext, requireToken } from '../context.ts';
+import { createContext, requireToken } from '../context.ts';
 import { CliError } from '../errors.ts';
-import { type FoundFile, scanDataset } from '../ingest.ts';
-import { emit, epochLine, formatDuration, formatNumber, latencySummary, table } from '../output.ts';
+import { scanDataset } from '../ingest.ts';
+import { emit, epochLine, formatDuration, formatNumber, table } from '../output.ts';
+import { classifyTestSet, type PathResult } from './demo-classify.ts';
 import { extractAndWait, ingestTree, publishRun, startAndFollow, weightsArg } from './gpu.ts';
 
 export const DEMO_USAGE =
-  'edgehead demo --data <dir> --backbone <name> [--weights <path|url>] [--preset P] [--epochs N] [--alias A]';
+  'edgehead demo --data <dir> --backbone <name> [--weights <path|url>] [--preset P] [--epochs N] [--alias A] ' +
+  '[--concurrency N] [--rate-limit N] [--limit N]';
 
 const spec = {
   data: { type: 'string' },
@@ -28,6 +22,7 @@ const spec = {
   epochs: { type: 'string' },
   alias: { type: 'string' },
   concurrency: { type: 'string' },
+  'rate-limit': { type: 'string' },
   limit: { type: 'string' },
 } as const;
 
@@ -39,121 +34,13 @@ const schema = commonSchema.extend({
   preset: headPresetName.default('keras-vgg16-feature-extraction'),
   epochs: intFlag(1, 10000).optional(),
   alias: modelAlias.default('demo'),
-  concurrency: intFlag(1, 64).default(2),
+  /** classify-image requests in flight. */
+  concurrency: intFlag(1, 64).default(4),
+  /** Requests per minute the API key may send: the edge's KEY_LIMITER (apps/edge/wrangler.jsonc). */
+  'rate-limit': intFlag(1).default(600),
   /** Classify only the first N test images (all by default). */
   limit: intFlag(1).optional(),
 });
-
-/** Outcome of classifying the test images through the edge, per path. */
-export interface PathResult {
-  n: number;
-  correct: number;
-  accuracy: number;
-  latencyMs: ReturnType<typeof latencySummary>;
-  errors: string[];
-}
-
-function tally(results: { ok: boolean; ms: number; error?: string }[]): PathResult {
-  const good = results.filter((r) => r.error === undefined);
-  const correct = good.filter((r) => r.ok).length;
-  return {
-    n: results.length,
-    correct,
-    accuracy: results.length ? correct / results.length : 0,
-    latencyMs: latencySummary(good.map((r) => r.ms)),
-    errors: results.flatMap((r) => (r.error ? [r.error] : [])).slice(0, 10),
-  };
-}
-
-/** Features of one image from the gpu service, as the raw float32 bytes `POST /v1/features` returns. */
-async function gpuFeatures(ctx: Context, file: FoundFile, featureSet: string): Promise<Uint8Array> {
-  const res = await ctx.gpu.raw('POST', '/v1/features', {
-    query: { featureSet },
-    body: await readFile(file.file),
-    headers: { 'content-type': imageType(file.file), accept: 'application/octet-stream' },
-  });
-  if (res.headers.get(FEATURE_HEADERS.dtype) === 'float16')
-    throw new CliError('api', 'gpu service sent float16 features; the demo expects float32');
-  return new Uint8Array(await res.arrayBuffer());
-}
-
-function imageType(file: string): string {
-  const ext = path.extname(file).toLowerCase();
-  return ext === '.png' ? 'image/png' : ext === '.webp' ? 'image/webp' : 'image/jpeg';
-}
-
-async function timedClassify(
-  ctx: Context,
-  route: string,
-  body: Uint8Array,
-  contentType: string,
-  expected: string,
-) {
-  const started = performance.now();
-  try {
-    const answer = await ctx.edge.call(
-      'POST',
-      route,
-      { body, headers: { 'content-type': contentType } },
-      classifyResponse,
-    );
-    const ms = performance.now() - started;
-    return { ok: answer.predictions[0]?.label === expected, ms, source: answer.source };
-  } catch (error) {
-    return { ok: false, ms: performance.now() - started, error: (error as Error).message };
-  }
-}
-
-/**
- * Classifies every test image through the edge twice: precomputed features (computed by the gpu service for
- * `featureSet`, the id of the head's feature set), and the image itself.
- */
-export async function classifyTestSet(
-  ctx: Context,
-  alias: string,
-  featureSet: string,
-  files: FoundFile[],
-  concurrency: number,
-  quiet: boolean,
-) {
-  const features: { ok: boolean; ms: number; error?: string }[] = [];
-  const images: { ok: boolean; ms: number; error?: string; source?: string | undefined }[] = [];
-  const queue = [...files];
-  let done = 0;
-  const worker = async () => {
-    for (let f = queue.shift(); f; f = queue.shift()) {
-      images.push(
-        await timedClassify(
-          ctx,
-          `/v1/models/${alias}/classify-image`,
-          await readFile(f.file),
-          imageType(f.file),
-          f.label,
-        ),
-      );
-      const vector = await gpuFeatures(ctx, f, featureSet).catch((error: Error) => error);
-      if (vector instanceof Error) features.push({ ok: false, ms: 0, error: vector.message });
-      else
-        features.push(
-          await timedClassify(
-            ctx,
-            `/v1/models/${alias}/classify`,
-            vector,
-            'application/octet-stream',
-            f.label,
-          ),
-        );
-      done++;
-      if (!quiet && (done % 50 === 0 || done === files.length))
-        process.stderr.write(`  classified ${done}/${files.length} test images through the edge\n`);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return {
-    features: tally(features),
-    image: { ...tally(images), fromCache: images.filter((r) => r.source === 'cache').length },
-  };
-}
 
 /** `edgehead demo`: the Keras feature-extraction recipe end to end against a running system. */
 export async function demo(argv: readonly string[]): Promise<number> {
@@ -210,7 +97,11 @@ export async function demo(argv: readonly string[]): Promise<number> {
   const { files } = await scanDataset(dataDir);
   const tests = files.filter((f) => f.split === 'test').slice(0, options.limit ?? Number.POSITIVE_INFINITY);
   const edge = await stage('classify at the edge', () =>
-    classifyTestSet(ctx, options.alias, extraction.featureSet.id, tests, options.concurrency, quiet),
+    classifyTestSet(ctx, options.alias, extraction.featureSet.id, tests, {
+      concurrency: options.concurrency,
+      ratePerMinute: options['rate-limit'],
+      quiet,
+    }),
   );
 
   const evaluation = (split: string) => run.evaluations.find((e: RunEvaluation) => e.split === split) ?? null;
@@ -236,7 +127,7 @@ export async function demo(argv: readonly string[]): Promise<number> {
   };
   emit(ctx.json, report, () => {
     const lat = (r: PathResult) =>
-      `p50 ${formatNumber(r.latencyMs.p50)} ms  p90 ${formatNumber(r.latencyMs.p90)} ms  p99 ${formatNumber(r.latencyMs.p99)} ms`;
+      `${r.requests} requests: p50 ${formatNumber(r.latencyMs.p50)} ms  p90 ${formatNumber(r.latencyMs.p90)} ms  p99 ${formatNumber(r.latencyMs.p99)} ms`;
     const test = evaluation('test');
     const val = evaluation('validation');
     const last = run.epochs.at(-1);

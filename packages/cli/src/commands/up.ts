@@ -9,7 +9,9 @@ import { redact, startSystem } from '../up/system.ts';
 export const UP_USAGE = `edgehead up [--gpu-port N] [--edge-port N] [--db-port N] [--database-url URL] [--home DIR]
 
 Runs the whole system: Postgres (embedded under <home>/pg, or --database-url / DATABASE_URL), migrations,
-the gpu service and the edge worker (wrangler dev), wired together. Ctrl-C stops everything cleanly.
+the gpu service and the edge worker (wrangler dev), wired together; a crashed service is restarted
+(1 s, 2 s, 4 s... at most 30 s), and one that crashes 5 times within a minute ends up. Ctrl-C stops
+everything cleanly.
 Ports: --gpu-port / EDGEHEAD_GPU_PORT (${DEFAULT_PORTS.gpu}), --edge-port / EDGEHEAD_EDGE_PORT (${DEFAULT_PORTS.edge}),
 --db-port / EDGEHEAD_DB_PORT (${DEFAULT_PORTS.db}). --health-timeout seconds (180).`;
 
@@ -85,7 +87,7 @@ export async function up(argv: readonly string[]): Promise<number> {
       `  edge API    ${system.edgeUrl}      admin   ${config.adminToken}`,
       `                                         api key ${config.apiKey}`,
       `  dashboard   ${system.edgeUrl}/`,
-      `  database    ${redact(system.databaseUrl)}${system.embedded ? `  (embedded, data in ${rel(path.join(settings.home, 'pg'))})` : ''}`,
+      `  database    ${redact(system.databaseUrl)}${system.embedded ? `  (embedded PostgreSQL, data in ${rel(path.join(settings.home, 'pg'))})` : ''}`,
       `  config      ${rel(configPath(settings.home))}  (tokens; the edgehead CLI reads it)`,
       '',
       `  try: curl -H 'authorization: Bearer ${config.gpuToken}' ${system.gpuUrl}/v1/datasets`,
@@ -97,7 +99,7 @@ export async function up(argv: readonly string[]): Promise<number> {
     const stopped = new Promise<NodeJS.Signals>((resolve) => {
       onSignal = (signal) => resolve(signal);
     });
-    const outcome = await Promise.race([stopped.then((signal) => ({ signal })), system.crashed]);
+    const outcome = await Promise.race([stopped.then((signal) => ({ signal })), system.failed]);
     if ('signal' in outcome) {
       log('up', `${outcome.signal}: shutting down`);
       onSignal = () => log('up', 'already shutting down; waiting for the services to stop');
@@ -105,9 +107,16 @@ export async function up(argv: readonly string[]): Promise<number> {
       log('up', 'stopped; nothing was lost (data in the database and the edge storage)');
       return 0;
     }
-    log('up', `${outcome.service} exited unexpectedly (${outcome.status}); stopping the rest`);
+    log(
+      'up',
+      `${outcome.service} keeps crashing (${outcome.crashes} times within a minute); stopping the rest`,
+    );
     await system.stop();
-    return 1;
+    throw new CliError(
+      'failed',
+      `${outcome.service} crashed ${outcome.crashes} times within a minute; last exit ${outcome.status}, ` +
+        `its last lines:\n${outcome.tail.map((l) => `  ${l}`).join('\n')}`,
+    );
   } finally {
     process.off('SIGINT', handler);
     process.off('SIGTERM', handler);

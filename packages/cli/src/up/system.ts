@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { applyMigrations } from '@edgehead/db/node';
-import { type ConfigFile, loadOrCreateConfig, saveConfig } from '../config.ts';
+import { type ConfigFile, loadOrCreateConfig, newToken, saveConfig } from '../config.ts';
 import { CliError } from '../errors.ts';
+import { migrate, startEmbeddedDatabase } from './database.ts';
 import { assertPortsFree, freePort, type WantedPort } from './ports.ts';
-import { Child, type LogSink, waitHealthy } from './supervisor.ts';
+import { Child, type LogSink, type ServiceFailure, SupervisedService, waitHealthy } from './supervisor.ts';
 
 /** Root of the repository this CLI runs from (the apps are started from their source). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -34,8 +34,8 @@ export interface System {
   edgeUrl: string;
   databaseUrl: string;
   embedded: boolean;
-  /** Resolves when a child exits on its own (a crash): its name and exit status. */
-  crashed: Promise<{ service: string; status: number | string }>;
+  /** Resolves when a service crashed too often and was given up (crashes before that are restarted). */
+  failed: Promise<ServiceFailure>;
   /** Stops gpu, then edge, then the database; idempotent. */
   stop(): Promise<void>;
 }
@@ -79,7 +79,7 @@ function wranglerBin(): string {
   }
 }
 
-/** The hyperdrive local connection string needs a password field; the embedded server ignores it. */
+/** The hyperdrive local connection string needs a password field; a server with trust auth ignores it. */
 function withPassword(url: string): string {
   const u = new URL(url);
   if (!u.password) u.password = 'postgres';
@@ -88,7 +88,8 @@ function withPassword(url: string): string {
 
 /**
  * Starts the whole system: Postgres (embedded or `databaseUrl`) with migrations applied, the gpu service,
- * and the edge worker under `wrangler dev`, wired together; resolves once both answer their health checks.
+ * and the edge worker under `wrangler dev`, wired together and supervised (a crashed service is restarted);
+ * resolves once every service answers its health check.
  */
 export async function startSystem(options: SystemOptions): Promise<System> {
   const { home, log } = options;
@@ -98,7 +99,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
   ];
   if (!options.databaseUrl) {
     wanted.push({
-      service: 'embedded Postgres',
+      service: 'embedded PostgreSQL',
       port: options.dbPort,
       hint: '--db-port or EDGEHEAD_DB_PORT',
     });
@@ -109,18 +110,21 @@ export async function startSystem(options: SystemOptions): Promise<System> {
 
   const gpuUrl = `http://${HOST}:${options.gpuPort}`;
   const edgeUrl = `http://${HOST}:${options.edgePort}`;
-  const children: Child[] = [];
+  // in start order (db, edge, gpu); stopped in reverse
+  const services: SupervisedService[] = [];
   let stopping: Promise<void> | null = null;
 
   const stop = () => {
     stopping ??= (async () => {
       // gpu first (it finishes or requeues its jobs), then the edge, then the database they both use
-      // (children are kept in start order: db, edge, gpu).
-      for (const child of [...children].reverse()) {
-        if (!child.running) continue;
-        log('up', `stopping ${child.spec.name}...`);
-        const status = await child.stop();
-        log('up', `${child.spec.name} stopped (${status})`);
+      for (const service of [...services].reverse()) {
+        if (!service.child?.running) {
+          await service.stop();
+          continue;
+        }
+        log('up', `stopping ${service.name}...`);
+        const status = await service.stop();
+        log('up', `${service.name} stopped (${status})`);
       }
       await rm(lockPath(home), { force: true });
     })();
@@ -129,78 +133,56 @@ export async function startSystem(options: SystemOptions): Promise<System> {
 
   try {
     const tsx = import.meta.resolve('tsx');
+    const dbPassword = loaded.dbPassword ?? newToken();
     let databaseUrl: string;
     if (options.databaseUrl) {
-      log('up', `applying migrations to ${redact(options.databaseUrl)}`);
-      await applyMigrations(options.databaseUrl);
       databaseUrl = options.databaseUrl;
+      log('up', `applying migrations to ${redact(databaseUrl)}`);
     } else {
-      const dataDir = path.join(home, 'pg');
-      log('up', `starting embedded Postgres (${dataDir})`);
-      let ready: (url: string) => void = () => undefined;
-      const url = new Promise<string>((resolve) => {
-        ready = resolve;
-      });
-      const db = new Child(
-        {
-          name: 'db',
-          command: process.execPath,
-          args: ['--import', tsx, fileURLToPath(new URL('./db-main.ts', import.meta.url))],
-          cwd: process.cwd(),
-          env: { ...process.env, EDGEHEAD_DB_DATA_DIR: dataDir, EDGEHEAD_DB_PORT: String(options.dbPort) },
-          onLine: (line) => {
-            const m = /^ready (postgres:\/\/\S+)$/.exec(line);
-            if (m?.[1]) ready(m[1]);
-          },
-        },
-        log,
-      );
-      children.push(db);
-      databaseUrl = await Promise.race([
-        url,
-        db.exited.then((status): never => {
-          throw new CliError(
-            'failed',
-            `the embedded Postgres exited (${status}) before it was ready; see the db lines above`,
-          );
-        }),
-      ]);
+      if (!loaded.dbPassword) await saveConfig(home, { ...loaded, dbPassword });
+      const db = await startEmbeddedDatabase(home, options.dbPort, dbPassword, log);
+      services.push(db.service);
+      databaseUrl = db.url;
     }
+    await migrate(databaseUrl, home, !options.databaseUrl);
     log('up', `database ready, migrations applied (${redact(databaseUrl)})`);
-    const config: ConfigFile = { ...loaded, gpuUrl, edgeUrl, databaseUrl };
+    const config: ConfigFile = { ...loaded, dbPassword, gpuUrl, edgeUrl, databaseUrl };
     await saveConfig(home, config);
 
     const baseEnv = {
       ...process.env,
       NO_COLOR: process.env.NO_COLOR ?? (process.stdout.isTTY ? undefined : '1'),
     };
-    const gpu = new Child(
+    const gpu = new SupervisedService(
+      'gpu',
       {
-        name: 'gpu',
-        command: process.execPath,
-        args: [
-          '--import',
-          tsx,
-          path.resolve(process.env.EDGEHEAD_GPU_ENTRY ?? path.join(REPO_ROOT, 'apps/gpu/src/server.ts')),
-        ],
-        cwd: path.join(REPO_ROOT, 'apps/gpu'),
-        env: {
-          ...baseEnv,
-          DATABASE_URL: databaseUrl,
-          HOST,
-          PORT: String(options.gpuPort),
-          EDGEHEAD_GPU_TOKEN: config.gpuToken,
-          EDGEHEAD_EDGE_URL: edgeUrl,
-          EDGEHEAD_EDGE_ADMIN_TOKEN: config.adminToken,
-          // pretrained weights in place (../shared/models beside the repository) unless configured
-          ...(process.env.EDGEHEAD_SHARED_DIR || !existsSync(SHARED_DIR)
-            ? {}
-            : { EDGEHEAD_SHARED_DIR: SHARED_DIR }),
-        },
+        child: () => ({
+          name: 'gpu',
+          command: process.execPath,
+          args: [
+            '--import',
+            tsx,
+            path.resolve(process.env.EDGEHEAD_GPU_ENTRY ?? path.join(REPO_ROOT, 'apps/gpu/src/server.ts')),
+          ],
+          cwd: path.join(REPO_ROOT, 'apps/gpu'),
+          env: {
+            ...baseEnv,
+            DATABASE_URL: databaseUrl,
+            HOST,
+            PORT: String(options.gpuPort),
+            EDGEHEAD_GPU_TOKEN: config.gpuToken,
+            EDGEHEAD_EDGE_URL: edgeUrl,
+            EDGEHEAD_EDGE_ADMIN_TOKEN: config.adminToken,
+            // pretrained weights in place (../shared/models beside the repository) unless configured
+            ...(process.env.EDGEHEAD_SHARED_DIR || !existsSync(SHARED_DIR)
+              ? {}
+              : { EDGEHEAD_SHARED_DIR: SHARED_DIR }),
+          },
+        }),
+        ready: (child) => waitHealthy(`${gpuUrl}/health`, child, options.healthTimeoutMs),
       },
       log,
     );
-    children.push(gpu);
 
     const assets = new Child(
       {
@@ -216,54 +198,52 @@ export async function startSystem(options: SystemOptions): Promise<System> {
       throw new CliError('failed', 'the edge assets step failed (see the log above)');
 
     const inspectorPort = await freePort(HOST);
-    const edge = new Child(
+    const edge = new SupervisedService(
+      'edge',
       {
-        name: 'edge',
-        command: process.execPath,
-        args: [
-          wranglerBin(),
-          'dev',
-          '--ip',
-          HOST,
-          '--port',
-          String(options.edgePort),
-          '--inspector-port',
-          String(inspectorPort),
-          '--persist-to',
-          path.join(home, 'edge'),
-          '--show-interactive-dev-session=false',
-          '--var',
-          `GPU_SERVICE_URL:${gpuUrl}`,
-          '--var',
-          `GPU_SERVICE_TOKEN:${config.gpuToken}`,
-          '--var',
-          `ADMIN_TOKEN:${config.adminToken}`,
-        ],
-        cwd: path.join(REPO_ROOT, 'apps/edge'),
-        env: {
-          ...baseEnv,
-          WRANGLER_SEND_METRICS: 'false',
-          CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-          CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: withPassword(databaseUrl),
-        },
+        child: () => ({
+          name: 'edge',
+          command: process.execPath,
+          args: [
+            wranglerBin(),
+            'dev',
+            '--ip',
+            HOST,
+            '--port',
+            String(options.edgePort),
+            '--inspector-port',
+            String(inspectorPort),
+            '--persist-to',
+            path.join(home, 'edge'),
+            '--show-interactive-dev-session=false',
+            '--var',
+            `GPU_SERVICE_URL:${gpuUrl}`,
+            '--var',
+            `GPU_SERVICE_TOKEN:${config.gpuToken}`,
+            '--var',
+            `ADMIN_TOKEN:${config.adminToken}`,
+          ],
+          cwd: path.join(REPO_ROOT, 'apps/edge'),
+          env: {
+            ...baseEnv,
+            WRANGLER_SEND_METRICS: 'false',
+            CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+            CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: withPassword(databaseUrl),
+          },
+        }),
+        ready: (child) => waitHealthy(`${edgeUrl}/health`, child, options.healthTimeoutMs),
       },
       log,
     );
-    children.splice(children.length - 1, 0, edge);
+    services.push(edge, gpu);
 
-    await Promise.all([
-      waitHealthy(`${gpuUrl}/health`, gpu, options.healthTimeoutMs),
-      waitHealthy(`${edgeUrl}/health`, edge, options.healthTimeoutMs),
-    ]).catch((error: Error) => {
+    await Promise.all([gpu.start(), edge.start()]).catch((error: Error) => {
       throw new CliError('failed', error.message, undefined, { cause: error });
     });
 
     const withKey = await ensureApiKey(edgeUrl, config);
     if (withKey !== config) await saveConfig(home, withKey);
 
-    const crashed = Promise.race(
-      children.map(async (child) => ({ service: child.spec.name, status: await child.exited })),
-    );
     return {
       config: withKey,
       configCreated: created,
@@ -271,7 +251,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
       edgeUrl,
       databaseUrl,
       embedded: !options.databaseUrl,
-      crashed,
+      failed: Promise.race(services.map((s) => s.failed)),
       stop,
     };
   } catch (error) {
