@@ -24,8 +24,9 @@ export default defineConfig({
           RATE_LIMIT_PERIOD_S: '60',
         },
         ratelimits: { KEY_LIMITER: { simple: { limit: TEST_RATE_LIMIT, period: 60 } } },
-        // outbound fetch interception: the worker's call to the gpu service lands here, in Node
-        outboundService: (request: Request) => fakeGpu(request),
+        // outbound fetch interception: the worker's call to the gpu service lands here, in Node, and the
+        // tests' switches of the database proxy (global-setup.ts) go to its control server
+        outboundService: (request: Request) => outbound(request, inject('dbProxy')),
       },
     })),
   ],
@@ -34,12 +35,24 @@ export default defineConfig({
   root: here('../..'),
   test: {
     include: [here('./test/**/*.test.ts')],
+    // one database proxy serves every file: a file that makes it misbehave must not overlap another's queries
+    fileParallelism: false,
     globalSetup: [here('./test/global-setup.ts')],
     provide: { rateLimit: TEST_RATE_LIMIT },
   },
 });
 
 let calls = 0;
+
+/** Where the tests switch the database proxy: `POST http://db-proxy.test/mode/<pass|refuse|hang|drop>`. */
+export const DB_PROXY_URL = 'http://db-proxy.test';
+
+async function outbound(request: Request, dbProxy: string): Promise<Response> {
+  const url = new URL(request.url);
+  if (url.origin !== DB_PROXY_URL) return fakeGpu(request);
+  const res = await fetch(`${dbProxy}${url.pathname}`, { method: request.method });
+  return new Response(await res.text(), { status: res.status, headers: res.headers });
+}
 
 /** A stand-in gpu service: features derived from the image bytes, shape 1x2x2x4, float32 with a shape header. */
 async function fakeGpu(request: Request): Promise<Response> {

@@ -28,6 +28,8 @@ app.notFound((c) =>
 );
 app.onError(onError);
 
+export { RegistryWriter } from './registry-writer.ts';
+
 /** Route types for `hc<AppType>()` clients (dashboard, CLI). */
 export type AppType = typeof routes;
 

@@ -1,0 +1,220 @@
+import { DurableObject } from 'cloudflare:workers';
+import type { Activation, ActiveResponse, ModelVersion } from '@edgehead/contracts';
+import { type ActivationChange, mirrorActivation } from './deployments.ts';
+
+/** Versions and activation history of one alias; KV `registry:<alias>` holds the copy that readers use. */
+export interface RegistryRecord {
+  versions: ModelVersion[];
+  history: Activation[];
+}
+
+/**
+ * Why the writer refused a change, as data: an Error loses its class and fields across Durable Object RPC,
+ * so the worker turns this into its HTTP error (`registry.ts`).
+ */
+export interface RegistryRefusal {
+  status: 404 | 409;
+  code: 'not_found' | 'conflict';
+  message: string;
+  details: Record<string, unknown>;
+}
+
+/** What a writer call returns: the value, or the refusal. */
+export type WriteOutcome<T> = { ok: true; value: T } | { ok: false; refusal: RegistryRefusal };
+
+/** The alias as this object stores it (`record` null: no version published yet). */
+interface AliasState {
+  alias: string;
+  record: RegistryRecord | null;
+  active: string | null;
+  /** Versions whose artifacts a publish is writing to R2 now, with when the claim lapses (ms). */
+  reserved: Record<string, number>;
+}
+
+/** The newest switch that Postgres' deployments table has not recorded yet. */
+interface PendingMirror extends ActivationChange {
+  /** Increases with every switch: an alarm only clears the change it tried. */
+  seq: number;
+  /** When the switch happened (ms). */
+  at: number;
+  attempts: number;
+}
+
+/** KV keys of the fast read path. */
+export const registryKey = (alias: string) => `registry:${alias}`;
+export const activeKey = (alias: string) => `active:${alias}`;
+
+// a publish that died between reserving and committing frees its version after this long
+const RESERVATION_MS = 15 * 60_000;
+// the deployments mirror retries with doubling delays up to this, and gives up on a switch this old
+const MIRROR_MAX_DELAY_MS = 5 * 60_000;
+const MIRROR_GIVE_UP_MS = 24 * 60 * 60_000;
+
+const refuse = (
+  status: RegistryRefusal['status'],
+  message: string,
+  details: Record<string, unknown>,
+): { ok: false; refusal: RegistryRefusal } => ({
+  ok: false,
+  refusal: { status, code: status === 404 ? 'not_found' : 'conflict', message, details },
+});
+const unknownAlias = (alias: string) =>
+  refuse(404, `unknown model alias ${JSON.stringify(alias)}`, { alias });
+
+/**
+ * The one writer of an alias's registry (`idFromName(alias)`): publishes, activations and rollbacks of one
+ * alias run here one after another, so two publishers can no longer both read the record, each add their
+ * version and overwrite the other's. Its storage is the truth; after every change it writes KV
+ * (`registry:<alias>` first, then `active:<alias>`), which classify requests read without coming here.
+ * A switch of the active version is mirrored into Postgres from an alarm, never on the request's path.
+ */
+export class RegistryWriter extends DurableObject<Env> {
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** Runs `task` after every earlier one finished: KV writes are I/O, which lets other calls in meanwhile. */
+  #serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #load(alias: string): Promise<AliasState> {
+    const stored = await this.ctx.storage.get<AliasState>('state');
+    if (stored) return stored;
+    // an alias published before this object existed: its KV records are where it starts from
+    const [record, active] = await Promise.all([
+      this.env.REGISTRY.get<RegistryRecord>(registryKey(alias), 'json'),
+      this.env.REGISTRY.get(activeKey(alias)),
+    ]);
+    return { alias, record, active, reserved: {} };
+  }
+
+  /** Stores the state, then its KV copy; a switch also queues the deployments mirror. */
+  async #save(state: AliasState, change?: ActivationChange): Promise<void> {
+    await this.ctx.storage.put('state', state);
+    if (state.record) await this.env.REGISTRY.put(registryKey(state.alias), JSON.stringify(state.record));
+    if (!change) return;
+    await this.env.REGISTRY.put(activeKey(state.alias), change.version);
+    const previous = await this.ctx.storage.get<PendingMirror>('mirror');
+    const pending: PendingMirror = { ...change, seq: (previous?.seq ?? 0) + 1, at: Date.now(), attempts: 0 };
+    await this.ctx.storage.put('mirror', pending);
+    await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  #switch(state: AliasState, version: string, reason: Activation['reason']): ActivationChange {
+    (state.record as RegistryRecord).history.push({ version, at: new Date().toISOString(), reason });
+    state.active = version;
+    return { alias: state.alias, version, by: reason };
+  }
+
+  /** Claims `version` for a publish about to write its artifacts; 409 when it exists or is being published. */
+  reserve(alias: string, version: string): Promise<WriteOutcome<null>> {
+    return this.#serially(async () => {
+      const state = await this.#load(alias);
+      if (state.record?.versions.some((v) => v.version === version))
+        return refuse(409, `model ${alias} version ${version} already exists; versions are immutable`, {
+          alias,
+          version,
+        });
+      if ((state.reserved[version] ?? 0) > Date.now())
+        return refuse(409, `model ${alias} version ${version} is being published by another request`, {
+          alias,
+          version,
+        });
+      state.reserved[version] = Date.now() + RESERVATION_MS;
+      await this.ctx.storage.put('state', state);
+      return { ok: true, value: null };
+    });
+  }
+
+  /** Drops the claim of a publish that failed before committing. */
+  release(alias: string, version: string): Promise<void> {
+    return this.#serially(async () => {
+      const state = await this.#load(alias);
+      delete state.reserved[version];
+      await this.ctx.storage.put('state', state);
+    });
+  }
+
+  /** Adds a version whose artifacts are stored; activates it when asked or when it is the alias's first. */
+  commit(alias: string, entry: ModelVersion, activate: boolean): Promise<WriteOutcome<{ active: boolean }>> {
+    return this.#serially(async () => {
+      const state = await this.#load(alias);
+      delete state.reserved[entry.version];
+      state.record ??= { versions: [], history: [] };
+      if (state.record.versions.some((v) => v.version === entry.version))
+        return refuse(409, `model ${alias} version ${entry.version} already exists; versions are immutable`, {
+          alias,
+          version: entry.version,
+        });
+      state.record.versions.push(entry);
+      const active = activate || state.record.history.length === 0;
+      await this.#save(state, active ? this.#switch(state, entry.version, 'publish') : undefined);
+      return { ok: true, value: { active } };
+    });
+  }
+
+  /** Makes `version` the active one. */
+  activate(alias: string, version: string): Promise<WriteOutcome<ActiveResponse>> {
+    return this.#serially(async () => {
+      const state = await this.#load(alias);
+      if (!state.record) return unknownAlias(alias);
+      if (!state.record.versions.some((v) => v.version === version))
+        return refuse(404, `model ${alias} has no version ${JSON.stringify(version)}`, {
+          alias,
+          version,
+          available: state.record.versions.map((v) => v.version),
+        });
+      const previous = state.active;
+      await this.#save(state, this.#switch(state, version, 'activate'));
+      return { ok: true, value: { alias, active: version, previous } };
+    });
+  }
+
+  /** Re-activates the version that was active before the current one (walking back past the current one). */
+  rollback(alias: string): Promise<WriteOutcome<ActiveResponse>> {
+    return this.#serially(async () => {
+      const state = await this.#load(alias);
+      if (!state.record) return unknownAlias(alias);
+      const current = state.active;
+      const earlier = [...state.record.history].reverse().find((h) => h.version !== current);
+      if (!current || !earlier)
+        return refuse(409, `model ${alias} has no earlier active version to roll back to`, {
+          alias,
+          active: current,
+        });
+      await this.#save(state, this.#switch(state, earlier.version, 'rollback'));
+      return { ok: true, value: { alias, active: earlier.version, previous: current } };
+    });
+  }
+
+  /**
+   * Writes the newest switch into Postgres' deployments table. A database that refuses, hangs or drops the
+   * connection costs this alarm its deadline and a retry later (doubling delays up to 5 minutes); after a day
+   * the switch is given up with an error in the log (the dashboard flags a record that disagrees with KV).
+   */
+  override async alarm(): Promise<void> {
+    const pending = await this.ctx.storage.get<PendingMirror>('mirror');
+    if (!pending) return;
+    const failure = await mirrorActivation(this.env.HYPERDRIVE.connectionString, pending);
+    const latest = await this.ctx.storage.get<PendingMirror>('mirror');
+    if (latest?.seq !== pending.seq) return; // a newer switch replaced it and set its own alarm
+    if (!failure) {
+      await this.ctx.storage.delete('mirror');
+      return;
+    }
+    const what = `${pending.by} of ${pending.alias}@${pending.version}`;
+    if (Date.now() - pending.at > MIRROR_GIVE_UP_MS) {
+      console.error(`deployments: gave up recording the ${what} in Postgres: ${failure.message}`);
+      await this.ctx.storage.delete('mirror');
+      return;
+    }
+    const attempts = pending.attempts + 1;
+    const delay = Math.min(1000 * 2 ** attempts, MIRROR_MAX_DELAY_MS);
+    console.warn(
+      `deployments: ${what} not recorded in Postgres (attempt ${attempts}, retry in ${delay / 1000} s): ${failure.message}`,
+    );
+    await this.ctx.storage.put('mirror', { ...pending, attempts });
+    await this.ctx.storage.setAlarm(Date.now() + delay);
+  }
+}
