@@ -89,12 +89,18 @@ export class RegistryWriter extends DurableObject<Env> {
     return { alias, record, active, reserved: {} };
   }
 
-  /** Stores the state, then its KV copy; a switch also queues the deployments mirror. */
+  /**
+   * Stores the state, then its KV copy. A switch to a version that names its training run also queues the
+   * deployments mirror: only the gpu service's publishes (which put the run id in the manifest) have a
+   * deployments row, so a head published by another tool has nothing to record and costs no connection.
+   */
   async #save(state: AliasState, change?: ActivationChange): Promise<void> {
     await this.ctx.storage.put('state', state);
     if (state.record) await this.env.REGISTRY.put(registryKey(state.alias), JSON.stringify(state.record));
     if (!change) return;
     await this.env.REGISTRY.put(activeKey(state.alias), change.version);
+    const target = state.record?.versions.find((v) => v.version === change.version);
+    if (!target?.manifest.runId) return;
     const previous = await this.ctx.storage.get<PendingMirror>('mirror');
     const pending: PendingMirror = { ...change, seq: (previous?.seq ?? 0) + 1, at: Date.now(), attempts: 0 };
     await this.ctx.storage.put('mirror', pending);

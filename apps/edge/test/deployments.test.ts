@@ -1,4 +1,4 @@
-import { runInDurableObject } from 'cloudflare:test';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { ADMIN, call, fixtures, publish } from './helpers.ts';
@@ -48,5 +48,14 @@ describe('deployments in Postgres follow the edge registry', () => {
       )
       .toBeUndefined();
     expect(await activeInPostgres('unrecorded')).toBeNull();
+  });
+
+  it('leaves Postgres alone for a head published by another tool (no training run in its manifest)', async () => {
+    expect((await publish('foreign', 'm1', fixtures.multi)).status).toBe(201);
+    const writer = env.REGISTRY_WRITER.getByName('foreign');
+    // no deployments row can exist for it: no alarm was set, nothing waits for the database
+    expect(await runDurableObjectAlarm(writer)).toBe(false);
+    expect(await runInDurableObject(writer, (_, state) => state.storage.get('mirror'))).toBeUndefined();
+    expect(await env.REGISTRY.get('active:foreign')).toBe('m1');
   });
 });

@@ -144,9 +144,11 @@ export default async function setup(project: TestProject) {
       }),
     ],
   });
+  // v1 and v2 name their training run, as the gpu service's heads do (switches to them are mirrored into
+  // Postgres); `multi` does not, as a head published by another tool
   const [v1, v2] = [
-    await fixture(recipe(1), binary, 11),
-    await fixture(recipe(2), { ...binary, threshold: 0.25 }, 12),
+    await fixture(recipe(1), { ...binary, runId: 'run-v1' }, 11),
+    await fixture(recipe(2), { ...binary, threshold: 0.25, runId: 'run-v2' }, 12),
   ];
   const database = await deploymentsDatabase([v1, v2]);
   // miniflare refuses a Hyperdrive URL without a password; the test databases ignore it (trust auth)
