@@ -5,7 +5,7 @@ import { ADMIN, call, fixtures, publish } from './helpers.ts';
 
 /** The active deployment of an alias as Postgres records it, read through the dashboard API. */
 async function activeInPostgres(alias: string): Promise<string | null> {
-  const res = await call('/api/models');
+  const res = await call('/api/models', { headers: ADMIN });
   expect(res.status).toBe(200);
   const overview = (await res.json()) as { aliases: { alias: string; active: string | null }[] };
   return overview.aliases.find((a) => a.alias === alias)?.active ?? null;

@@ -37,6 +37,8 @@ declare module 'vitest' {
     fixtures: Fixtures;
     /** KEY_LIMITER's limit in the tests (vitest.config.ts), per API key per 60 s. */
     rateLimit: number;
+    /** The Cloudflare Access team and application of the tests, and the private key its JWKS serves. */
+    access: { team: string; audience: string; privateJwk: Record<string, unknown> };
     /** HYPERDRIVE's database (through the proxy): deployments v1 (active) and v2 of DEPLOYED_ALIASES. */
     databaseUrl: string;
     /** Control server of the database proxy (db-proxy.ts), reached from the tests as http://db-proxy.test. */

@@ -12,7 +12,7 @@ import {
 import type { HeadArtifactFiles } from '@edgehead/head';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { adminAuth } from '../auth.ts';
+import { adminOnly, callerAuth } from '../auth.ts';
 import { ApiError } from '../errors.ts';
 import { createApiKey, deleteApiKey } from '../keys.ts';
 import {
@@ -23,6 +23,7 @@ import {
   registryOf,
   rollback,
 } from '../registry.ts';
+import { createSignInLink } from '../sign-in-links.ts';
 import type { AppEnv } from '../types.ts';
 import { validate } from '../validate.ts';
 
@@ -67,13 +68,15 @@ async function readParts(req: Request): Promise<HeadArtifactFiles> {
 }
 
 /**
- * `/admin/*`: the model registry and API keys, behind the admin token. Registry writes go through the
+ * `/admin/*`: the model registry, API keys and sign-in links, behind the admin token; a dashboard session
+ * may list, activate and roll back (with its CSRF token), nothing else. Registry writes go through the
  * alias's `RegistryWriter`, which also mirrors every switch into Postgres' `deployments` later (an alarm).
  */
 export const adminRoutes = new Hono<AppEnv>()
-  .use(adminAuth())
+  .use(callerAuth({ what: 'admin route' }))
   .put(
     '/models/:alias/versions/:version',
+    adminOnly(),
     bodyLimit({
       maxSize: MAX_PUBLISH_BYTES,
       onError: () => {
@@ -121,12 +124,15 @@ export const adminRoutes = new Hono<AppEnv>()
     const body: ActiveResponse = await rollback(registryOf(c.env), c.req.valid('param').alias);
     return c.json(body);
   })
-  .post('/keys', validate('json', createKeyRequest), async (c) =>
+  .post('/keys', adminOnly(), validate('json', createKeyRequest), async (c) =>
     c.json(await createApiKey(c.env.REGISTRY, c.req.valid('json').name ?? null), 201),
   )
-  .delete('/keys/:id', validate('param', keyParams), async (c) => {
+  .delete('/keys/:id', adminOnly(), validate('param', keyParams), async (c) => {
     const { id } = c.req.valid('param');
     if (!(await deleteApiKey(c.env.REGISTRY, id)))
       throw new ApiError(404, 'not_found', `no API key with id ${id}`, { id });
     return c.json({ id, deleted: true as const });
-  });
+  })
+  .post('/sign-in-links', adminOnly(), async (c) =>
+    c.json(await createSignInLink(c.env.REGISTRY, new URL(c.req.url).origin), 201),
+  );
