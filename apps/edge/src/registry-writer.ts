@@ -38,6 +38,8 @@ interface PendingMirror extends ActivationChange {
   /** When the switch happened (ms). */
   at: number;
   attempts: number;
+  /** Not before (ms): set after a failed attempt. */
+  retryAt?: number;
 }
 
 /** KV keys of the fast read path. */
@@ -46,6 +48,8 @@ export const activeKey = (alias: string) => `active:${alias}`;
 
 // a publish that died between reserving and committing frees its version after this long
 const RESERVATION_MS = 15 * 60_000;
+// a KV copy the platform refused (one write per second per key) is redone this much later
+const KV_RETRY_MS = 2_000;
 // the deployments mirror retries with doubling delays up to this, and gives up on a switch this old
 const MIRROR_MAX_DELAY_MS = 5 * 60_000;
 const MIRROR_GIVE_UP_MS = 24 * 60 * 60_000;
@@ -66,7 +70,7 @@ const unknownAlias = (alias: string) =>
  * alias run here one after another, so two publishers can no longer both read the record, each add their
  * version and overwrite the other's. Its storage is the truth; after every change it writes KV
  * (`registry:<alias>` first, then `active:<alias>`), which classify requests read without coming here.
- * A switch of the active version is mirrored into Postgres from an alarm, never on the request's path.
+ * A switch of the active version is mirrored into Postgres from its alarm, never on the request's path.
  */
 export class RegistryWriter extends DurableObject<Env> {
   #queue: Promise<unknown> = Promise.resolve();
@@ -90,21 +94,47 @@ export class RegistryWriter extends DurableObject<Env> {
   }
 
   /**
-   * Stores the state, then its KV copy. A switch to a version that names its training run also queues the
-   * deployments mirror: only the gpu service's publishes (which put the run id in the manifest) have a
-   * deployments row, so a head published by another tool has nothing to record and costs no connection.
+   * Stores the state, then writes its KV copy. KV takes one write per second per key: a refused write is
+   * logged and redone from the alarm (readers then see the change a moment later, as across locations).
+   * A switch to a version that names its training run also queues the deployments mirror: only the gpu
+   * service's publishes (which put the run id in the manifest) have a deployments row, so a head published
+   * by another tool has nothing to record and costs no connection.
    */
   async #save(state: AliasState, change?: ActivationChange): Promise<void> {
     await this.ctx.storage.put('state', state);
+    const target = change && state.record?.versions.find((v) => v.version === change.version);
+    if (change && target?.manifest.runId) {
+      const previous = await this.ctx.storage.get<PendingMirror>('mirror');
+      const pending: PendingMirror = {
+        ...change,
+        seq: (previous?.seq ?? 0) + 1,
+        at: Date.now(),
+        attempts: 0,
+      };
+      await this.ctx.storage.put('mirror', pending);
+      await this.#wakeAt(Date.now());
+    }
+    try {
+      await this.#writeKv(state, change !== undefined);
+    } catch (err) {
+      console.warn(
+        `registry: KV copy of ${state.alias} not written, retried from the alarm: ${(err as Error).message}`,
+      );
+      await this.ctx.storage.put('kv-stale', true);
+      await this.#wakeAt(Date.now() + KV_RETRY_MS);
+    }
+  }
+
+  /** `registry:<alias>`, then (when it changed) `active:<alias>`: a reader never sees a pointer to a missing version. */
+  async #writeKv(state: AliasState, pointer: boolean): Promise<void> {
     if (state.record) await this.env.REGISTRY.put(registryKey(state.alias), JSON.stringify(state.record));
-    if (!change) return;
-    await this.env.REGISTRY.put(activeKey(state.alias), change.version);
-    const target = state.record?.versions.find((v) => v.version === change.version);
-    if (!target?.manifest.runId) return;
-    const previous = await this.ctx.storage.get<PendingMirror>('mirror');
-    const pending: PendingMirror = { ...change, seq: (previous?.seq ?? 0) + 1, at: Date.now(), attempts: 0 };
-    await this.ctx.storage.put('mirror', pending);
-    await this.ctx.storage.setAlarm(Date.now());
+    if (pointer && state.active) await this.env.REGISTRY.put(activeKey(state.alias), state.active);
+  }
+
+  /** Makes sure the alarm fires by `at` (an earlier one stays). */
+  async #wakeAt(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
   #switch(state: AliasState, version: string, reason: Activation['reason']): ActivationChange {
@@ -194,24 +224,33 @@ export class RegistryWriter extends DurableObject<Env> {
     });
   }
 
+  /** Redoes a refused KV copy, in turn with the writes (so it never overwrites a newer one). */
+  async #syncKv(): Promise<void> {
+    if (!(await this.ctx.storage.get<boolean>('kv-stale'))) return;
+    const state = await this.ctx.storage.get<AliasState>('state');
+    try {
+      if (state) await this.#writeKv(state, true);
+      await this.ctx.storage.delete('kv-stale');
+    } catch (err) {
+      console.warn(`registry: KV copy of ${state?.alias} still not written: ${(err as Error).message}`);
+    }
+  }
+
   /**
    * Writes the newest switch into Postgres' deployments table. A database that refuses, hangs or drops the
-   * connection costs this alarm its deadline and a retry later (doubling delays up to 5 minutes); after a day
-   * the switch is given up with an error in the log (the dashboard flags a record that disagrees with KV).
+   * connection costs the attempt its deadline and a retry later (doubling delays up to 5 minutes); after a
+   * day the switch is given up with an error in the log (the dashboard flags a record that disagrees with KV).
    */
-  override async alarm(): Promise<void> {
+  async #mirror(): Promise<void> {
     const pending = await this.ctx.storage.get<PendingMirror>('mirror');
-    if (!pending) return;
+    if (!pending || (pending.retryAt ?? 0) > Date.now()) return;
     const failure = await mirrorActivation(this.env.HYPERDRIVE.connectionString, pending);
     const latest = await this.ctx.storage.get<PendingMirror>('mirror');
-    if (latest?.seq !== pending.seq) return; // a newer switch replaced it and set its own alarm
-    if (!failure) {
-      await this.ctx.storage.delete('mirror');
-      return;
-    }
+    if (latest?.seq !== pending.seq) return; // a newer switch replaced it meanwhile: that one is next
     const what = `${pending.by} of ${pending.alias}@${pending.version}`;
-    if (Date.now() - pending.at > MIRROR_GIVE_UP_MS) {
-      console.error(`deployments: gave up recording the ${what} in Postgres: ${failure.message}`);
+    if (!failure || Date.now() - pending.at > MIRROR_GIVE_UP_MS) {
+      if (failure)
+        console.error(`deployments: gave up recording the ${what} in Postgres: ${failure.message}`);
       await this.ctx.storage.delete('mirror');
       return;
     }
@@ -220,7 +259,22 @@ export class RegistryWriter extends DurableObject<Env> {
     console.warn(
       `deployments: ${what} not recorded in Postgres (attempt ${attempts}, retry in ${delay / 1000} s): ${failure.message}`,
     );
-    await this.ctx.storage.put('mirror', { ...pending, attempts });
-    await this.ctx.storage.setAlarm(Date.now() + delay);
+    await this.ctx.storage.put('mirror', { ...pending, attempts, retryAt: Date.now() + delay });
+  }
+
+  /**
+   * Catches up what the writes left for later (a refused KV copy, the deployments mirror), then sets the
+   * next alarm from what is still left in storage, so that a change made meanwhile is never missed.
+   */
+  override async alarm(): Promise<void> {
+    await this.#serially(() => this.#syncKv());
+    await this.#mirror();
+    const [stale, pending] = await Promise.all([
+      this.ctx.storage.get<boolean>('kv-stale'),
+      this.ctx.storage.get<PendingMirror>('mirror'),
+    ]);
+    const next = [stale ? Date.now() + KV_RETRY_MS : null, pending ? (pending.retryAt ?? Date.now()) : null];
+    const at = Math.min(...next.filter((t): t is number => t !== null));
+    if (Number.isFinite(at)) await this.ctx.storage.setAlarm(at);
   }
 }

@@ -1,9 +1,10 @@
 // Publishers racing on one alias: every write goes through the alias's RegistryWriter (a Durable Object), so
 // none of them reads the record while another is between its read and its write.
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import type { VersionList } from '@edgehead/contracts';
 import { describe, expect, it } from 'vitest';
-import { ADMIN, call, filesOf, fixtures, publish } from './helpers.ts';
+import { ADMIN, binary, call, classify, createKey, filesOf, fixtures, probs, publish } from './helpers.ts';
 
 async function versionsOf(alias: string): Promise<VersionList> {
   const res = await call(`/admin/models/${alias}/versions`, { headers: ADMIN });
@@ -44,5 +45,45 @@ describe('concurrent publishers', () => {
     );
     const [version] = (await versionsOf('race')).versions;
     expect(version?.manifest.threshold).toBe(winner === fixtures.v1 ? 0.5 : 0.25);
+  });
+});
+
+describe('a KV write the platform refuses', () => {
+  it('is redone from the writer alarm: the publish answers and KV catches up', async () => {
+    const writer = env.REGISTRY_WRITER.getByName('kv-refused');
+    // KV takes one write per second per key; the next two writes of this writer are refused that way
+    let refusals = 2;
+    await runInDurableObject(writer, (instance) => {
+      const holder = instance as unknown as { env: Env };
+      const kv = holder.env.REGISTRY;
+      const refusing = new Proxy(kv, {
+        get(target, prop) {
+          if (prop === 'put' && refusals > 0)
+            return async () => {
+              refusals--;
+              throw new Error('KV PUT failed: 429 Too Many Requests');
+            };
+          const value = Reflect.get(target, prop);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      holder.env = { ...holder.env, REGISTRY: refusing };
+    });
+    // a head without a training run: no deployments mirror, the alarm is the KV retry alone
+    expect((await publish('kv-refused', 'm1', fixtures.multi)).status).toBe(201);
+    expect(await env.REGISTRY.get('registry:kv-refused')).toBeNull();
+
+    // the alarm redoes the copy: refused once more, then written
+    await expect
+      .poll(async () => {
+        await runDurableObjectAlarm(writer);
+        return env.REGISTRY.get('active:kv-refused');
+      })
+      .toBe('m1');
+    expect(refusals).toBe(0);
+    expect((await versionsOf('kv-refused')).versions.map((v) => v.version)).toEqual(['m1']);
+    const key = await createKey();
+    const row = Array.from({ length: 6 }, (_, i) => i / 6);
+    expect((await probs(await classify('kv-refused', key, binary([row])))).version).toBe('m1');
   });
 });
