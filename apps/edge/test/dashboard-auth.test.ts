@@ -60,6 +60,10 @@ async function accessJwt(
     .sign(key);
 }
 
+/** How often the worker has fetched the test team's keys (vitest.config.ts counts them). */
+const jwksFetches = async () =>
+  ((await (await fetch(`${access.team}/test/jwks-fetches`)).json()) as { fetches: number }).fetches;
+
 const withCookie = (session: TestSession, init: RequestInit = {}) => ({
   ...init,
   headers: { ...(init.headers as Record<string, string>), cookie: session.cookie },
@@ -86,6 +90,7 @@ describe('without a session', () => {
     const signin = await call('/signin');
     expect(signin.status).toBe(200);
     expect(signin.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(signin.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
     await errorOf(await call('/runs/whatever'), 404, 'not_found');
   });
 
@@ -98,7 +103,9 @@ describe('without a session', () => {
       .replace(/=+$/, '')
       .replace(/\+/g, '-')
       .replace(/\//g, '_');
-    const flipped = `${signature.slice(0, -2)}${signature.endsWith('AA') ? 'AB' : 'AA'}`;
+    // a character in the middle: the last one of a base64url signature carries padding bits, so changing
+    // it can leave the decoded bytes as they were
+    const flipped = `${signature.slice(0, 10)}${signature[10] === 'A' ? 'B' : 'A'}${signature.slice(11)}`;
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(Date.now() - 13 * 60 * 60 * 1000); // a sign-in 13 h ago: 1 h past its 12 h
     const old = await issueSession('test-admin-token', 'token');
@@ -181,6 +188,7 @@ describe('signing in with the admin token', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     expect(page.headers.get('cache-control')).toContain('no-store');
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
     const me = (await (await call('/auth/session', withCookie(session))).json()) as SessionResponse;
     expect(me).toMatchObject({ user: 'admin', via: 'token', csrfToken: session.csrfToken });
   });
@@ -304,6 +312,10 @@ describe('Cloudflare Access', () => {
 
   it('signs in the user of a valid Access JWT, on the page, /api and the registry', async () => {
     const jwt = await accessJwt();
+    expect((await call('/auth/session', withJwt(jwt))).status).toBe(200);
+    // the worker fetched the team's keys, once for this isolate (jose caches them)
+    const fetched = await jwksFetches();
+    expect(fetched).toBeGreaterThan(0);
     for (const path of API_ROUTES)
       expect([200, 404], path).toContain((await call(path, withJwt(jwt))).status);
     expect((await call('/', withJwt(jwt))).status).toBe(200);
@@ -328,6 +340,7 @@ describe('Cloudflare Access', () => {
       withJwt(jwt, { method: 'POST', headers: { 'x-csrf-token': me.csrfToken } }),
     );
     expect(await back.json()).toMatchObject({ active: 'v1' });
+    expect(await jwksFetches()).toBe(fetched);
   });
 
   it('refuses a wrong audience, a wrong issuer, an expired token, a bad signature and other algorithms', async () => {
