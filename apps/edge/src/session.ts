@@ -4,7 +4,7 @@ import { errors, jwtVerify, SignJWT } from 'jose';
 import { timingSafeEqualString } from './timing-safe.ts';
 
 /**
- * The dashboard's own sign-in (where Cloudflare Access is not set up): a JWT (HS256) in a cookie. Its key is
+ * The dashboard's own sign-in (beside Cloudflare Access, or without it): a JWT (HS256) in a cookie. Its key is
  * derived from the ADMIN_TOKEN secret with HKDF, so rotating the admin token signs every session out, and
  * no other secret has to be set. Stateless: a session ends when it expires or the token rotates.
  */
