@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { exportJWK, generateKeyPair } from 'jose';
 import { defineConfig } from 'vitest/config';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
@@ -9,6 +10,16 @@ const TEST_RATE_LIMIT = 60;
 
 /** Answers the gpu service's `POST /v1/features` for classify-image tests (the real path is test/e2e's). */
 export const FAKE_GPU_URL = 'http://gpu.test';
+
+/** The Cloudflare Access team and application of the tests; its signing keys are served below. */
+const ACCESS_TEAM = 'https://edgehead-test.cloudflareaccess.com';
+const ACCESS_AUD = 'edgehead-test-aud';
+// the team's key pair: the public half is its JWKS (outbound fetch below), the private half signs the tests' JWTs
+const accessKeys = await generateKeyPair('RS256', { extractable: true });
+const accessJwks = {
+  keys: [{ ...(await exportJWK(accessKeys.publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' }],
+};
+const accessPrivateJwk = { ...(await exportJWK(accessKeys.privateKey)), kid: 'test-key', alg: 'RS256' };
 
 export default defineConfig({
   plugins: [
@@ -22,10 +33,13 @@ export default defineConfig({
           GPU_SERVICE_TOKEN: 'test-gpu-token',
           GPU_SERVICE_URL: FAKE_GPU_URL,
           RATE_LIMIT_PERIOD_S: '60',
+          ACCESS_TEAM_DOMAIN: ACCESS_TEAM,
+          ACCESS_AUD,
         },
         ratelimits: { KEY_LIMITER: { simple: { limit: TEST_RATE_LIMIT, period: 60 } } },
-        // outbound fetch interception: the worker's call to the gpu service lands here, in Node
-        outboundService: (request: Request) => fakeGpu(request),
+        // outbound fetch interception: the worker's call to the gpu service lands here, in Node, and the
+        // tests' switches of the database proxy (global-setup.ts) go to its control server
+        outboundService: (request: Request) => outbound(request, inject('dbProxy')),
       },
     })),
   ],
@@ -34,13 +48,35 @@ export default defineConfig({
   root: here('../..'),
   test: {
     include: [here('./test/**/*.test.ts')],
+    // one database proxy serves every file: a file that makes it misbehave must not overlap another's queries
+    fileParallelism: false,
     globalSetup: [here('./test/global-setup.ts')],
-    provide: { rateLimit: TEST_RATE_LIMIT },
+    provide: {
+      rateLimit: TEST_RATE_LIMIT,
+      access: { team: ACCESS_TEAM, audience: ACCESS_AUD, privateJwk: accessPrivateJwk },
+    },
   },
 });
 
 let calls = 0;
 let lastQuery = '';
+
+/** Where the tests switch the database proxy: `POST http://db-proxy.test/mode/<pass|refuse|hang|drop>`. */
+export const DB_PROXY_URL = 'http://db-proxy.test';
+
+let jwksFetches = 0;
+
+async function outbound(request: Request, dbProxy: string): Promise<Response> {
+  const url = new URL(request.url);
+  if (url.origin === ACCESS_TEAM && url.pathname === '/cdn-cgi/access/certs') {
+    jwksFetches++;
+    return Response.json(accessJwks);
+  }
+  if (url.href === `${ACCESS_TEAM}/test/jwks-fetches`) return Response.json({ fetches: jwksFetches });
+  if (url.origin !== DB_PROXY_URL) return fakeGpu(request);
+  const res = await fetch(`${dbProxy}${url.pathname}`, { method: request.method });
+  return new Response(await res.text(), { status: res.status, headers: res.headers });
+}
 
 /**
  * A stand-in gpu service: features derived from the image bytes, shape 1x2x2x4, float32 with a shape header.

@@ -22,7 +22,7 @@ describe('standard PostgreSQL clients against a running system', () => {
   let work: string;
   let env: NodeJS.ProcessEnv;
   let running: Running | null = null;
-  let config: { gpuUrl: string; edgeUrl: string; gpuToken: string; databaseUrl: string };
+  let config: { gpuUrl: string; edgeUrl: string; gpuToken: string; adminToken: string; databaseUrl: string };
   /** libpq's variables for the embedded server (the password stays out of command lines). */
   let pgEnv: NodeJS.ProcessEnv;
   let sql: postgres.Sql;
@@ -130,7 +130,9 @@ describe('standard PostgreSQL clients against a running system', () => {
     );
     expect(started.queuedImages).toBe(second.accepted);
     const progress = async () => {
-      const res = await fetch(`${config.gpuUrl}/v1/datasets/${second.datasetId}/extract?backbone=tiny`);
+      const res = await fetch(`${config.gpuUrl}/v1/datasets/${second.datasetId}/extract?backbone=tiny`, {
+        headers: { authorization: `Bearer ${config.gpuToken}` },
+      });
       expect(res.status).toBe(200);
       return (await res.json()) as ExtractionProgress;
     };
@@ -185,7 +187,9 @@ describe('standard PostgreSQL clients against a running system', () => {
     });
     expect(runs.status).toBe(200);
     expect(((await runs.json()) as RunList).items.map((r) => r.id)).toContain(trained.run.id);
-    const dashboard = await fetch(`${config.edgeUrl}/api/runs`);
+    const dashboard = await fetch(`${config.edgeUrl}/api/runs`, {
+      headers: { authorization: `Bearer ${config.adminToken}` },
+    });
     expect(dashboard.status).toBe(200);
     expect(JSON.stringify(await dashboard.json())).toContain(trained.run.id);
   });

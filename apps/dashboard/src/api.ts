@@ -1,8 +1,11 @@
 import {
   type ActiveResponse,
   activeResponse,
+  CSRF_HEADER,
   type ErrorBody,
   errorBody,
+  type SessionResponse,
+  sessionResponse,
   type VersionList,
   versionList,
 } from '@edgehead/contracts';
@@ -51,13 +54,19 @@ async function toError(res: Response): Promise<ApiCallError> {
   );
 }
 
-/** Awaits an `hc` call and returns its JSON, throwing ApiCallError on a non-2xx answer. */
-export async function ok<T>(
-  call: Promise<{ ok: boolean; status: number; json(): Promise<T> } & Response>,
-): Promise<T> {
-  let res: Awaited<typeof call>;
+/** Sends the browser to the sign-in page, to come back here afterwards. */
+export function toSignIn(): void {
+  location.assign(`/signin?next=${encodeURIComponent(location.pathname + location.search + location.hash)}`);
+}
+
+/**
+ * A fetch's JSON, parsed, or an ApiCallError for a non-2xx answer or no answer; a 401 (no session, or it
+ * expired) also sends the browser to the sign-in page.
+ */
+async function answer<T>(sent: Promise<Response>, parse: (value: unknown) => T): Promise<T> {
+  let res: Response;
   try {
-    res = await call;
+    res = await sent;
   } catch (cause) {
     throw new ApiCallError(
       0,
@@ -65,42 +74,53 @@ export async function ok<T>(
       `the edge did not answer (${(cause as Error).message}); is \`wrangler dev\` running?`,
     );
   }
-  if (!res.ok) throw await toError(res);
-  return res.json();
-}
-
-const TOKEN_KEY = 'edgehead.adminToken';
-
-/** The admin token of this tab (sessionStorage only: closing the tab forgets it). */
-export const adminToken = {
-  get: (): string | null => sessionStorage.getItem(TOKEN_KEY),
-  set: (token: string) => sessionStorage.setItem(TOKEN_KEY, token),
-  clear: () => sessionStorage.removeItem(TOKEN_KEY),
-};
-
-async function admin<T>(path: string, init: RequestInit, parse: (v: unknown) => T): Promise<T> {
-  const token = adminToken.get();
-  if (!token) throw new ApiCallError(401, 'unauthorized', 'enter the admin token first');
-  const headers = new Headers(init.headers);
-  headers.set('authorization', `Bearer ${token}`);
-  let res: Response;
-  try {
-    res = await fetch(path, { ...init, headers });
-  } catch (cause) {
-    throw new ApiCallError(0, 'network', `the edge did not answer (${(cause as Error).message})`);
-  }
+  if (res.status === 401) toSignIn();
   if (!res.ok) throw await toError(res);
   return parse(await res.json());
 }
 
+/** Awaits an `hc` call and returns its JSON (see `answer`). */
+export function ok<T>(call: Promise<{ json(): Promise<T> } & Response>): Promise<T> {
+  return answer(call, (value) => value as T);
+}
+
+let session: Promise<SessionResponse> | undefined;
+
+/** Who is signed in and the session's CSRF token (`GET /auth/session`, read once per page load). */
+export function currentSession(): Promise<SessionResponse> {
+  session ??= answer(fetch('/auth/session'), (v) => sessionResponse.parse(v));
+  session.catch(() => {
+    session = undefined;
+  });
+  return session;
+}
+
+/** A change through the session (its same-origin cookie, or Access): it carries the CSRF token. */
+async function change<T>(path: string, init: RequestInit, parse: (value: unknown) => T): Promise<T> {
+  const headers = new Headers(init.headers);
+  headers.set(CSRF_HEADER, (await currentSession()).csrfToken);
+  return answer(fetch(path, { ...init, headers }), parse);
+}
+
+/** Signs out: clears the session cookie, or leaves Cloudflare Access, then shows the sign-in page. */
+export async function signOut(): Promise<void> {
+  const { via } = await currentSession();
+  if (via === 'access') {
+    location.assign('/cdn-cgi/access/logout');
+    return;
+  }
+  await change('/auth/logout', { method: 'POST' }, (v) => v);
+  location.assign('/signin');
+}
+
 /** The edge's registry of an alias (KV: the version that really serves), through the admin routes. */
 export function edgeVersions(alias: string): Promise<VersionList> {
-  return admin(`/admin/models/${encodeURIComponent(alias)}/versions`, {}, (v) => versionList.parse(v));
+  return answer(fetch(`/admin/models/${encodeURIComponent(alias)}/versions`), (v) => versionList.parse(v));
 }
 
 /** Activates a version at the edge. */
 export function activate(alias: string, version: string): Promise<ActiveResponse> {
-  return admin(
+  return change(
     `/admin/models/${encodeURIComponent(alias)}/activate`,
     { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version }) },
     (v) => activeResponse.parse(v),
@@ -109,7 +129,7 @@ export function activate(alias: string, version: string): Promise<ActiveResponse
 
 /** Rolls an alias back to the version active before the current one. */
 export function rollback(alias: string): Promise<ActiveResponse> {
-  return admin(`/admin/models/${encodeURIComponent(alias)}/rollback`, { method: 'POST' }, (v) =>
+  return change(`/admin/models/${encodeURIComponent(alias)}/rollback`, { method: 'POST' }, (v) =>
     activeResponse.parse(v),
   );
 }

@@ -1,7 +1,7 @@
 import { headPresets } from '@edgehead/contracts';
 import { describe, expect, it } from 'vitest';
 import { differs, duration, flatten, headSummary, pct } from './format.ts';
-import { href, parseRoute } from './router.ts';
+import { href, parseRoute, safeNext } from './router.ts';
 
 describe('format', () => {
   it('summarises the Keras recipe and the default preset in a few words', () => {
@@ -49,5 +49,21 @@ describe('router', () => {
       '#/runs?status=running&pageSize=25',
     );
     expect(href('/models')).toBe('#/models');
+  });
+
+  it('goes back after sign-in only to a path of this site', () => {
+    expect(safeNext('/#/runs/abc?x=1')).toBe('/#/runs/abc?x=1');
+    expect(safeNext('/?from=mail')).toBe('/?from=mail');
+    for (const bad of [
+      null,
+      '',
+      'https://evil.example/',
+      '//evil.example',
+      '/\\evil.example',
+      '/\t/evil.example',
+      'javascript:alert(1)',
+      '/signin?next=/',
+    ])
+      expect(safeNext(bad), String(bad)).toBe('/');
   });
 });

@@ -1,4 +1,5 @@
 import './style.css';
+import { currentSession, signOut } from './api.ts';
 import { h, mount, notice } from './dom.ts';
 import { comparePage } from './pages/compare.ts';
 import { extractionsPage } from './pages/extractions.ts';
@@ -9,6 +10,7 @@ import { href, parseRoute } from './router.ts';
 
 const root = document.getElementById('app') as HTMLElement;
 const nav = document.getElementById('nav') as HTMLElement;
+const account = document.getElementById('account') as HTMLElement;
 let cleanup: () => void = () => undefined;
 
 function render() {
@@ -51,5 +53,27 @@ function render() {
   root.focus({ preventScroll: true });
 }
 
+/** Who is signed in, and the way out. */
+async function showAccount() {
+  const session = await currentSession();
+  mount(
+    account,
+    h('span', {}, `Signed in as ${session.user}`),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'link',
+        onclick: () =>
+          signOut().catch((err: Error) => {
+            account.textContent = `Sign-out failed: ${err.message}`;
+          }),
+      },
+      'Sign out',
+    ),
+  );
+}
+
 window.addEventListener('hashchange', render);
 render();
+void showAccount().catch(() => undefined); // a page without a session is on its way to the sign-in page

@@ -49,3 +49,12 @@ export function poll(fn: () => Promise<void>, ms: number): { stop(): void } {
     },
   };
 }
+
+/**
+ * Where the sign-in page goes after signing in: a path of this site from `?next=`, else `/`. Anything that a
+ * browser could read as another origin (`//host`, backslashes, whitespace that it strips) is refused.
+ */
+export function safeNext(next: string | null): string {
+  if (!next || !/^\/(?![/\\])[^\s\\]*$/.test(next) || next.startsWith('/signin')) return '/';
+  return next;
+}

@@ -1,15 +1,16 @@
 // The dashboard in a real browser: Debian's chromium (playwright-core) against the edge worker under
-// `wrangler dev`, its Hyperdrive binding pointed at a seeded test database. Screenshots of every page go to
+// `wrangler dev`, its Hyperdrive binding pointed at a seeded test database. The browser signs in with a
+// one-time link as after `edgehead up` (the sign-in form has its own test). Screenshots of every page go to
 // test-results/ (git-ignored). Skips, saying why, when chromium is not installed.
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type SignInLinkResponse, signInLinkResponse } from '@edgehead/contracts';
 import { recordEpoch } from '@edgehead/db';
 import { connect, type Database } from '@edgehead/db/node';
 import { createTestDatabase, type TestDatabase } from '@edgehead/db/testing';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard, CHROMIUM, CHROMIUM_ARGS, type Edge, startEdge } from './harness.ts';
 import { curve, type Seeded, seedDashboard } from './seed.ts';
@@ -29,9 +30,21 @@ describe.skipIf(!hasChromium)('dashboard in chromium against wrangler dev', () =
   let seeded: Seeded;
   let assetsDir: string;
   let edge: Edge;
-  let profile: string;
+  let browser: Browser;
   let context: BrowserContext;
   const pageErrors: string[] = [];
+
+  /** A one-time sign-in link, as `edgehead up` prints it. */
+  async function signInLink(): Promise<SignInLinkResponse> {
+    const res = await fetch(`${edge.url}/admin/sign-in-links`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(res.status).toBe(201);
+    return signInLinkResponse.parse(await res.json());
+  }
+
+  const newContext = (viewport = { width: 1280, height: 800 }) => browser.newContext({ viewport });
 
   beforeAll(async () => {
     testDb = await createTestDatabase();
@@ -39,22 +52,22 @@ describe.skipIf(!hasChromium)('dashboard in chromium against wrangler dev', () =
     seeded = await seedDashboard(database);
     assetsDir = await buildDashboard();
     edge = await startEdge({ databaseUrl: testDb.url, assetsDir, adminToken: ADMIN_TOKEN });
-    profile = await mkdtemp(join(tmpdir(), 'edgehead-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: CHROMIUM_ARGS,
-      headless: true,
-      viewport: { width: 1280, height: 800 },
-    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    context = await newContext();
+    const signIn = await context.newPage();
+    await signIn.goto((await signInLink()).url);
+    await signIn.waitForURL(`${edge.url}/`);
+    await signIn.close();
     await mkdir(shots, { recursive: true });
   }, 240_000);
 
   afterAll(async () => {
     await context?.close();
+    await browser?.close();
     await edge?.stop();
     await database?.close();
     await testDb?.drop();
-    for (const dir of [profile, assetsDir]) if (dir) await rm(dir, { recursive: true, force: true });
+    if (assetsDir) await rm(assetsDir, { recursive: true, force: true });
   }, 60_000);
 
   async function open(hash: string, viewport = { width: 1280, height: 800 }): Promise<Page> {
@@ -84,6 +97,63 @@ describe.skipIf(!hasChromium)('dashboard in chromium against wrangler dev', () =
       };
     });
   }
+
+  it('sends a visitor without a session to the sign-in page and back, with an HttpOnly Secure SameSite=Strict cookie', async () => {
+    const visitor = await newContext();
+    const page = await visitor.newPage();
+    page.on('pageerror', (e) => pageErrors.push(`sign-in: ${e.message}`));
+    await page.goto(`${edge.url}/#/models`);
+    await page.waitForURL(/\/signin\?next=%2F#\/models$/);
+    expect(await page.evaluate(() => fetch('/api/runs').then((r) => r.status))).toBe(401);
+    await page.screenshot({ path: join(shots, 'signin.png'), fullPage: true });
+
+    await page.getByLabel('Admin token').fill('not-the-admin-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('the admin token is wrong');
+    expect(await visitor.cookies()).toEqual([]);
+
+    await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${edge.url}/#/models`);
+    await page.locator('section[data-alias="pets"]').waitFor();
+    expect(await page.locator('#account').textContent()).toContain('Signed in as admin');
+    const [cookie, ...others] = await visitor.cookies();
+    expect(others).toEqual([]);
+    expect(cookie).toMatchObject({
+      name: '__Host-edgehead_session',
+      httpOnly: true,
+      secure: true,
+      sameSite: 'Strict',
+      path: '/',
+    });
+    expect((cookie?.expires ?? 0) - Date.now() / 1000).toBeGreaterThan(11.9 * 3600);
+    expect(await page.evaluate(() => document.cookie)).toBe('');
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/signin$/);
+    expect(await visitor.cookies()).toEqual([]);
+    await page.goto(`${edge.url}/`);
+    await page.waitForURL(/\/signin\?next=%2F$/);
+    await visitor.close();
+  });
+
+  it('signs in once with a one-time link; the link is then spent', async () => {
+    const { url } = await signInLink();
+    const first = await newContext();
+    const page = await first.newPage();
+    await page.goto(url);
+    await page.waitForURL(`${edge.url}/`);
+    await page.locator('table.runs tbody tr').first().waitFor();
+    await first.close();
+
+    const second = await newContext();
+    const again = await second.newPage();
+    await again.goto(url);
+    await again.waitForURL(/\/signin\?error=link$/);
+    expect(await again.getByRole('status').textContent()).toContain('used already or has expired');
+    expect(await second.cookies()).toEqual([]);
+    await second.close();
+  });
 
   it('lists the seeded runs with live status, filters them and sorts on the server', async () => {
     const page = await open('#/runs');
@@ -190,26 +260,25 @@ describe.skipIf(!hasChromium)('dashboard in chromium against wrangler dev', () =
     await page.close();
   });
 
-  it('lists versions per alias and sends the admin token from sessionStorage to the admin routes', async () => {
+  it('lists versions per alias and activates through the session with its CSRF token', async () => {
     const page = await open('#/models');
     const pets = page.locator('section[data-alias="pets"]');
     await pets.waitFor();
     expect(await pets.locator('tr.active th').textContent()).toBe('v2');
-    expect(await pets.getByRole('button', { name: 'Activate pets version v1' }).isDisabled()).toBe(true);
+    expect(await pets.getByRole('button', { name: 'Activate pets version v1' }).isEnabled()).toBe(true);
     await page.screenshot({ path: join(shots, 'models.png'), fullPage: true });
 
-    await page.getByLabel('Admin token').fill('wrong-token');
-    await page.getByRole('button', { name: 'Use token' }).click();
-    await pets.getByRole('button', { name: /Roll back pets/ }).click();
-    await expect.poll(() => page.locator('.live-note').textContent()).toContain('the admin token is wrong');
-
-    await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
-    await page.getByRole('button', { name: 'Use token' }).click();
-    expect(await page.evaluate(() => sessionStorage.getItem('edgehead.adminToken'))).toBe(ADMIN_TOKEN);
-    expect(await page.evaluate(() => localStorage.length)).toBe(0);
-    // the edge's KV registry of this fresh wrangler has no alias `pets`: accepted token, then the registry's 404
+    // the edge's KV registry of this fresh wrangler has no alias `pets`: the session and its CSRF token were
+    // accepted, then the registry answered its 404
     await pets.getByRole('button', { name: 'Activate pets version v1' }).click();
     await expect.poll(() => page.locator('.live-note').textContent()).toContain('unknown model alias "pets"');
+    // the same request from this page without the CSRF token, or with the cookie alone, is refused
+    const bare = await page.evaluate(() =>
+      fetch('/admin/models/pets/rollback', { method: 'POST' }).then(async (r) => [r.status, await r.text()]),
+    );
+    expect(bare[0]).toBe(403);
+    expect(bare[1]).toContain('x-csrf-token');
+    expect(await page.evaluate(() => sessionStorage.length + localStorage.length)).toBe(0);
     await page.close();
   });
 

@@ -7,8 +7,7 @@ rmSync(dst, { recursive: true, force: true });
 mkdirSync(dst, { recursive: true });
 if (existsSync(new URL('index.html', src))) cpSync(src, dst, { recursive: true });
 else {
-  writeFileSync(
-    new URL('index.html', dst),
-    '<!doctype html><title>edgehead</title><p>The dashboard is not built yet: run <code>npm run build -w @edgehead/dashboard</code>.</p>\n',
-  );
+  const placeholder =
+    '<!doctype html><title>edgehead</title><p>The dashboard is not built yet: run <code>npm run build -w @edgehead/dashboard</code>.</p>\n';
+  for (const page of ['index.html', 'signin.html']) writeFileSync(new URL(page, dst), placeholder);
 }

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { ApiError } from './errors.ts';
 import type { AppEnv } from './types.ts';
 
@@ -12,18 +12,20 @@ export function ratePeriod(value: string | undefined): number {
 }
 
 /**
- * Per-API-key rate limit through the Workers Rate Limiting binding `KEY_LIMITER` (configured in
- * wrangler.jsonc: `simple.limit` requests per `simple.period` seconds; emulated in memory by miniflare).
- * Runs after `apiKeyAuth`, so it counts by key id, never by the secret itself. Over the limit: 429
- * `rate_limited` with `Retry-After` = the window length (the binding does not say where its window ends,
- * and a full window is always enough). A failing limiter lets the request through: availability first.
+ * A rate limit through the Workers Rate Limiting binding `KEY_LIMITER` (configured in wrangler.jsonc:
+ * `simple.limit` requests per `simple.period` seconds; emulated in memory by miniflare), counted by
+ * `keyOf(c)`. Over the limit: 429 `rate_limited` naming `who(c)`, with `Retry-After` = the window length (the
+ * binding does not say where its window ends, and a full window is always enough). A failing limiter lets
+ * the request through: availability first.
  */
-export function keyRateLimit(): MiddlewareHandler<AppEnv> {
+function rateLimit(
+  keyOf: (c: Context<AppEnv>) => string,
+  who: (c: Context<AppEnv>) => string,
+): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const id = c.get('apiKeyId');
     let allowed = true;
     try {
-      allowed = (await c.env.KEY_LIMITER.limit({ key: `key:${id}` })).success;
+      allowed = (await c.env.KEY_LIMITER.limit({ key: keyOf(c) })).success;
     } catch (err) {
       console.warn('rate limiter unavailable, request let through:', (err as Error).message);
     }
@@ -32,7 +34,7 @@ export function keyRateLimit(): MiddlewareHandler<AppEnv> {
       throw new ApiError(
         429,
         'rate_limited',
-        `API key ${id} is over its request limit; retry after ${period} s`,
+        `${who(c)} is over its request limit; retry after ${period} s`,
         { retryAfterSeconds: period },
         { headers: { 'retry-after': String(period) } },
       );
@@ -40,3 +42,17 @@ export function keyRateLimit(): MiddlewareHandler<AppEnv> {
     await next();
   };
 }
+
+/** Per API key: runs after `apiKeyAuth`, so it counts by key id, never by the secret itself. */
+export const keyRateLimit = () =>
+  rateLimit(
+    (c) => `key:${c.get('apiKeyId')}`,
+    (c) => `API key ${c.get('apiKeyId')}`,
+  );
+
+/** Sign-in attempts per client address (`CF-Connecting-IP`), against guessing the admin token. */
+export const signInRateLimit = () =>
+  rateLimit(
+    (c) => `signin:${c.req.header('cf-connecting-ip') ?? 'unknown'}`,
+    () => 'signing in from this address',
+  );

@@ -1,4 +1,4 @@
-import type { Activation, HeadManifest, ModelList, ModelVersion, VersionList } from '@edgehead/contracts';
+import type { HeadManifest, ModelList, VersionList } from '@edgehead/contracts';
 import {
   HEAD_ARTIFACT_FILES,
   type HeadArtifactFiles,
@@ -7,26 +7,36 @@ import {
   verifyHeadArtifact,
 } from '@edgehead/head';
 import { ApiError } from './errors.ts';
+import {
+  activeKey,
+  type RegistryRecord,
+  type RegistryWriter,
+  registryKey,
+  type WriteOutcome,
+} from './registry-writer.ts';
 
 /**
- * The model registry over R2 + KV:
+ * The model registry over R2 + KV, written through one Durable Object per alias:
  * - R2 `models/<alias>/<version>/{model.json,weights.bin,manifest.json}`: immutable artifacts.
  * - KV `registry:<alias>`: `{ versions, history }`, written only after every R2 object is stored, so a
  *   version is visible only when complete.
  * - KV `active:<alias>`: the active version name, one small read per request, one write to switch.
+ * - `RegistryWriter` (`registry-writer.ts`): the only writer of both keys, one alias at a time; reads never
+ *   go through it.
  */
 export interface RegistryDeps {
   kv: KVNamespace;
   bucket: R2Bucket;
+  writers: DurableObjectNamespace<RegistryWriter>;
 }
 
-interface RegistryRecord {
-  versions: ModelVersion[];
-  history: Activation[];
-}
+/** The registry of the worker's bindings. */
+export const registryOf = (env: Env): RegistryDeps => ({
+  kv: env.REGISTRY,
+  bucket: env.ARTIFACTS,
+  writers: env.REGISTRY_WRITER,
+});
 
-const registryKey = (alias: string) => `registry:${alias}`;
-const activeKey = (alias: string) => `active:${alias}`;
 /** R2 key of one artifact file. */
 export const artifactKey = (alias: string, version: string, file: string) =>
   `models/${alias}/${version}/${file}`;
@@ -39,21 +49,22 @@ async function readRegistry(kv: KVNamespace, alias: string): Promise<RegistryRec
   return kv.get<RegistryRecord>(registryKey(alias), 'json');
 }
 
-async function setActive(
-  deps: RegistryDeps,
-  alias: string,
-  record: RegistryRecord,
-  version: string,
-  reason: Activation['reason'],
-) {
-  record.history.push({ version, at: new Date().toISOString(), reason });
-  await deps.kv.put(registryKey(alias), JSON.stringify(record));
-  await deps.kv.put(activeKey(alias), version);
+const writerOf = (deps: RegistryDeps, alias: string) => deps.writers.getByName(alias);
+
+/** The writer's value, or its refusal as the HTTP error. */
+function unwrap<T>(outcome: WriteOutcome<T>): T {
+  if (outcome.ok) return outcome.value;
+  const { status, code, message, details } = outcome.refusal;
+  throw new ApiError(status, code, message, details);
+}
+
+/** This isolate serves a switch it just made at once (others within ACTIVE_CACHE_MS plus KV propagation). */
+function switched(alias: string, version: string) {
   activeCache.set(alias, { version, until: Date.now() + ACTIVE_CACHE_MS });
 }
 
 /** The active version of an alias; 404 for an unknown alias, 409 when none is active. */
-export async function resolveActive(deps: RegistryDeps, alias: string): Promise<string> {
+export async function resolveActive(deps: Pick<RegistryDeps, 'kv'>, alias: string): Promise<string> {
   const hit = activeCache.get(alias);
   let version = hit && hit.until > Date.now() ? hit.version : undefined;
   if (version === undefined) {
@@ -96,68 +107,43 @@ export async function publishVersion(
     );
   }
   const { manifest } = verified;
-  const record = (await readRegistry(deps.kv, alias)) ?? { versions: [], history: [] };
-  if (record.versions.some((v) => v.version === version)) {
-    throw new ApiError(
-      409,
-      'conflict',
-      `model ${alias} version ${version} already exists; versions are immutable`,
-      { alias, version },
-    );
+  const writer = writerOf(deps, alias);
+  unwrap(await writer.reserve(alias, version));
+  try {
+    for (const name of HEAD_ARTIFACT_FILES) {
+      await deps.bucket.put(artifactKey(alias, version, name), files[name], {
+        sha256: name === 'manifest.json' ? undefined : manifest.files.find((f) => f.path === name)?.sha256,
+      });
+    }
+  } catch (err) {
+    await writer.release(alias, version);
+    throw err;
   }
-  for (const name of HEAD_ARTIFACT_FILES) {
-    await deps.bucket.put(artifactKey(alias, version, name), files[name], {
-      sha256: name === 'manifest.json' ? undefined : manifest.files.find((f) => f.path === name)?.sha256,
-    });
-  }
-  record.versions.push({ alias, version, publishedAt: new Date().toISOString(), manifest });
-  const activate = input.activate || record.history.length === 0;
-  if (activate) await setActive(deps, alias, record, version, 'publish');
-  else await deps.kv.put(registryKey(alias), JSON.stringify(record));
-  return { manifest, active: activate };
-}
-
-async function requireRegistry(kv: KVNamespace, alias: string): Promise<RegistryRecord> {
-  const record = await readRegistry(kv, alias);
-  if (!record)
-    throw new ApiError(404, 'not_found', `unknown model alias ${JSON.stringify(alias)}`, { alias });
-  return record;
+  const entry = { alias, version, publishedAt: new Date().toISOString(), manifest };
+  const { active } = unwrap(await writer.commit(alias, entry, input.activate));
+  if (active) switched(alias, version);
+  return { manifest, active };
 }
 
 /** Makes `version` the active one. */
 export async function activateVersion(deps: RegistryDeps, alias: string, version: string) {
-  const record = await requireRegistry(deps.kv, alias);
-  if (!record.versions.some((v) => v.version === version)) {
-    throw new ApiError(404, 'not_found', `model ${alias} has no version ${JSON.stringify(version)}`, {
-      alias,
-      version,
-      available: record.versions.map((v) => v.version),
-    });
-  }
-  const previous = await deps.kv.get(activeKey(alias));
-  await setActive(deps, alias, record, version, 'activate');
-  return { alias, active: version, previous };
+  const body = unwrap(await writerOf(deps, alias).activate(alias, version));
+  switched(alias, body.active);
+  return body;
 }
 
-/** Re-activates the version that was active before the current one (by the KV history). */
+/** Re-activates the version that was active before the current one (by the history). */
 export async function rollback(deps: RegistryDeps, alias: string) {
-  const record = await requireRegistry(deps.kv, alias);
-  const current = await deps.kv.get(activeKey(alias));
-  // walk back past entries of the current version; a rollback is itself a history entry
-  const earlier = [...record.history].reverse().find((h) => h.version !== current);
-  if (!current || !earlier) {
-    throw new ApiError(409, 'conflict', `model ${alias} has no earlier active version to roll back to`, {
-      alias,
-      active: current,
-    });
-  }
-  await setActive(deps, alias, record, earlier.version, 'rollback');
-  return { alias, active: earlier.version, previous: current };
+  const body = unwrap(await writerOf(deps, alias).rollback(alias));
+  switched(alias, body.active);
+  return body;
 }
 
 /** The versions of an alias with the active one and the activation history. */
-export async function listVersions(deps: RegistryDeps, alias: string): Promise<VersionList> {
-  const record = await requireRegistry(deps.kv, alias);
+export async function listVersions(deps: Pick<RegistryDeps, 'kv'>, alias: string): Promise<VersionList> {
+  const record = await readRegistry(deps.kv, alias);
+  if (!record)
+    throw new ApiError(404, 'not_found', `unknown model alias ${JSON.stringify(alias)}`, { alias });
   return {
     alias,
     active: await deps.kv.get(activeKey(alias)),
@@ -167,7 +153,7 @@ export async function listVersions(deps: RegistryDeps, alias: string): Promise<V
 }
 
 /** Every alias with its active version and version count. */
-export async function listModels(deps: RegistryDeps): Promise<ModelList> {
+export async function listModels(deps: Pick<RegistryDeps, 'kv'>): Promise<ModelList> {
   const models: ModelList['models'] = [];
   let cursor: string | undefined;
   do {

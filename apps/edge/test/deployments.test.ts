@@ -1,9 +1,11 @@
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { ADMIN, call, fixtures, publish } from './helpers.ts';
 
 /** The active deployment of an alias as Postgres records it, read through the dashboard API. */
 async function activeInPostgres(alias: string): Promise<string | null> {
-  const res = await call('/api/models');
+  const res = await call('/api/models', { headers: ADMIN });
   expect(res.status).toBe(200);
   const overview = (await res.json()) as { aliases: { alias: string; active: string | null }[] };
   return overview.aliases.find((a) => a.alias === alias)?.active ?? null;
@@ -23,12 +25,13 @@ describe('deployments in Postgres follow the edge registry', () => {
     expect((await publish('mirrored', 'v1', fixtures.v1, '?activate=true')).status).toBe(201);
     expect((await publish('mirrored', 'v2', fixtures.v2)).status).toBe(201);
 
+    // the alias's registry writer records each switch from its alarm, after the answer
     expect((await post('/admin/models/mirrored/activate', { version: 'v2' })).status).toBe(200);
-    expect(await activeInPostgres('mirrored')).toBe('v2');
+    await expect.poll(() => activeInPostgres('mirrored')).toBe('v2');
 
     const rolledBack = await post('/admin/models/mirrored/rollback');
     expect(await rolledBack.json()).toMatchObject({ active: 'v1', previous: 'v2' });
-    expect(await activeInPostgres('mirrored')).toBe('v1');
+    await expect.poll(() => activeInPostgres('mirrored')).toBe('v1');
   });
 
   it('still activates at the edge a version that has no deployment row', async () => {
@@ -36,6 +39,23 @@ describe('deployments in Postgres follow the edge registry', () => {
     const res = await post('/admin/models/unrecorded/activate', { version: 'v1' });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ alias: 'unrecorded', active: 'v1' });
+    // the writer's alarm found no row to switch: nothing left to retry, nothing recorded
+    await expect
+      .poll(() =>
+        runInDurableObject(env.REGISTRY_WRITER.getByName('unrecorded'), (_, state) =>
+          state.storage.get('mirror'),
+        ),
+      )
+      .toBeUndefined();
     expect(await activeInPostgres('unrecorded')).toBeNull();
+  });
+
+  it('leaves Postgres alone for a head published by another tool (no training run in its manifest)', async () => {
+    expect((await publish('foreign', 'm1', fixtures.multi)).status).toBe(201);
+    const writer = env.REGISTRY_WRITER.getByName('foreign');
+    // no deployments row can exist for it: no alarm was set, nothing waits for the database
+    expect(await runDurableObjectAlarm(writer)).toBe(false);
+    expect(await runInDurableObject(writer, (_, state) => state.storage.get('mirror'))).toBeUndefined();
+    expect(await env.REGISTRY.get('active:foreign')).toBe('m1');
   });
 });

@@ -1,6 +1,7 @@
-// Fuzz-style test of every edge route (except the dashboard's /api, tested by its owner): a fixed seed,
-// a few thousand generated requests with bad JSON, wrong types, huge numbers, NaN/Infinity, wrong vector
-// lengths, empty/oversized/truncated bodies, wrong content types, odd aliases and versions, bad credentials.
+// Fuzz-style test of every edge route (the dashboard's /api only for its sign-in; its queries are tested by
+// their owner): a fixed seed, a few thousand generated requests with bad JSON, wrong types, huge numbers,
+// NaN/Infinity, wrong vector lengths, empty/oversized/truncated bodies, wrong content types, odd aliases and
+// versions, bad credentials, forged session cookies and Access JWTs.
 // Every answer must be a 4xx in the contract's error shape (or a success where the input was valid), never a
 // 5xx, and the registry (active pointers, versions, artifacts) must be unchanged afterwards.
 
@@ -429,6 +430,91 @@ async function adminCase(r: Rng): Promise<Case> {
   };
 }
 
+/** A session cookie or Access JWT that must be refused, as request headers. */
+function badSession(r: Rng): Record<string, string> {
+  const b64 = (v: unknown) =>
+    btoa(JSON.stringify(v)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+  const unsigned = `${b64({ alg: 'none' })}.${b64({ sub: 'admin', exp: 4e9, jti: 'x' })}.`;
+  const forged = `${b64({ alg: 'HS256' })}.${b64({ sub: 'admin', exp: 4e9, jti: 'x' })}.${LONG(43)}`;
+  const jwt = r.pick([
+    '',
+    'x',
+    'a.b.c',
+    unsigned,
+    forged,
+    LONG(r.int(1, 5000)),
+    '..',
+    '\u00e9.\u00e9.\u00e9',
+  ]);
+  return r.pick<Record<string, string>>([
+    {},
+    { cookie: `__Host-edgehead_session=${jwt}` },
+    { cookie: `edgehead_session=${jwt}` },
+    { cookie: `__Host-edgehead_session=${jwt}; __Host-edgehead_session=${unsigned}` },
+    { 'cf-access-jwt-assertion': jwt || 'x' },
+    { 'cf-access-jwt-assertion': forged, cookie: `__Host-edgehead_session=${forged}` },
+  ]);
+}
+
+function authCase(r: Rng): Case {
+  const kind = r.int(0, 3);
+  // a client address per request, as Cloudflare sets it: the sign-in limit counts by address
+  const client = { 'cf-connecting-ip': `198.51.100.${r.int(0, 255)}` };
+  if (kind === 0) {
+    const body = r.pick([
+      '',
+      '{',
+      '{}',
+      '[]',
+      'null',
+      '{"token":""}',
+      '{"token":7}',
+      '{"token":null}',
+      `{"token":"${ADMIN_TOKEN.slice(1)}"}`,
+      `{"token":"${ADMIN_TOKEN}x"}`,
+      `{"token":"${LONG(r.int(4097, 9000))}"}`,
+      `{"token":"${ADMIN_TOKEN}","extra":1}`,
+      `token=${ADMIN_TOKEN}`,
+    ]);
+    return {
+      what: 'sign in',
+      method: 'POST',
+      path: '/auth/login',
+      headers: {
+        ...client,
+        'content-type': r.pick(['application/json', 'text/plain', 'application/x-www-form-urlencoded', '']),
+      },
+      body,
+      expect: 'client',
+    };
+  }
+  const headers = { ...client, ...badSession(r), ...(r.chance(0.5) ? { 'x-csrf-token': LONG(64) } : {}) };
+  if (kind === 1)
+    return {
+      what: 'session',
+      method: r.pick(['GET', 'POST']),
+      path: r.pick(['/auth/session', '/auth/logout']),
+      headers,
+      expect: 'client',
+    };
+  if (kind === 2)
+    return {
+      what: 'dashboard api',
+      method: 'GET',
+      path: r.pick(['/api/runs', '/api/models', '/api/facets', `/api/runs/${LONG(36)}`, '/api/nothing']),
+      headers,
+      expect: 'client',
+    };
+  return {
+    what: 'switch by session',
+    method: 'POST',
+    path: `/admin/models/fz/${r.pick(['activate', 'rollback'])}`,
+    headers: { ...headers, 'content-type': 'application/json', origin: 'http://edge.test' },
+    body: '{"version":"v2"}',
+    expect: 'client',
+  };
+}
+
 function strayCase(r: Rng): Case {
   const method = r.pick(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
   const path = r.pick([
@@ -527,7 +613,7 @@ describe('fuzz', () => {
     for (let i = 0; i < CASES; i += PARALLEL) {
       const batch: Case[] = [];
       for (let j = 0; j < PARALLEL && i + j < CASES; j++) {
-        const route = r.int(0, 19);
+        const route = r.int(0, 20);
         batch.push(
           route <= 10
             ? classifyCase(r)
@@ -535,7 +621,9 @@ describe('fuzz', () => {
               ? imageCase(r)
               : route <= 17
                 ? await adminCase(r)
-                : strayCase(r),
+                : route <= 18
+                  ? authCase(r)
+                  : strayCase(r),
         );
       }
       await Promise.all(

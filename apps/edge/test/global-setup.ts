@@ -1,6 +1,8 @@
 // Runs in Node before the workerd tests: builds tiny tfjs heads, writes them through the head artifact writer,
 // and provides the files (base64) plus tfjs reference outputs to the tests via `inject`; creates the test
-// database behind the HYPERDRIVE binding (vitest.config.ts) with deployments of the alias `mirrored`.
+// database behind the HYPERDRIVE binding (vitest.config.ts), through a proxy that the tests can make refuse,
+// hang or drop connections (db-proxy.ts), with deployments v1 (active) and v2 of every alias in
+// DEPLOYED_ALIASES.
 import { type FeatureSetIdentity, type FeatureSetRecord, featureSetKey } from '@edgehead/contracts';
 import { createDataset, createRun, ensureFeatureSet, recordDeployment, registerModel } from '@edgehead/db';
 import { connect } from '@edgehead/db/node';
@@ -13,6 +15,10 @@ import {
 } from '@edgehead/head';
 import * as tf from '@tensorflow/tfjs';
 import type { TestProject } from 'vitest/node';
+import { startDbProxy } from './db-proxy.ts';
+
+/** Aliases whose versions v1 (active) and v2 the test database records as deployments. */
+export const DEPLOYED_ALIASES = ['mirrored', 'offline-refuse', 'offline-hang', 'offline-drop'] as const;
 
 export interface Fixture {
   files: Record<keyof HeadArtifactFiles, string>;
@@ -34,8 +40,12 @@ declare module 'vitest' {
     fixtures: Fixtures;
     /** KEY_LIMITER's limit in the tests (vitest.config.ts), per API key per 60 s. */
     rateLimit: number;
-    /** The database behind HYPERDRIVE: deployments v1 (active) and v2 of the alias `mirrored`. */
+    /** The Cloudflare Access team and application of the tests, and the private key its JWKS serves. */
+    access: { team: string; audience: string; privateJwk: Record<string, unknown> };
+    /** HYPERDRIVE's database (through the proxy): deployments v1 (active) and v2 of DEPLOYED_ALIASES. */
     databaseUrl: string;
+    /** Control server of the database proxy (db-proxy.ts), reached from the tests as http://db-proxy.test. */
+    dbProxy: string;
   }
 }
 
@@ -120,7 +130,7 @@ function asLegacy(f: Fixture): Fixture {
   return { ...f, files: { ...f.files, 'manifest.json': Buffer.from(JSON.stringify(v1)).toString('base64') } };
 }
 
-/** A migrated test database holding two registered models deployed as `mirrored` v1 (active) and v2. */
+/** A migrated test database: per alias, two registered models deployed as v1 (active) and v2. */
 async function deploymentsDatabase(manifests: Fixture[]) {
   const database = await createTestDatabase();
   const client = await connect({ url: database.url });
@@ -128,26 +138,23 @@ async function deploymentsDatabase(manifests: Fixture[]) {
     const { db } = client;
     const dataset = await createDataset(db, { name: 'mirror', classes: ['cats', 'dogs'] });
     const featureSet = await ensureFeatureSet(db, testnet);
-    for (const [i, f] of manifests.entries()) {
-      const run = await createRun(db, {
-        datasetId: dataset.id,
-        featureSetId: featureSet.id,
-        config: {},
-        epochsTotal: 1,
-      });
-      const model = await registerModel(db, {
-        runId: run.id,
-        name: 'mirrored',
-        manifest: JSON.parse(Buffer.from(f.files['manifest.json'], 'base64').toString('utf8')),
-        artifactSha256: 'd'.repeat(64),
-        files: [{ path: 'model.json', sha256: 'c'.repeat(64), data: new Uint8Array([1]) }],
-      });
-      await recordDeployment(db, {
-        modelId: model.id,
-        alias: 'mirrored',
-        edgeVersion: `v${i + 1}`,
-        active: i === 0,
-      });
+    for (const alias of DEPLOYED_ALIASES) {
+      for (const [i, f] of manifests.entries()) {
+        const run = await createRun(db, {
+          datasetId: dataset.id,
+          featureSetId: featureSet.id,
+          config: {},
+          epochsTotal: 1,
+        });
+        const model = await registerModel(db, {
+          runId: run.id,
+          name: alias,
+          manifest: JSON.parse(Buffer.from(f.files['manifest.json'], 'base64').toString('utf8')),
+          artifactSha256: 'd'.repeat(64),
+          files: [{ path: 'model.json', sha256: 'c'.repeat(64), data: new Uint8Array([1]) }],
+        });
+        await recordDeployment(db, { modelId: model.id, alias, edgeVersion: `v${i + 1}`, active: i === 0 });
+      }
     }
   } finally {
     await client.close();
@@ -174,15 +181,20 @@ export default async function setup(project: TestProject) {
       }),
     ],
   });
+  // v1 and v2 name their training run, as the gpu service's heads do (switches to them are mirrored into
+  // Postgres); `multi` does not, as a head published by another tool
   const [v1, v2] = [
-    await fixture(recipe(1), binary, 11),
-    await fixture(recipe(2), { ...binary, threshold: 0.25 }, 12),
+    await fixture(recipe(1), { ...binary, runId: 'run-v1' }, 11),
+    await fixture(recipe(2), { ...binary, threshold: 0.25, runId: 'run-v2' }, 12),
   ];
   const database = await deploymentsDatabase([v1, v2]);
   // miniflare refuses a Hyperdrive URL without a password; the test databases ignore it (trust auth)
   const url = new URL(database.url);
   if (!url.password) url.password = 'postgres';
-  project.provide('databaseUrl', url.toString());
+  const proxy = await startDbProxy(url.toString());
+  project.provide('databaseUrl', proxy.url);
+  project.provide('dbProxy', proxy.control);
+  ignoreHyperdriveProxySocketErrors();
   project.provide('fixtures', {
     v1,
     v2,
@@ -200,5 +212,29 @@ export default async function setup(project: TestProject) {
     ),
     legacy: asLegacy(v1),
   });
-  return () => database.drop();
+  return async () => {
+    await proxy.close();
+    await database.drop();
+  };
+}
+
+const PEER_GONE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE']);
+
+/**
+ * Miniflare's local Hyperdrive proxy (miniflare 4.20260426, in this Node process) pipes sockets without an
+ * 'error' listener, so a refused database connection, or workerd resetting one when a test file's Durable
+ * Objects are torn down, is an uncaught exception that ends the whole run (cloudflare/workers-sdk#15768).
+ * Those socket errors are logged instead, until the process exits (workerd goes away after this teardown);
+ * any other uncaught exception still ends the run.
+ */
+function ignoreHyperdriveProxySocketErrors(): void {
+  const onUncaught = (err: NodeJS.ErrnoException) => {
+    if (PEER_GONE.has(err.code ?? '') && ['connect', 'read', 'write'].includes(err.syscall ?? '')) {
+      console.warn(`miniflare hyperdrive proxy: ${err.message} (ignored, workers-sdk#15768)`);
+      return;
+    }
+    process.off('uncaughtException', onUncaught);
+    throw err;
+  };
+  process.on('uncaughtException', onUncaught);
 }

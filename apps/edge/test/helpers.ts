@@ -1,5 +1,5 @@
 import { SELF } from 'cloudflare:test';
-import type { ClassifyResponse, CreateKeyResponse } from '@edgehead/contracts';
+import type { ClassifyResponse, CreateKeyResponse, SessionResponse } from '@edgehead/contracts';
 import { inject } from 'vitest';
 import type { Fixture } from './global-setup.ts';
 
@@ -69,4 +69,28 @@ export async function classify(
 export async function probs(res: Response): Promise<ClassifyResponse> {
   if (res.status !== 200) throw new Error(`classify answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as ClassifyResponse;
+}
+
+/** A dashboard session: the cookie header to send and its CSRF token. */
+export interface TestSession {
+  cookie: string;
+  csrfToken: string;
+}
+
+/** The `name=value` part of a response's session cookie (null when it sets none). */
+export function sessionCookieOf(res: Response): string | null {
+  const set = res.headers.getAll('set-cookie').find((c) => c.startsWith('__Host-edgehead_session='));
+  return set ? (set.split(';')[0] as string) : null;
+}
+
+/** Signs in to the dashboard with the admin token, as the sign-in page does. */
+export async function signIn(): Promise<TestSession> {
+  const res = await call('/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: 'http://edge.test' },
+    body: JSON.stringify({ token: 'test-admin-token' }),
+  });
+  if (res.status !== 200) throw new Error(`sign-in answered ${res.status}: ${await res.text()}`);
+  const { csrfToken } = (await res.json()) as SessionResponse;
+  return { cookie: sessionCookieOf(res) as string, csrfToken };
 }

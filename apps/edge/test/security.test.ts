@@ -38,11 +38,12 @@ const adminRoutes: { method: string; path: string; body?: () => BodyInit; type?:
   { method: 'POST', path: '/admin/models/sec/rollback' },
   { method: 'POST', path: '/admin/keys', body: () => '{"name":"x"}', type: 'application/json' },
   { method: 'DELETE', path: '/admin/keys/0123456789abcdef' },
+  { method: 'POST', path: '/admin/sign-in-links' },
   { method: 'GET', path: '/admin/no-such-route' },
 ];
 
 describe('admin token', () => {
-  it('guards every admin route: 401 without a token, 403 with a wrong one, and nothing changes', async () => {
+  it('guards every admin route: 401 without a token or session, 403 with a wrong token, and nothing changes', async () => {
     const before = await (await call('/admin/models/sec/versions', { headers: ADMIN })).json();
     const wrong = [
       undefined,
@@ -68,6 +69,7 @@ describe('admin token', () => {
     }
     expect(await (await call('/admin/models/sec/versions', { headers: ADMIN })).json()).toEqual(before);
     expect((await env.ARTIFACTS.list({ prefix: 'models/sec/v9/' })).objects).toHaveLength(0);
+    expect((await env.REGISTRY.list({ prefix: 'signin:' })).keys).toHaveLength(0);
   });
 });
 
@@ -143,7 +145,7 @@ describe('rate limit', () => {
     // a request refused before the key is known does not count against anyone
     await errorOf(await classify('sec', 'ehk_unknown', one()), 403, 'forbidden');
     expect((await call('/admin/models', { headers: ADMIN })).status).toBe(200);
-  });
+  }, 30_000); // it may first wait up to 10 s for a fresh window
 });
 
 describe('CORS', () => {

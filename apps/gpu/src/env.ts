@@ -25,8 +25,8 @@ const schema = z.object({
   HOST: z.string().default('0.0.0.0'),
   /** Bearer token of every write route and /v1/features; required (the server refuses to start without). */
   EDGEHEAD_GPU_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
-  /** Also require the token on GET routes. */
-  EDGEHEAD_GPU_PROTECT_READS: bool.default(false),
+  /** Require the token on GET routes too (the default); `false` opens reads, e.g. on a private network. */
+  EDGEHEAD_GPU_PROTECT_READS: bool.default(true),
   EDGEHEAD_GPU_MAX_BODY_BYTES: int(1).default(512 * MiB),
   EDGEHEAD_GPU_MAX_FILES: int(1).default(5000),
   EDGEHEAD_GPU_MAX_IMAGE_BYTES: int(1).default(25 * MiB),

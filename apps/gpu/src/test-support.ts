@@ -88,6 +88,8 @@ export function useTestApp(env: Record<string, string> = {}): () => TestApp {
       EDGEHEAD_DEFAULT_BACKBONE: 'tiny',
       EDGEHEAD_BACKBONES: JSON.stringify([{ name: 'tiny', weights, preprocessing: 'rescale' }]),
       EDGEHEAD_GPU_POOL_SIZE: '0',
+      // the tests read without the token; datasets.test.ts checks that reads need it by default
+      EDGEHEAD_GPU_PROTECT_READS: 'false',
       EDGEHEAD_QUEUE_POLL_SECONDS: '0.5',
       EDGEHEAD_WEIGHTS_CACHE: path.join(dir, 'cache'),
       ...env,

@@ -180,7 +180,11 @@ describe('TF.js graph model as a user backbone', () => {
     const pool = await createExtractorPool(config({ pooling: 'avg' }), { size: 2 });
     try {
       expect(pool.info).toEqual(single.info);
-      expect(pool.info.featureSet).toMatchObject({ backbone: 'tiny-graph', pooling: 'avg', featureShape: [4] });
+      expect(pool.info.featureSet).toMatchObject({
+        backbone: 'tiny-graph',
+        pooling: 'avg',
+        featureShape: [4],
+      });
       const imgs = [1, 2, 3].map((s) => noiseImage(8, 8, s));
       expect(await pool.extract(imgs)).toEqual(await single.extract(imgs));
     } finally {

@@ -9,4 +9,5 @@ export * from './manifest.ts';
 export * from './models.ts';
 export * from './openapi.ts';
 export * from './runs.ts';
+export * from './session.ts';
 export * from './training-api.ts';

@@ -31,7 +31,9 @@ describe('openApiDocument', () => {
     expect(create.requestBody.content['application/json'].schema.required).toEqual(['name', 'classes']);
     expect(create.responses['201'].content['application/json'].schema.properties.classes.type).toBe('array');
     expect(create.security).toEqual([{ gpuToken: [] }]);
-    expect(dig(doc, 'paths', '/v1/datasets', 'get').security).toBeUndefined();
+    // reads need the token too unless the service runs with EDGEHEAD_GPU_PROTECT_READS=false
+    expect(dig(doc, 'paths', '/v1/datasets', 'get').security).toEqual([{ gpuToken: [] }]);
+    expect(dig(doc, 'paths', '/health', 'get').security).toBeUndefined();
     const progress = dig(doc, 'paths', '/v1/datasets/{id}/extract', 'get', 'parameters').map(
       (p: { name: string; in: string }) => `${p.in}:${p.name}`,
     );
@@ -59,7 +61,24 @@ describe('openApiDocument', () => {
       'schema',
     );
     expect(err.properties.error.properties.code.enum).toContain('validation_failed');
-    expect(Object.keys(dig(doc, 'components', 'securitySchemes')).sort()).toEqual(['adminToken', 'apiKey']);
+    expect(Object.keys(dig(doc, 'components', 'securitySchemes')).sort()).toEqual([
+      'adminToken',
+      'apiKey',
+      'dashboardSession',
+    ]);
+    // the dashboard's data needs a session (or the admin token); a session may switch versions
+    expect(dig(doc, 'paths', '/api/runs', 'get').security).toEqual([
+      { dashboardSession: [] },
+      { adminToken: [] },
+    ]);
+    expect(dig(doc, 'paths', '/admin/models/{alias}/rollback', 'post').security).toEqual([
+      { adminToken: [] },
+      { dashboardSession: [] },
+    ]);
+    expect(dig(doc, 'components', 'securitySchemes', 'dashboardSession')).toMatchObject({
+      type: 'apiKey',
+      in: 'cookie',
+    });
   });
 
   it('gives every operation a unique id', () => {

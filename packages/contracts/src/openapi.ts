@@ -30,6 +30,7 @@ import {
   publishResponse,
   versionList,
 } from './models.ts';
+import { sessionResponse, signInLinkResponse, signInRequest } from './session.ts';
 import {
   activateDeploymentRequest,
   createRunRequest,
@@ -45,7 +46,7 @@ import {
 /** Which deployment serves a route. */
 export type OpenApiService = 'gpu' | 'edge';
 
-type Auth = 'none' | 'gpuToken' | 'adminToken' | 'apiKey';
+type Auth = 'none' | 'gpuToken' | 'adminToken' | 'apiKey' | 'dashboardSession';
 
 /** One HTTP route as the OpenAPI document describes it. */
 export interface RouteDoc {
@@ -55,7 +56,8 @@ export interface RouteDoc {
   path: string;
   summary: string;
   tag: string;
-  auth: Auth;
+  /** The credential the route needs; a list when any one of several will do. */
+  auth: Auth | readonly Auth[];
   query?: z.ZodType;
   /** JSON body, or a media type with a description for non-JSON bodies. */
   body?: z.ZodType | { mediaTypes: string[]; description: string };
@@ -97,7 +99,7 @@ export const ROUTES: readonly RouteDoc[] = [
     path: '/v1/datasets',
     summary: 'List datasets',
     tag: 'datasets',
-    auth: 'none',
+    auth: 'gpuToken',
     response: z.object({ datasets: z.array(datasetSummary) }),
   },
   {
@@ -106,7 +108,7 @@ export const ROUTES: readonly RouteDoc[] = [
     path: '/v1/datasets/:id',
     summary: 'A dataset with counts and feature sets',
     tag: 'datasets',
-    auth: 'none',
+    auth: 'gpuToken',
     response: datasetDetail,
   },
   {
@@ -192,7 +194,7 @@ export const ROUTES: readonly RouteDoc[] = [
     path: '/v1/datasets/:id/extract',
     summary: 'Extraction progress',
     tag: 'features',
-    auth: 'none',
+    auth: 'gpuToken',
     query: extractProgressQuery,
     response: extractionProgress,
   },
@@ -224,7 +226,7 @@ export const ROUTES: readonly RouteDoc[] = [
     path: '/v1/runs',
     summary: 'List runs',
     tag: 'runs',
-    auth: 'none',
+    auth: 'gpuToken',
     query: listRunsQuery,
     response: runList,
   },
@@ -234,7 +236,7 @@ export const ROUTES: readonly RouteDoc[] = [
     path: '/v1/runs/:id',
     summary: 'A run with its epochs, evaluations and model',
     tag: 'runs',
-    auth: 'none',
+    auth: 'gpuToken',
     response: runDetailResponse,
   },
   {
@@ -252,7 +254,7 @@ export const ROUTES: readonly RouteDoc[] = [
     path: '/v1/models',
     summary: 'Registered models',
     tag: 'models',
-    auth: 'none',
+    auth: 'gpuToken',
     query: listModelsQuery,
     response: anyJson,
   },
@@ -262,7 +264,7 @@ export const ROUTES: readonly RouteDoc[] = [
     path: '/v1/models/:id',
     summary: 'One registered model',
     tag: 'models',
-    auth: 'none',
+    auth: 'gpuToken',
     response: registeredModel,
   },
   {
@@ -346,7 +348,7 @@ export const ROUTES: readonly RouteDoc[] = [
     path: '/admin/models',
     summary: 'Published aliases',
     tag: 'registry',
-    auth: 'adminToken',
+    auth: ['adminToken', 'dashboardSession'],
     response: modelList,
   },
   {
@@ -355,7 +357,7 @@ export const ROUTES: readonly RouteDoc[] = [
     path: '/admin/models/:alias/versions',
     summary: 'Versions and activation history of an alias',
     tag: 'registry',
-    auth: 'adminToken',
+    auth: ['adminToken', 'dashboardSession'],
     response: versionList,
   },
   {
@@ -364,7 +366,7 @@ export const ROUTES: readonly RouteDoc[] = [
     path: '/admin/models/:alias/activate',
     summary: 'Activate a version',
     tag: 'registry',
-    auth: 'adminToken',
+    auth: ['adminToken', 'dashboardSession'],
     body: activateRequest,
     response: activeResponse,
   },
@@ -374,7 +376,7 @@ export const ROUTES: readonly RouteDoc[] = [
     path: '/admin/models/:alias/rollback',
     summary: 'Re-activate the previous version',
     tag: 'registry',
-    auth: 'adminToken',
+    auth: ['adminToken', 'dashboardSession'],
     response: activeResponse,
   },
   {
@@ -403,7 +405,7 @@ export const ROUTES: readonly RouteDoc[] = [
     path: '/api/runs',
     summary: 'Dashboard: runs',
     tag: 'dashboard',
-    auth: 'none',
+    auth: ['dashboardSession', 'adminToken'],
     query: runsQuery,
     response: anyJson,
   },
@@ -413,7 +415,7 @@ export const ROUTES: readonly RouteDoc[] = [
     path: '/api/runs/:id',
     summary: 'Dashboard: one run',
     tag: 'dashboard',
-    auth: 'none',
+    auth: ['dashboardSession', 'adminToken'],
     response: anyJson,
   },
   {
@@ -422,7 +424,7 @@ export const ROUTES: readonly RouteDoc[] = [
     path: '/api/compare',
     summary: 'Dashboard: compare runs',
     tag: 'dashboard',
-    auth: 'none',
+    auth: ['dashboardSession', 'adminToken'],
     query: compareQuery,
     response: anyJson,
   },
@@ -432,8 +434,55 @@ export const ROUTES: readonly RouteDoc[] = [
     path: '/api/extractions',
     summary: 'Dashboard: every extraction with its progress',
     tag: 'dashboard',
-    auth: 'none',
+    auth: ['dashboardSession', 'adminToken'],
     response: extractionList,
+  },
+  {
+    service: 'edge',
+    method: 'post',
+    path: '/admin/sign-in-links',
+    summary: 'A one-time dashboard sign-in URL (valid 10 minutes)',
+    tag: 'dashboard',
+    auth: 'adminToken',
+    status: 201,
+    response: signInLinkResponse,
+  },
+  {
+    service: 'edge',
+    method: 'post',
+    path: '/auth/login',
+    summary: 'Sign in to the dashboard with the admin token (sets the session cookie)',
+    tag: 'dashboard',
+    auth: 'none',
+    body: signInRequest,
+    response: sessionResponse,
+  },
+  {
+    service: 'edge',
+    method: 'get',
+    path: '/auth/link',
+    summary: 'Spend a one-time sign-in link (?token=): sets the session cookie, opens the dashboard',
+    tag: 'dashboard',
+    auth: 'none',
+    response: { mediaType: 'text/html', description: 'a page that opens the dashboard' },
+  },
+  {
+    service: 'edge',
+    method: 'get',
+    path: '/auth/session',
+    summary: 'The signed-in user, how, until when, and the CSRF token for changes',
+    tag: 'dashboard',
+    auth: 'dashboardSession',
+    response: sessionResponse,
+  },
+  {
+    service: 'edge',
+    method: 'post',
+    path: '/auth/logout',
+    summary: 'Sign out (clears the session cookie; needs x-csrf-token)',
+    tag: 'dashboard',
+    auth: 'dashboardSession',
+    response: anyJson,
   },
 ];
 
@@ -449,14 +498,32 @@ function schemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
   return rest;
 }
 
-const SECURITY: Record<Exclude<Auth, 'none'>, { scheme: string; description: string }> = {
-  gpuToken: { scheme: 'gpuToken', description: 'Authorization: Bearer <EDGEHEAD_GPU_TOKEN>' },
-  adminToken: { scheme: 'adminToken', description: 'Authorization: Bearer <ADMIN_TOKEN> of the edge' },
+const SECURITY: Record<Exclude<Auth, 'none'>, JsonSchema> = {
+  gpuToken: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <EDGEHEAD_GPU_TOKEN>' },
+  adminToken: {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'Authorization: Bearer <ADMIN_TOKEN> of the edge',
+  },
   apiKey: {
-    scheme: 'apiKey',
+    type: 'http',
+    scheme: 'bearer',
     description: 'Authorization: Bearer <API key> (or x-api-key), from POST /admin/keys',
   },
+  dashboardSession: {
+    type: 'apiKey',
+    in: 'cookie',
+    name: '__Host-edgehead_session',
+    description:
+      'dashboard session: the cookie of POST /auth/login or a sign-in link, or a Cloudflare Access JWT in Cf-Access-Jwt-Assertion; changes also need x-csrf-token',
+  },
 };
+
+/** The credentials a route accepts (none for an open route). */
+const authsOf = (route: RouteDoc): Exclude<Auth, 'none'>[] =>
+  (typeof route.auth === 'string' ? [route.auth] : route.auth).filter(
+    (a): a is Exclude<Auth, 'none'> => a !== 'none',
+  );
 
 function parameters(route: RouteDoc): JsonSchema[] {
   const out: JsonSchema[] = [];
@@ -496,7 +563,8 @@ function operation(route: RouteDoc): JsonSchema {
     parameters: parameters(route),
     responses: { [String(route.status ?? 200)]: ok, '4XX': error, '5XX': error },
   };
-  if (route.auth !== 'none') op.security = [{ [SECURITY[route.auth].scheme]: [] }];
+  const auths = authsOf(route);
+  if (auths.length > 0) op.security = auths.map((a) => ({ [a]: [] }));
   if (route.body instanceof z.ZodType) {
     op.requestBody = {
       required: true,
@@ -527,9 +595,8 @@ export function openApiDocument(
     paths[path] ??= {};
     (paths[path] as Record<string, JsonSchema>)[route.method] = operation(route);
   }
-  const schemes = Object.values(SECURITY).filter((s) =>
-    ROUTES.some((r) => r.service === service && r.auth === s.scheme),
-  );
+  const used = new Set(ROUTES.filter((r) => r.service === service).flatMap(authsOf));
+  const schemes = Object.entries(SECURITY).filter(([name]) => used.has(name as Exclude<Auth, 'none'>));
   return {
     openapi: '3.1.0',
     info: {
@@ -543,9 +610,7 @@ export function openApiDocument(
     ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
     paths,
     components: {
-      securitySchemes: Object.fromEntries(
-        schemes.map((s) => [s.scheme, { type: 'http', scheme: 'bearer', description: s.description }]),
-      ),
+      securitySchemes: Object.fromEntries(schemes),
     },
   };
 }

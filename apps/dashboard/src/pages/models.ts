@@ -1,84 +1,17 @@
 import type { VersionList } from '@edgehead/contracts';
-import {
-  type ApiCallError,
-  activate,
-  adminToken,
-  api,
-  edgeVersions,
-  type ModelOverview,
-  ok,
-  rollback,
-} from '../api.ts';
+import { type ApiCallError, activate, api, edgeVersions, type ModelOverview, ok, rollback } from '../api.ts';
 import { code, h, mount, notice } from '../dom.ts';
 import { pct, when } from '../format.ts';
 import { href } from '../router.ts';
 
 type Alias = ModelOverview['aliases'][number];
 
-function tokenForm(onChange: () => void): HTMLElement {
-  const has = Boolean(adminToken.get());
-  if (has) {
-    return h(
-      'div',
-      { class: 'token' },
-      h('span', {}, 'Admin token set for this tab.'),
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'link',
-          onclick: () => {
-            adminToken.clear();
-            onChange();
-          },
-        },
-        'Forget token',
-      ),
-    );
-  }
-  const input = h('input', {
-    type: 'password',
-    name: 'token',
-    autocomplete: 'off',
-    required: true,
-    id: 'admin-token',
-  });
-  return h(
-    'form',
-    {
-      class: 'token',
-      onsubmit: (e: Event) => {
-        e.preventDefault();
-        if (input.value.trim()) {
-          adminToken.set(input.value.trim());
-          onChange();
-        }
-      },
-    },
-    h('label', { for: 'admin-token' }, 'Admin token'),
-    input,
-    h('button', { type: 'submit' }, 'Use token'),
-    h(
-      'small',
-      {},
-      'Needed to activate or roll back; kept in this tab only (sessionStorage), sent as a bearer token.',
-    ),
-  );
-}
-
-/** Models: versions per alias, which one serves at the edge, activate / roll back (admin token). */
+/** Models: versions per alias, which one serves at the edge, activate / roll back (through the session). */
 export function modelsPage(root: HTMLElement): () => void {
   let stopped = false;
   const status = h('p', { class: 'live-note', 'aria-live': 'polite', role: 'status' });
-  const tokenHost = h('div');
   const body = h('div');
-  mount(
-    root,
-    h('header', { class: 'page-head' }, h('h1', {}, 'Models and deployments')),
-    tokenHost,
-    status,
-    body,
-  );
+  mount(root, h('header', { class: 'page-head' }, h('h1', {}, 'Models and deployments')), status, body);
   mount(body, notice('loading', 'Loading models…'));
 
   const act = async (
@@ -90,15 +23,12 @@ export function modelsPage(root: HTMLElement): () => void {
       const r = await action();
       status.textContent = `${r.alias}: ${r.active} is now active at the edge${r.previous ? ` (was ${r.previous})` : ''}.`;
     } catch (err) {
-      const e = err as ApiCallError;
-      status.textContent = `${label} failed: ${e.message}${e.status === 401 || e.status === 403 ? ' Check the admin token.' : ''}`;
-      if (e.status === 403) adminToken.clear();
+      status.textContent = `${label} failed: ${(err as ApiCallError).message}`;
     }
-    refresh();
+    void load();
   };
 
   const aliasSection = (a: Alias, edge: VersionList | null, edgeError: string | null) => {
-    const canAct = Boolean(adminToken.get());
     const servingAtEdge = edge?.active ?? null;
     return h(
       'section',
@@ -117,7 +47,6 @@ export function modelsPage(root: HTMLElement): () => void {
           'button',
           {
             type: 'button',
-            disabled: !canAct,
             'aria-label': `Roll back ${a.alias} to its previous version`,
             onclick: () => act(`Rolling back ${a.alias}`, () => rollback(a.alias)),
           },
@@ -174,7 +103,6 @@ export function modelsPage(root: HTMLElement): () => void {
                         'button',
                         {
                           type: 'button',
-                          disabled: !canAct,
                           'aria-label': `Activate ${a.alias} version ${v.edgeVersion}`,
                           onclick: () =>
                             act(`Activating ${a.alias} ${v.edgeVersion}`, () =>
@@ -197,7 +125,6 @@ export function modelsPage(root: HTMLElement): () => void {
       const overview = await ok(api.models.$get());
       const edge = await Promise.all(
         overview.aliases.map(async (a): Promise<[VersionList | null, string | null]> => {
-          if (!adminToken.get()) return [null, null];
           try {
             return [await edgeVersions(a.alias), null];
           } catch (err) {
@@ -284,11 +211,7 @@ export function modelsPage(root: HTMLElement): () => void {
       );
     }
   };
-  const refresh = () => {
-    mount(tokenHost, tokenForm(refresh));
-    void load();
-  };
-  refresh();
+  void load();
   return () => {
     stopped = true;
   };

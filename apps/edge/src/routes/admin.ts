@@ -12,11 +12,18 @@ import {
 import type { HeadArtifactFiles } from '@edgehead/head';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { adminAuth } from '../auth.ts';
-import { recordActivation } from '../deployments.ts';
+import { adminOnly, callerAuth } from '../auth.ts';
 import { ApiError } from '../errors.ts';
 import { createApiKey, deleteApiKey } from '../keys.ts';
-import { activateVersion, listModels, listVersions, publishVersion, rollback } from '../registry.ts';
+import {
+  activateVersion,
+  listModels,
+  listVersions,
+  publishVersion,
+  registryOf,
+  rollback,
+} from '../registry.ts';
+import { createSignInLink } from '../sign-in-links.ts';
 import type { AppEnv } from '../types.ts';
 import { validate } from '../validate.ts';
 
@@ -61,13 +68,15 @@ async function readParts(req: Request): Promise<HeadArtifactFiles> {
 }
 
 /**
- * `/admin/*`: the model registry and API keys, behind the admin token. Every change of the active version
- * is mirrored into Postgres' `deployments` (see deployments.ts).
+ * `/admin/*`: the model registry, API keys and sign-in links, behind the admin token; a dashboard session
+ * may list, activate and roll back (with its CSRF token), nothing else. Registry writes go through the
+ * alias's `RegistryWriter`, which also mirrors every switch into Postgres' `deployments` later (an alarm).
  */
 export const adminRoutes = new Hono<AppEnv>()
-  .use(adminAuth())
+  .use(callerAuth({ what: 'admin route' }))
   .put(
     '/models/:alias/versions/:version',
+    adminOnly(),
     bodyLimit({
       maxSize: MAX_PUBLISH_BYTES,
       onError: () => {
@@ -83,59 +92,47 @@ export const adminRoutes = new Hono<AppEnv>()
     async (c) => {
       const { alias, version } = c.req.valid('param');
       const files = await readParts(c.req.raw);
-      const deps = { kv: c.env.REGISTRY, bucket: c.env.ARTIFACTS };
-      const { manifest, active } = await publishVersion(deps, {
+      const { manifest, active } = await publishVersion(registryOf(c.env), {
         alias,
         version,
         files,
         activate: c.req.valid('query').activate === 'true',
       });
-      if (active) await recordActivation(c.env, () => c.executionCtx, { alias, version, by: 'publish' });
       const body: PublishResponse = { alias, version, active, manifest };
       return c.json(body, 201);
     },
   )
-  .get('/models', async (c) => c.json(await listModels({ kv: c.env.REGISTRY, bucket: c.env.ARTIFACTS })))
+  .get('/models', async (c) => c.json(await listModels(registryOf(c.env))))
   .get('/models/:alias/versions', validate('param', aliasParams), async (c) =>
-    c.json(await listVersions({ kv: c.env.REGISTRY, bucket: c.env.ARTIFACTS }, c.req.valid('param').alias)),
+    c.json(await listVersions(registryOf(c.env), c.req.valid('param').alias)),
   )
   .post(
     '/models/:alias/activate',
     validate('param', aliasParams),
     validate('json', activateRequest),
     async (c) => {
-      const deps = { kv: c.env.REGISTRY, bucket: c.env.ARTIFACTS };
+      const { alias } = c.req.valid('param');
       const body: ActiveResponse = await activateVersion(
-        deps,
-        c.req.valid('param').alias,
+        registryOf(c.env),
+        alias,
         c.req.valid('json').version,
       );
-      await recordActivation(c.env, () => c.executionCtx, {
-        alias: body.alias,
-        version: body.active,
-        by: 'activate',
-      });
       return c.json(body);
     },
   )
   .post('/models/:alias/rollback', validate('param', aliasParams), async (c) => {
-    const body: ActiveResponse = await rollback(
-      { kv: c.env.REGISTRY, bucket: c.env.ARTIFACTS },
-      c.req.valid('param').alias,
-    );
-    await recordActivation(c.env, () => c.executionCtx, {
-      alias: body.alias,
-      version: body.active,
-      by: 'rollback',
-    });
+    const body: ActiveResponse = await rollback(registryOf(c.env), c.req.valid('param').alias);
     return c.json(body);
   })
-  .post('/keys', validate('json', createKeyRequest), async (c) =>
+  .post('/keys', adminOnly(), validate('json', createKeyRequest), async (c) =>
     c.json(await createApiKey(c.env.REGISTRY, c.req.valid('json').name ?? null), 201),
   )
-  .delete('/keys/:id', validate('param', keyParams), async (c) => {
+  .delete('/keys/:id', adminOnly(), validate('param', keyParams), async (c) => {
     const { id } = c.req.valid('param');
     if (!(await deleteApiKey(c.env.REGISTRY, id)))
       throw new ApiError(404, 'not_found', `no API key with id ${id}`, { id });
     return c.json({ id, deleted: true as const });
-  });
+  })
+  .post('/sign-in-links', adminOnly(), async (c) =>
+    c.json(await createSignInLink(c.env.REGISTRY, new URL(c.req.url).origin), 201),
+  );

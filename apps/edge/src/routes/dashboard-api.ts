@@ -32,7 +32,9 @@ export interface DashboardEnv {
 /** A database client per request through Hyperdrive. */
 function database(): MiddlewareHandler<DashboardEnv> {
   return async (c, next) => {
-    const { db, release } = openDatabase(c.env.HYPERDRIVE.connectionString, () => c.executionCtx);
+    const { db, release } = openDatabase(c.env.HYPERDRIVE.connectionString, {
+      executionCtx: () => c.executionCtx,
+    });
     c.set('db', db);
     try {
       await next();

@@ -3,7 +3,9 @@ import { errorBody, uploadResponse } from '@edgehead/contracts';
 import { listImages } from '@edgehead/db';
 import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import { auth, form, image, useTestApp } from '../test-support.ts';
+import { createApp } from '../app.ts';
+import { parseEnv } from '../env.ts';
+import { auth, form, image, TOKEN, useTestApp } from '../test-support.ts';
 
 const ctx = useTestApp({
   EDGEHEAD_GPU_MAX_FILES: '20',
@@ -57,7 +59,20 @@ describe('auth', () => {
     });
     expect(wrong.status).toBe(403);
     expect((await app.request('/v1/features', { method: 'POST', body: 'x' })).status).toBe(401);
+    // this test app opens reads (EDGEHEAD_GPU_PROTECT_READS=false)
     expect((await app.request('/v1/datasets')).status).toBe(200);
+  });
+
+  it('requires the token on reads too by default', async () => {
+    const { deps } = ctx();
+    const app = createApp({ ...deps, env: parseEnv({ EDGEHEAD_GPU_TOKEN: TOKEN }) });
+    for (const path of ['/v1/datasets', '/v1/runs', '/v1/models']) {
+      const res = await app.request(path);
+      expect(res.status, path).toBe(401);
+      expect(errorBody.parse(await res.json()).error.code).toBe('unauthorized');
+      expect((await app.request(path, { headers: auth })).status, path).toBe(200);
+    }
+    expect((await app.request('/health')).status).not.toBe(401);
   });
 });
 

@@ -152,7 +152,7 @@ describe('parseEnv', () => {
     expect(env.weights).toEqual({ MOBILENET_V1_0_75: '/w/mn' });
     expect(env.userBackbones[0]?.name).toBe('tiny');
     expect(env.limits.maxFiles).toBe(7);
-    expect(env.protectReads).toBe(false);
+    expect(env.protectReads).toBe(true);
   });
 
   it('names every bad variable', () => {

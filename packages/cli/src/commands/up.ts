@@ -1,8 +1,10 @@
 import path from 'node:path';
+import { signInLinkResponse } from '@edgehead/contracts';
 import { z } from 'zod';
 import { commonSchema, intFlag, parseCommand, portFlag } from '../args.ts';
 import { configPath, DEFAULT_PORTS, homeDir } from '../config.ts';
 import { CliError } from '../errors.ts';
+import { ApiClient } from '../http.ts';
 import { prefixedSink } from '../up/supervisor.ts';
 import { redact, startSystem } from '../up/system.ts';
 
@@ -56,6 +58,18 @@ export function upSettings(argv: readonly string[], env: NodeJS.ProcessEnv) {
   };
 }
 
+/** The dashboard's address for the banner: a one-time sign-in link when the edge gives one. */
+async function dashboardLine(edgeUrl: string, adminToken: string): Promise<string> {
+  try {
+    const edge = new ApiClient('edge', edgeUrl, adminToken);
+    const link = await edge.call('POST', '/admin/sign-in-links', {}, signInLinkResponse);
+    const minutes = Math.round((Date.parse(link.expiresAt) - Date.now()) / 60_000);
+    return `${link.url}  (signs you in once, within ${minutes} minutes)`;
+  } catch (err) {
+    return `${edgeUrl}/  (sign in with the admin token; no sign-in link: ${(err as Error).message})`;
+  }
+}
+
 /** `edgehead up`: starts everything, prints where it is, and runs until Ctrl-C / SIGTERM. */
 export async function up(argv: readonly string[]): Promise<number> {
   const settings = upSettings(argv, process.env);
@@ -86,7 +100,7 @@ export async function up(argv: readonly string[]): Promise<number> {
       `  gpu API     ${system.gpuUrl}      token   ${config.gpuToken}`,
       `  edge API    ${system.edgeUrl}      admin   ${config.adminToken}`,
       `                                         api key ${config.apiKey}`,
-      `  dashboard   ${system.edgeUrl}/`,
+      `  dashboard   ${await dashboardLine(system.edgeUrl, config.adminToken)}`,
       `  database    ${redact(system.databaseUrl)}${system.embedded ? `  (embedded PostgreSQL, data in ${rel(path.join(settings.home, 'pg'))})` : ''}`,
       `  config      ${rel(configPath(settings.home))}  (tokens; the edgehead CLI reads it)`,
       '',
