@@ -1,13 +1,14 @@
 // Embedded Postgres cold start (+ migrations), restart on existing data, and 1000 idempotent image inserts,
 // against the real server too when DATABASE_URL is set. Run: npx tsx test/bench/db-timings.ts
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { addImage, createDataset } from '@edgehead/db';
 import { connect, type Database } from '@edgehead/db/node';
+import { BenchReport, sized } from './lib/harness.ts';
 
-const N = 1000;
+const N = sized(1000, 50);
 
 async function insertImages(database: Database): Promise<number> {
   const ds = await createDataset(database.db, { name: `timing-${Date.now()}`, classes: ['a', 'b'] });
@@ -71,11 +72,9 @@ if (process.env.DATABASE_URL) {
     insertsPerS: N / (insertsMs / 1000),
   });
 }
-console.table(
+new BenchReport('db-timings').finish(
   rows.map((r) =>
     Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v) : v])),
   ),
+  { inserts: N, rows },
 );
-const out = path.resolve(import.meta.dirname, '../../bench-results');
-await mkdir(out, { recursive: true });
-await writeFile(path.join(out, 'db-timings.json'), `${JSON.stringify(rows, null, 2)}\n`);
