@@ -1,14 +1,15 @@
 /**
  * gpu service under load, loopback only, on the real process (`node --import tsx apps/gpu/src/server.ts`):
  * 1. 2,000 uploads (batches of 50, 4 at a time) while a training run writes epochs, against a baseline of
- *    the same uploads with no training in the same run -> nothing lost: every image stored exactly once,
- *    every epoch present; throughput ratio reported.
+ *    as many uploads with no training in the same run. Both passes send images never seen before (the
+ *    second pass's bytes differ from the first's, so neither is deduplicated into less work) -> nothing
+ *    lost: every image stored exactly once, every epoch present; throughput ratio of accepted images.
  * 2. RSS of the service before and after 10 extract jobs (each a fresh dataset, alternating pooling so the
  *    extractor cache holds two entries, a one-thread extractor pool): growth per job reported.
- * Prints a table and writes bench-results/load-gpu.json. Exits 1 when something was lost.
+ * Prints a table and writes bench-results/load-gpu.json. Exits 1 on any failed request or lost data.
  * Run: `nice npx tsx test/bench/load-gpu.ts` (EDGEHEAD_BENCH_LOAD_UPLOADS=2000).
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTestDatabase } from '@edgehead/db/testing';
@@ -18,17 +19,18 @@ import {
   api,
   featureCounts,
   inspect,
-  ROOT,
   startGpu,
   uploadDataset,
   waitFor,
 } from '../e2e/faults-harness.ts';
 import { writeDataset, writeTinyBackbone } from '../e2e/fixtures.ts';
+import { BenchReport, drive, envNumber, sized } from './lib/harness.ts';
 
-const UPLOADS = Math.min(Number(process.env.EDGEHEAD_BENCH_LOAD_UPLOADS ?? 2000), 20_000);
-const BATCH = 50;
+const UPLOADS = Math.min(envNumber('EDGEHEAD_BENCH_LOAD_UPLOADS', 2000, 100), 20_000);
+const BATCH = sized(50, 10);
 const PARALLEL = 4;
-const EXTRACT_JOBS = 10;
+const EXTRACT_JOBS = sized(10, 3);
+const report = new BenchReport('load-gpu');
 
 const work = await mkdtemp(path.join(tmpdir(), 'edgehead-load-'));
 await writeTinyBackbone(path.join(work, 'tiny'));
@@ -61,25 +63,26 @@ const png = (i: number) => {
     .png()
     .toBuffer();
 };
-const bodies = await Promise.all(Array.from({ length: UPLOADS }, (_, i) => png(i)));
 
-async function uploadAll(
-  dataset: string,
-  from: number,
-): Promise<{ ms: number; accepted: number; errors: number }> {
+/**
+ * Uploads images `from`..`from + UPLOADS - 1` (distinct bytes for every index) into a new dataset, BATCH per
+ * request, PARALLEL requests at a time; a batch counts as a success only when every file was accepted.
+ */
+async function uploadAll(dataset: string, from: number) {
   const created = await api(gpu.url, 'POST', '/v1/datasets', { name: dataset, classes: ['blue', 'red'] });
   if (created.status !== 201) throw new Error(`create ${dataset}: ${created.status}`);
+  const bodies = await Promise.all(Array.from({ length: UPLOADS }, (_, i) => png(from + i)));
   let next = 0;
   let accepted = 0;
-  let errors = 0;
-  const t = performance.now();
-  const worker = async () => {
-    for (;;) {
+  const result = await drive({
+    concurrency: PARALLEL,
+    count: Math.ceil(UPLOADS / BATCH),
+    op: async () => {
       const start = next;
       next += BATCH;
-      if (start >= UPLOADS) return;
+      const end = Math.min(start + BATCH, UPLOADS);
       const form = new FormData();
-      for (let i = start; i < Math.min(start + BATCH, UPLOADS); i++) {
+      for (let i = start; i < end; i++) {
         form.append(
           'files',
           new Blob([new Uint8Array(bodies[i] as Buffer)]),
@@ -91,12 +94,15 @@ async function uploadAll(
         headers: AUTH,
         body: form,
       });
-      if (!res.ok) errors++;
-      else accepted += ((await res.json()) as { accepted: number }).accepted;
-    }
-  };
-  await Promise.all(Array.from({ length: PARALLEL }, worker));
-  return { ms: performance.now() - t, accepted, errors };
+      const text = await res.text();
+      if (!res.ok) return `${res.status} ${text.slice(0, 200)}`;
+      const n = (JSON.parse(text) as { accepted: number }).accepted;
+      accepted += n;
+      return n === end - start ? null : `${n} of ${end - start} accepted: ${text.slice(0, 200)}`;
+    },
+  });
+  report.noErrors(`uploads into ${dataset}`, result);
+  return { ...result, accepted, imagesPerSecond: accepted / result.seconds };
 }
 
 const stored = async (dataset: string) => {
@@ -117,7 +123,7 @@ await waitFor('train-set vectors', async () => {
 // baseline: the uploads alone
 const baseline = await uploadAll('baseline', 0);
 
-// the same uploads while a run trains (epochs enough to outlast them)
+// a run that trains throughout the second pass (epochs enough to outlast it)
 const run = await api<{ id: string }>(gpu.url, 'POST', '/v1/runs', {
   dataset: 'train-set',
   backbone: 'tiny',
@@ -132,7 +138,8 @@ await waitFor('the first epoch', async () => {
   const [r] = await sql<{ n: number }[]>`select count(*)::int as n from epochs where run_id = ${run.body.id}`;
   return (r?.n ?? 0) > 0 ? true : undefined;
 });
-const loaded = await uploadAll('under-training', 0);
+// as many images again, none of them seen before (new bytes: stored, not deduplicated)
+const loaded = await uploadAll('under-training', UPLOADS);
 const epochsDuring =
   (await sql<{ n: number }[]>`select count(*)::int as n from epochs where run_id = ${run.body.id}`)[0]?.n ??
   0;
@@ -146,6 +153,10 @@ const epochRows = await sql<
 >`select epoch from epochs where run_id = ${run.body.id} order by epoch`;
 const epochsContiguous = epochRows.every((r, i) => r.epoch === i + 1);
 const [baseStored, loadStored] = [await stored('baseline'), await stored('under-training')];
+const [{ blobs } = { blobs: -1 }] = await sql<{ blobs: number }[]>`
+  select count(distinct b.sha256)::int as blobs from image_blobs b
+  join images i on i.sha256 = b.sha256 join datasets d on d.id = i.dataset_id
+  where d.name in ('baseline', 'under-training')`;
 
 // RSS across extract jobs
 const rss: number[] = [await rssMiB()];
@@ -166,33 +177,46 @@ for (let j = 0; j < EXTRACT_JOBS; j++) {
 const [lastDs] = await sql<
   { id: string }[]
 >`select id from datasets where name = ${`rss-${EXTRACT_JOBS - 1}`}`;
-const lastCounts = lastDs ? await featureCounts(sql, lastDs.id, 'tiny+avg') : null;
+const lastFeatureSet = (EXTRACT_JOBS - 1) % 2 ? 'tiny+avg' : 'tiny';
+const lastCounts = lastDs ? await featureCounts(sql, lastDs.id, lastFeatureSet) : null;
 
-const lost =
-  loaded.errors > 0 ||
-  loadStored.n !== UPLOADS ||
-  loadStored.distinct !== UPLOADS ||
-  baseStored.n !== UPLOADS ||
-  !epochsContiguous ||
-  epochRows.length < epochsDuring;
+for (const [name, s] of [
+  ['baseline', baseStored],
+  ['under-training', loadStored],
+] as const)
+  report.check(
+    s.n === UPLOADS && s.distinct === UPLOADS,
+    `${name}: ${s.n} images stored (${s.distinct} distinct), expected ${UPLOADS}`,
+  );
+report.check(blobs === 2 * UPLOADS, `${blobs} image blobs behind both passes, expected ${2 * UPLOADS}`);
+report.check(epochsDuring > 0, 'no epoch was written during the uploads: the run did not train meanwhile');
+report.check(ended === 'cancelled', `the training run ended ${ended}, expected cancelled`);
+report.check(
+  epochsContiguous && epochRows.length >= epochsDuring,
+  `epochs not 1..n: ${epochRows.length} rows`,
+);
+report.check(
+  lastCounts?.vectors === lastCounts?.images && (lastCounts?.images ?? 0) > 0,
+  `the last extract job: ${JSON.stringify(lastCounts)}`,
+);
 const result = {
   uploads: UPLOADS,
   baseline: {
-    ms: Math.round(baseline.ms),
-    imagesPerSecond: (UPLOADS / baseline.ms) * 1000,
+    seconds: baseline.seconds,
+    imagesPerSecond: baseline.imagesPerSecond,
     stored: baseStored,
   },
   underTraining: {
-    ms: Math.round(loaded.ms),
-    imagesPerSecond: (UPLOADS / loaded.ms) * 1000,
+    seconds: loaded.seconds,
+    imagesPerSecond: loaded.imagesPerSecond,
     stored: loadStored,
-    errors: loaded.errors,
     epochsWrittenMeanwhile: epochsDuring,
     runEnded: ended,
     epochRows: epochRows.length,
     epochsContiguous,
   },
-  slowdown: loaded.ms / baseline.ms,
+  imageBlobs: blobs,
+  ratio: loaded.imagesPerSecond / baseline.imagesPerSecond,
   rssMiB: {
     before: rss[0],
     after: rss.at(-1),
@@ -201,27 +225,29 @@ const result = {
     growthPerJobAfterWarmup: ((rss.at(-1) ?? 0) - (rss[2] ?? 0)) / (EXTRACT_JOBS - 2),
   },
   lastExtract: lastCounts,
-  lost,
 };
-console.table({
-  'uploads alone': { images: baseStored.n, 'images/s': result.baseline.imagesPerSecond.toFixed(0), ratio: 1 },
-  'uploads + training': {
-    images: loadStored.n,
-    'images/s': result.underTraining.imagesPerSecond.toFixed(0),
-    ratio: (baseline.ms / loaded.ms).toFixed(2),
-  },
-});
 console.log(
   `epochs written during the uploads: ${epochsDuring} (rows ${epochRows.length}, contiguous ${epochsContiguous}, run ${ended})`,
 );
 console.log(
   `gpu service RSS MiB over ${EXTRACT_JOBS} extract jobs: ${rss.map((m) => m.toFixed(0)).join(' -> ')}`,
 );
-console.log(lost ? 'LOST DATA' : 'nothing lost');
-await mkdir(path.join(ROOT, 'bench-results'), { recursive: true });
-await writeFile(path.join(ROOT, 'bench-results', 'load-gpu.json'), `${JSON.stringify(result, null, 2)}\n`);
 await gpu.kill('SIGTERM');
 await sql.end();
 await testDb.drop();
 await rm(work, { recursive: true, force: true });
-process.exit(lost ? 1 : 0);
+report.finish(
+  [
+    { scenario: 'uploads alone', pass: baseline, stored: baseStored },
+    { scenario: 'uploads + training', pass: loaded, stored: loadStored },
+  ].map(({ scenario, pass, stored: s }) => ({
+    scenario,
+    'batches ok': pass.ok,
+    errors: pass.errors,
+    'images stored (distinct)': `${s.n} (${s.distinct})`,
+    'images/s': pass.imagesPerSecond.toFixed(0),
+    ratio: (pass.imagesPerSecond / baseline.imagesPerSecond).toFixed(2),
+  })),
+  result,
+);
+process.exit();

@@ -150,7 +150,7 @@ const valCurve = async (engine: Engine, seed: number, dropout: number) => {
   report.check(history.length === EPOCHS, `${engine} seed ${seed}: ${history.length} epochs of ${EPOCHS}`);
   return history.map((m) => m.val_accuracy as number);
 };
-const SEEDS = envNumber('BENCH_SEEDS', 8, 2);
+const SEEDS = envNumber('BENCH_SEEDS', 8, 1);
 const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
 const sd = (v: number[]) =>
   Math.sqrt(v.reduce((s, x) => s + (x - mean(v)) ** 2, 0) / Math.max(1, v.length - 1));
