@@ -105,13 +105,22 @@ export async function startBenchEdge(options: {
     },
   );
   const url = `http://127.0.0.1:${port}`;
+  /** Signals wrangler's process group; false when it is gone already. */
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      return child.pid !== undefined && process.kill(-child.pid, name);
+    } catch {
+      return false;
+    }
+  };
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+    if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
-      process.kill(-child.pid, 'SIGTERM');
-      const killer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 5000);
-      await exited;
-      clearTimeout(killer);
+      if (signal('SIGTERM')) {
+        const killer = setTimeout(() => signal('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(killer);
+      }
     }
     rmSync(persist, { recursive: true, force: true });
     rmSync(path.join(edgeDir, BENCH_CONFIG), { force: true });
