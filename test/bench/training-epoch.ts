@@ -96,7 +96,9 @@ for (const backend of backends) {
     'plain/fast': +(plain.wall / fast.wall).toFixed(1),
     'plain/parallel': +(plain.wall / parallel.wall).toFixed(1),
     'fast/parallel': +(fast.wall / parallel.wall).toFixed(2),
+    'plain cpu s/epoch': +plain.cpu.toFixed(2),
     'fast cpu s/epoch': +fast.cpu.toFixed(3),
+    'plain/fast cpu': +(plain.cpu / fast.cpu).toFixed(1),
     'parallel cpu s/epoch per thread': +(parallel.cpu / WORKERS).toFixed(3),
     'rows x epochs timed': `${plan[backend].rows} x ${plan[backend].epochs - 1}`,
   });
