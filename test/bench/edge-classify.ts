@@ -3,16 +3,25 @@
  * run, at 1 and 8 connections, plus JSON and batch-of-32 bodies, and the head kernel alone in Node.
  *
  * Run: npx tsx test/bench/edge-classify.ts   (writes bench-results/edge-classify.json)
- * Env: BENCH_SECONDS per scenario (default 3; smoke 0.5).
+ * Env: BENCH_SECONDS per scenario (default 3; smoke 0.5), run interleaved with the others in 6 slices.
  * Rates and latencies count successful requests only; each classify scenario has its own API key and the
  * per-key limit is raised for the run, so no request is refused; any error fails the run (exit 1).
  * Target: binary classify >= 80% of /health requests/s at the same connection count.
  */
 import { type HeadArtifactFiles, loadHead } from '@edgehead/head';
 import { createKey, publishRecipe, recipeArtifact, startBenchEdge } from './lib/edge.ts';
-import { BenchReport, drive, envNumber, httpOperation, type LoadResult, sized } from './lib/harness.ts';
+import {
+  BenchReport,
+  driveInterleaved,
+  envNumber,
+  httpOperation,
+  type LoadResult,
+  sized,
+} from './lib/harness.ts';
 
 const SECONDS = envNumber('BENCH_SECONDS', 3, 0.5);
+/** Slices each scenario's SECONDS are cut into, interleaved with the other scenarios. */
+const ROUNDS = sized(6, 1);
 const ADMIN = 'bench-admin-token';
 const report = new BenchReport('edge-classify');
 
@@ -62,31 +71,43 @@ try {
     `edge classify ${edgeDog} vs the head in Node ${nodeDog}`,
   );
 
-  const scenario = async (
-    name: string,
-    connections: number,
-    vectors: number,
-    request: () => Promise<Response>,
-  ) => {
-    const op = httpOperation(request);
-    await drive({ concurrency: connections, op, seconds: sized(0.5, 0.2) }); // warm-up
-    const r = await drive({ concurrency: connections, op, seconds: SECONDS });
-    report.noErrors(`${name}, ${connections} conns`, r);
-    rows.push({ scenario: name, ...r, vectorsPerSecond: r.perSecond * vectors });
-  };
   const health = () => fetch(`${base}/health`);
+  const scenarios = [];
   for (const connections of [1, 8]) {
-    await scenario('GET /health', connections, 0, health);
+    scenarios.push({ scenario: 'GET /health', concurrency: connections, vectors: 0, request: health });
     const key = await createKey(base, ADMIN, `binary-${connections}`);
-    await scenario('classify binary f32', connections, 1, post(key, one, 'application/octet-stream'));
+    scenarios.push({
+      scenario: 'classify binary f32',
+      concurrency: connections,
+      vectors: 1,
+      request: post(key, one, 'application/octet-stream'),
+    });
   }
-  await scenario('classify JSON', 1, 1, post(await createKey(base, ADMIN, 'json'), json, 'application/json'));
-  await scenario(
-    'classify binary batch 32',
-    1,
-    32,
-    post(await createKey(base, ADMIN, 'batch'), batch, 'application/octet-stream'),
+  scenarios.push({
+    scenario: 'classify JSON',
+    concurrency: 1,
+    vectors: 1,
+    request: post(await createKey(base, ADMIN, 'json'), json, 'application/json'),
+  });
+  scenarios.push({
+    scenario: 'classify binary batch 32',
+    concurrency: 1,
+    vectors: 32,
+    request: post(await createKey(base, ADMIN, 'batch'), batch, 'application/octet-stream'),
+  });
+  const loads = scenarios.map((s) => ({ ...s, op: httpOperation(s.request) }));
+  // a warm-up of each, then each for SECONDS in ROUNDS interleaved slices: other load changing during the
+  // run weighs on every scenario alike
+  await driveInterleaved(loads.map((l) => ({ ...l, seconds: sized(0.5, 0.2) })));
+  const results = await driveInterleaved(
+    loads.map((l) => ({ ...l, seconds: SECONDS })),
+    ROUNDS,
   );
+  for (const [i, r] of results.entries()) {
+    const s = scenarios[i] as (typeof scenarios)[number];
+    report.noErrors(`${s.scenario}, ${s.concurrency} conns`, r);
+    rows.push({ scenario: s.scenario, ...r, vectorsPerSecond: r.perSecond * s.vectors });
+  }
 } finally {
   await edge.stop();
 }

@@ -6,16 +6,28 @@
  *
  * Run: npx tsx test/bench/load-edge.ts   (writes bench-results/load-edge.json)
  * Env: LOAD_REQUESTS (default 20000), LOAD_CONNECTIONS (32), LOAD_SERIAL_REQUESTS (2000, the 1-connection runs).
+ * The scenarios of one connection count run interleaved, in 10 slices each, so that other load on the machine
+ * changing during the run weighs on all of them alike (the ratios are what to read).
  * Bounded: fixed request counts; wrangler dev is stopped and its state removed at the end. Each classify row
  * has its own key and the per-key limit is raised for the run; rates count successful requests only, and
  * any error fails the run (exit 1).
  */
 import { createKey, publishRecipe, recipeArtifact, startBenchEdge } from './lib/edge.ts';
-import { BenchReport, drive, envNumber, httpOperation, type LoadResult, sized } from './lib/harness.ts';
+import {
+  BenchReport,
+  drive,
+  driveInterleaved,
+  envNumber,
+  httpOperation,
+  type LoadResult,
+  sized,
+} from './lib/harness.ts';
 
 const REQUESTS = envNumber('LOAD_REQUESTS', 20_000, 300);
 const CONNECTIONS = envNumber('LOAD_CONNECTIONS', 32, 8);
 const SERIAL_REQUESTS = envNumber('LOAD_SERIAL_REQUESTS', 2_000, 100);
+/** Slices each scenario is cut into, interleaved with the others of its connection count. */
+const ROUNDS = sized(10, 2);
 const ADMIN = 'load-bench-admin-token';
 const report = new BenchReport('load-edge');
 
@@ -45,16 +57,6 @@ try {
       body,
     });
 
-  const row = async (
-    scenario: string,
-    connections: number,
-    count: number,
-    op: ReturnType<typeof httpOperation>,
-  ) => {
-    const r = await drive({ concurrency: connections, count, op });
-    report.noErrors(`${scenario}, ${connections} conns`, r);
-    rows.push({ scenario, ...r });
-  };
   // warm-up: compile the head, fill the isolate's caches, open the connections (its own key)
   const warmKey = await createKey(base, ADMIN, 'warm-up');
   const WARM = sized(500, 50);
@@ -67,26 +69,38 @@ try {
     await drive({ concurrency: CONNECTIONS, count: WARM, op: httpOperation(classify(warmKey)) }),
   );
 
-  await row('GET /health', 1, SERIAL_REQUESTS, httpOperation(health));
-  await row(
-    'classify binary f32',
-    1,
-    SERIAL_REQUESTS,
-    httpOperation(classify(await createKey(base, ADMIN, 'serial'))),
-  );
-  await row(
-    'same body, 401 at once',
-    1,
-    SERIAL_REQUESTS,
-    httpOperation(bodyOnly, (res) => res.status === 401),
-  );
-  await row('GET /health', CONNECTIONS, REQUESTS, httpOperation(health));
-  await row(
-    'classify binary f32',
-    CONNECTIONS,
-    REQUESTS,
-    httpOperation(classify(await createKey(base, ADMIN, 'concurrent'))),
-  );
+  // each connection count's scenarios interleaved in ROUNDS slices, so a change of load meets them all
+  const scenarios = [
+    { scenario: 'GET /health', concurrency: 1, count: SERIAL_REQUESTS, op: httpOperation(health) },
+    {
+      scenario: 'classify binary f32',
+      concurrency: 1,
+      count: SERIAL_REQUESTS,
+      op: httpOperation(classify(await createKey(base, ADMIN, 'serial'))),
+    },
+    {
+      scenario: 'same body, 401 at once',
+      concurrency: 1,
+      count: SERIAL_REQUESTS,
+      op: httpOperation(bodyOnly, (res) => res.status === 401),
+    },
+    { scenario: 'GET /health', concurrency: CONNECTIONS, count: REQUESTS, op: httpOperation(health) },
+    {
+      scenario: 'classify binary f32',
+      concurrency: CONNECTIONS,
+      count: REQUESTS,
+      op: httpOperation(classify(await createKey(base, ADMIN, 'concurrent'))),
+    },
+  ];
+  for (const connections of [1, CONNECTIONS]) {
+    const group = scenarios.filter((s) => s.concurrency === connections);
+    const results = await driveInterleaved(group, ROUNDS);
+    for (const [i, r] of results.entries()) {
+      const { scenario } = group[i] as (typeof group)[number];
+      report.noErrors(`${scenario}, ${connections} conns`, r);
+      rows.push({ scenario, ...r });
+    }
+  }
 } finally {
   await edge.stop();
 }

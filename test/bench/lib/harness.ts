@@ -51,57 +51,97 @@ export interface LoadResult extends Outcomes {
   p99_ms: number;
 }
 
-/**
- * Runs `op` from `concurrency` loops until `count` operations were started, or for `seconds`; only
- * successful operations count towards the rate and the latencies, and every failure is counted.
- */
-export async function drive(options: {
+/** A load scenario: `op` from `concurrency` loops, `count` operations in all or for `seconds`. */
+export interface Load {
   concurrency: number;
   op: Operation;
   count?: number;
   seconds?: number;
-}): Promise<LoadResult> {
-  const { concurrency, op, count, seconds } = options;
-  if ((count === undefined) === (seconds === undefined)) throw new Error('drive: give count or seconds');
-  const latencies: number[] = [];
-  const outcomes: Outcomes = { ok: 0, errors: 0, firstError: null };
+}
+
+/** What the slices of one scenario measured so far. */
+interface Tally extends Outcomes {
+  latencies: number[];
+  seconds: number;
+}
+
+/** Runs `count` operations (or for `seconds`) of `load` and adds what happened to `tally`. */
+async function runSlice(tally: Tally, load: Load, count: number | undefined, seconds: number | undefined) {
   let started = 0;
   const t0 = performance.now();
   const end = seconds === undefined ? Number.POSITIVE_INFINITY : t0 + seconds * 1000;
   const more = () => (count === undefined ? performance.now() < end : started < count);
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: load.concurrency }, async () => {
       while (more()) {
         started++;
         const t = performance.now();
         let error: string | null;
         try {
-          error = await op();
+          error = await load.op();
         } catch (err) {
           error = (err as Error).message;
         }
         if (error === null) {
-          outcomes.ok++;
-          latencies.push(performance.now() - t);
+          tally.ok++;
+          tally.latencies.push(performance.now() - t);
         } else {
-          outcomes.errors++;
-          outcomes.firstError ??= error;
+          tally.errors++;
+          tally.firstError ??= error;
         }
       }
     }),
   );
-  const elapsed = (performance.now() - t0) / 1000;
-  latencies.sort((a, b) => a - b);
+  tally.seconds += (performance.now() - t0) / 1000;
+}
+
+function result(tally: Tally, concurrency: number): LoadResult {
+  const latencies = [...tally.latencies].sort((a, b) => a - b);
   const q = (p: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? Number.NaN;
   return {
-    ...outcomes,
+    ok: tally.ok,
+    errors: tally.errors,
+    firstError: tally.firstError,
     concurrency,
-    seconds: elapsed,
-    perSecond: outcomes.ok / elapsed,
+    seconds: tally.seconds,
+    perSecond: tally.ok / tally.seconds,
     p50_ms: q(0.5),
     p99_ms: q(0.99),
   };
+}
+
+/**
+ * Runs the scenarios in `rounds` interleaved slices (a slice of each scenario per round), so that other load
+ * on the machine changing during the run weighs on every scenario alike; one result per scenario, from its
+ * successful operations only (rate and latencies), every failure counted.
+ */
+export async function driveInterleaved(loads: Load[], rounds = 1): Promise<LoadResult[]> {
+  for (const l of loads)
+    if ((l.count === undefined) === (l.seconds === undefined))
+      throw new Error('a load needs count or seconds');
+  const tallies: Tally[] = loads.map(() => ({
+    ok: 0,
+    errors: 0,
+    firstError: null,
+    latencies: [],
+    seconds: 0,
+  }));
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, l] of loads.entries()) {
+      const count =
+        l.count === undefined
+          ? undefined
+          : Math.floor((l.count * (r + 1)) / rounds) - Math.floor((l.count * r) / rounds);
+      await runSlice(tallies[i] as Tally, l, count, l.seconds === undefined ? undefined : l.seconds / rounds);
+    }
+  }
+  return tallies.map((t, i) => result(t, (loads[i] as Load).concurrency));
+}
+
+/** One load scenario run on its own (see `driveInterleaved`). */
+export async function drive(load: Load): Promise<LoadResult> {
+  return (await driveInterleaved([load]))[0] as LoadResult;
 }
 
 /** An HTTP operation: success when `accept(response)` (default: a 2xx); the body is always read. */
