@@ -771,6 +771,8 @@ describe('gpu routes under seeded fuzz', () => {
       expect([what, res.status < 500]).toEqual([what, true]);
       if (res.status === 200 || res.status === 201) {
         expect([what, body.accepted]).toEqual([what, 0]);
+        // every entry is listed, refused with its reason
+        expect([what, (body.files?.length ?? 0) > 0]).toEqual([what, true]);
         expect(body.files?.every((f) => f.reason !== undefined)).toBe(true);
       } else {
         expect([what, res.status]).toEqual([what, 413]);
