@@ -42,7 +42,8 @@ for (const name of benches) {
   const seconds = ((performance.now() - t) / 1000).toFixed(1);
   let result: string;
   if (exit !== 0) result = exit === 'SIGKILL' ? `killed after ${LIMIT_S} s` : `exit ${exit}`;
-  else if (!existsSync(file)) result = `wrote no ${path.relative(ROOT, file)} (report through lib/harness.ts)`;
+  else if (!existsSync(file))
+    result = `wrote no ${path.relative(ROOT, file)} (report through lib/harness.ts)`;
   else {
     const { failures } = JSON.parse(readFileSync(file, 'utf8')) as { failures?: string[] };
     result = failures?.length === 0 ? 'ok' : `failed checks: ${JSON.stringify(failures)}`;
