@@ -27,8 +27,8 @@ export function envNumber(name: string, full: number, smoke: number): number {
 }
 
 /** Where a benchmark's JSON goes: bench-results/<name>.json, or bench-results/smoke/ in smoke mode. */
-export function resultPath(name: string): string {
-  return path.join(ROOT, 'bench-results', ...(SMOKE ? ['smoke'] : []), `${name}.json`);
+export function resultPath(name: string, smoke = SMOKE): string {
+  return path.join(ROOT, 'bench-results', ...(smoke ? ['smoke'] : []), `${name}.json`);
 }
 
 /** What a measured row counted: successes, errors and the first error's description. */

@@ -4,11 +4,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { benchEnv, envNumber, ROOT } from './harness.ts';
+import { benchEnv, envNumber, ROOT, resultPath } from './harness.ts';
 
 const benchDir = path.join(ROOT, 'test/bench');
+/** Seconds one benchmark may take (EDGEHEAD_BENCH_SMOKE_LIMIT_S): a hang fails the run instead of stalling CI. */
 const LIMIT_S = envNumber('EDGEHEAD_BENCH_SMOKE_LIMIT_S', 300, 300);
-/** Benchmarks to run (comma-separated names), default all of them. */
+/** Benchmarks to run (EDGEHEAD_BENCH_SMOKE_ONLY, comma-separated names), default all of them. */
 const only = benchEnv.EDGEHEAD_BENCH_SMOKE_ONLY?.split(',').filter(Boolean);
 const benches = readdirSync(benchDir)
   .filter((f) => f.endsWith('.ts'))
@@ -23,10 +24,18 @@ function run(name: string): Promise<number | string> {
       cwd: ROOT,
       env: { ...benchEnv, EDGEHEAD_BENCH_SMOKE: '1' },
       stdio: 'inherit',
+      detached: true, // its own process group, ended whole on a timeout or when this run is interrupted
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), LIMIT_S * 1000);
+    const end = (signal: NodeJS.Signals) => child.pid && process.kill(-child.pid, signal);
+    const timer = setTimeout(() => end('SIGKILL'), LIMIT_S * 1000);
+    const interrupted = () => {
+      end('SIGTERM');
+      process.exit(130);
+    };
+    process.once('SIGINT', interrupted);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
+      process.off('SIGINT', interrupted);
       resolve(code ?? signal ?? 'unknown');
     });
   });
@@ -34,7 +43,7 @@ function run(name: string): Promise<number | string> {
 
 const results: { bench: string; seconds: string; result: string }[] = [];
 for (const name of benches) {
-  const file = path.join(ROOT, 'bench-results/smoke', `${name}.json`);
+  const file = resultPath(name, true);
   rmSync(file, { force: true });
   console.log(`\n=== bench:smoke ${name}`);
   const t = performance.now();
