@@ -11,6 +11,8 @@
  * when its weights are there: ACCURACY_WEIGHTS_<NAME> (e.g. ACCURACY_WEIGHTS_RESNET50=/w/resnet50.h5, a
  * Keras .h5 / .weights.h5 or TF.js folder), else ../shared/models/<its folder>, else Keras' published
  * no-top file, downloaded once into bench-results/weights (which needs internet).
+ * and split, MobileNet v1 pooled, the recipe for 2 epochs. Without the dataset it reports itself skipped.
+ * Fails (exit 1) when a run trains no epoch or an accuracy is not a number in [0, 1].
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -24,12 +26,15 @@ import {
   scorePredictions,
   trainHead,
 } from '@edgehead/training';
+import { BenchReport, benchEnv, ROOT, resultPath, sized } from './lib/harness.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
-const shared = process.env.EDGEHEAD_SHARED_DIR ?? path.resolve(root, '../shared');
+const shared = benchEnv.EDGEHEAD_SHARED_DIR ?? path.resolve(ROOT, '../shared');
 const datasetDir = path.join(shared, 'datasets/cats_and_dogs_small');
-const outDir = path.join(root, 'bench-results');
-const cacheDir = path.join(outDir, 'accuracy-features');
+/** Beside the report: a smoke run's few features never stand in for a full run's. */
+const cacheDir = path.join(path.dirname(resultPath('accuracy-report')), 'accuracy-features');
+/** Images per class and split (all of them in a real run). */
+const PER_CLASS = sized(Number.POSITIVE_INFINITY, 8);
+const report = new BenchReport('accuracy-report');
 const SPLITS = ['train', 'validation', 'test'] as const;
 type Split = (typeof SPLITS)[number];
 /** Folder names in the dataset, in class-index order (classes[1] is the sigmoid's positive class). */
@@ -39,13 +44,16 @@ const CLASSES = ['cat', 'dog'];
 const VGG16_ANCHOR = { validation: 0.9, test: null };
 
 const list = (name: string, fallback: string[]) =>
-  (process.env[name]?.split(',') ?? fallback).map((s) => s.trim()).filter(Boolean);
-const backbones = list('ACCURACY_BACKBONES', ['mobilenet_v1_0.75', 'mobilenet_v2_0.35']);
-const poolings = list('ACCURACY_POOLING', ['flatten', 'avg']) as HeadConfig['pooling'][];
-const presets = list('ACCURACY_PRESETS', [
-  'keras-vgg16-feature-extraction',
-  'edgehead-default',
-]) as HeadPresetName[];
+  (benchEnv[name]?.split(',') ?? fallback).map((s) => s.trim()).filter(Boolean);
+const backbones = list(
+  'ACCURACY_BACKBONES',
+  sized(['mobilenet_v1_0.75', 'mobilenet_v2_0.35'], ['mobilenet_v1_0.75']),
+);
+const poolings = list('ACCURACY_POOLING', sized(['flatten', 'avg'], ['avg'])) as HeadConfig['pooling'][];
+const presets = list(
+  'ACCURACY_PRESETS',
+  sized(['keras-vgg16-feature-extraction', 'edgehead-default'], ['keras-vgg16-feature-extraction']),
+) as HeadPresetName[];
 
 interface CachedSplit extends FeatureSplit {
   featureShape: number[];
@@ -55,7 +63,10 @@ async function listImages(split: Split): Promise<{ file: string; label: number }
   const out: { file: string; label: number }[] = [];
   for (const [label, dir] of CLASS_DIRS.entries()) {
     const folder = path.join(datasetDir, split, dir);
-    const names = (await readdir(folder)).filter((n) => /\.(jpe?g|png)$/i.test(n)).sort();
+    const names = (await readdir(folder))
+      .filter((n) => /\.(jpe?g|png)$/i.test(n))
+      .sort()
+      .slice(0, PER_CLASS);
     for (const n of names) out.push({ file: path.join(folder, n), label });
   }
   return out;
@@ -64,12 +75,16 @@ async function listImages(split: Split): Promise<{ file: string; label: number }
 /** Where a backbone's weights come from: the env variable, the shared folder, or Keras' download. */
 function weightsOf(backbone: string): { weights: string; md5?: string; cacheDir?: string } {
   const spec = getBackboneSpec(backbone);
-  const given = process.env[`ACCURACY_WEIGHTS_${backbone.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`];
+  const given = benchEnv[`ACCURACY_WEIGHTS_${backbone.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`];
   if (given) return { weights: given };
   const folder = spec.weights.sharedFolder && path.join(shared, 'models', spec.weights.sharedFolder);
   if (folder && existsSync(folder)) return { weights: folder };
   if (spec.weights.url === undefined) throw new Error(`${backbone}: no weights in ${shared}/models`);
-  return { weights: spec.weights.url, md5: spec.weights.md5, cacheDir: path.join(outDir, 'weights') };
+  return {
+    weights: spec.weights.url,
+    md5: spec.weights.md5,
+    cacheDir: path.join(ROOT, 'bench-results', 'weights'),
+  };
 }
 
 /** Features of every image of every split for one backbone (unpooled, e.g. 7x7x768), cached on disk. */
@@ -159,7 +174,11 @@ async function run(
   pooling: HeadConfig['pooling'],
   preset: HeadPresetName,
 ): Promise<Row> {
-  const config: HeadConfig = { ...headPresets[preset], pooling };
+  const config: HeadConfig = {
+    ...headPresets[preset],
+    pooling,
+    epochs: sized(headPresets[preset].epochs, 2),
+  };
   const featureShape = data.train.featureShape;
   const started = performance.now();
   const result = await trainHead(
@@ -198,7 +217,9 @@ async function run(
 
 async function main(): Promise<void> {
   if (!existsSync(datasetDir)) {
-    console.log(`skipped: ${path.relative(root, datasetDir)} is absent`);
+    const skipped = `${path.relative(ROOT, datasetDir)} is absent`;
+    console.log(`skipped: ${skipped}`);
+    report.finish([], { skipped });
     return;
   }
   const rows: Row[] = [];
@@ -210,6 +231,11 @@ async function main(): Promise<void> {
       for (const preset of presets) {
         const row = await run(backbone, data, pooling, preset);
         rows.push(row);
+        const inUnit = (v: number) => Number.isFinite(v) && v >= 0 && v <= 1;
+        report.check(
+          row.epochs > 0 && inUnit(row.validationAccuracy) && inUnit(row.testAccuracy),
+          `${backbone} ${pooling} ${preset}: ${row.epochs} epochs, val ${row.validationAccuracy}, test ${row.testAccuracy}`,
+        );
         console.log(
           `${backbone} ${pooling} ${preset}: val ${row.validationAccuracy.toFixed(4)} test ${row.testAccuracy.toFixed(4)} (${row.epochs} epochs, ${row.secondsPerEpoch.toFixed(2)} s/epoch)`,
         );
@@ -265,10 +291,17 @@ async function main(): Promise<void> {
       `\nbest on validation: ${best.backbone} ${best.pooling} ${best.preset}: test accuracy ${fmt(best.testAccuracy)} (target >= 0.95: ${best.testAccuracy >= 0.95 ? 'met' : 'not met'})`,
     );
   }
-  await mkdir(outDir, { recursive: true });
-  await writeFile(
-    path.join(outDir, 'accuracy-report.json'),
-    JSON.stringify({ anchor: { vgg16: VGG16_ANCHOR }, extractionSeconds: extraction, rows, best }, null, 2),
+  report.finish(
+    rows.map((r) => ({
+      backbone: r.backbone,
+      pooling: r.pooling,
+      preset: r.preset,
+      epochs: r.epochs,
+      'val acc': fmt(r.validationAccuracy),
+      'test acc': fmt(r.testAccuracy),
+      's/epoch': r.secondsPerEpoch.toFixed(2),
+    })),
+    { anchor: { vgg16: VGG16_ANCHOR }, extractionSeconds: extraction, imagesPerClass: PER_CLASS, rows, best },
   );
 }
 

@@ -6,8 +6,10 @@
 // single-thread VGG16 run measured in this same process (these machines are shared and noisy).
 // Run: npx tsx test/bench/backbones-extract.ts   (BENCH_CPU=0 skips the slow cpu backend, BENCH_IMAGES=n,
 // BENCH_BACKBONES=resnet50,efficientnet_b0 picks the Keras bases, none with BENCH_BACKBONES=)
+// Fails (exit 1) when an extractor returns the wrong number of vectors, a wrong length or a non-finite value.
+// Smoke mode: EfficientNetB0 alone among the Keras bases.
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import {
@@ -23,13 +25,17 @@ import {
 } from '@edgehead/backbones';
 import type * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
+import { BenchReport, benchEnv, envNumber, ROOT, SMOKE, sized } from './lib/harness.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
-const shared = process.env.EDGEHEAD_SHARED_DIR ?? path.resolve(root, '../shared');
-const N = Number(process.env.BENCH_IMAGES ?? 8);
-const withCpu = process.env.BENCH_CPU !== '0';
+const shared = benchEnv.EDGEHEAD_SHARED_DIR ?? path.resolve(ROOT, '../shared');
+const N = envNumber('BENCH_IMAGES', 8, 1);
+// the cpu backend needs ~30 s per VGG16 image: never in smoke mode
+const withCpu = benchEnv.BENCH_CPU !== '0' && !SMOKE;
+const report = new BenchReport('backbones-extract');
 /** The Keras bases built in code, one row each (plus its pool of 2). */
-const KERAS_BASES = (process.env.BENCH_BACKBONES ?? 'resnet50,inception_v3,efficientnet_b0')
+const KERAS_BASES = (
+  benchEnv.BENCH_BACKBONES ?? sized('resnet50,inception_v3,efficientnet_b0', 'efficientnet_b0')
+)
   .split(',')
   .map((s) => s.trim())
   .filter(Boolean);
@@ -60,11 +66,23 @@ function noise(n: number, seed: number): Uint8Array {
   return out;
 }
 
+/** Checks that `extractor` gave one finite vector of its feature length per image. */
+function checkVectors(extractor: FeatureExtractor, images: number, vectors: Float32Array[]): void {
+  const { name, featureLength } = extractor.info;
+  report.check(
+    vectors.length === images &&
+      vectors.every((v) => v.length === featureLength && v.every((x) => Number.isFinite(x))),
+    `${name} on ${extractor.backend}: ${vectors.length} vectors for ${images} images, lengths ${vectors.map((v) => v.length).join(',')} (expected ${featureLength}), or a non-finite value`,
+  );
+}
+
 async function time(extractor: FeatureExtractor, images: Uint8Array[]): Promise<number> {
   await extractor.extract(images.slice(0, Math.max(1, Math.min(images.length, 2)))); // warm-up beyond load
   const t = performance.now();
-  await extractor.extract(images);
-  return (performance.now() - t) / 1000;
+  const vectors = await extractor.extract(images);
+  const seconds = (performance.now() - t) / 1000;
+  checkVectors(extractor, images.length, vectors);
+  return seconds;
 }
 
 function record(
@@ -111,7 +129,7 @@ console.log(
 );
 
 // sharp decode + resize
-const jpegs = await photos(50);
+const jpegs = await photos(sized(50, 4));
 {
   const t = performance.now();
   for (const j of jpegs) await decodeImage(j, [150, 150]);
@@ -131,12 +149,12 @@ const jpegs = await photos(50);
 }
 
 const vggImages = Array.from({ length: N }, (_, i) => noise(150 * 150 * 3, i + 1));
-for (const batch of [1, 4]) {
+for (const batch of sized([1, 4], [1])) {
   const vgg = await loadBackbone({ backbone: 'vgg16', weights: 'random', batchSize: batch });
   record('vgg16 150x150', vgg, 1, batch, N, await time(vgg, vggImages), VGG_MACS);
   await vgg.dispose();
 }
-for (const workers of [1, 2]) {
+for (const workers of sized([1, 2], [2])) {
   const pool = await createExtractorPool(
     { backbone: 'vgg16', weights: 'random', batchSize: 2 },
     { size: workers },
@@ -185,8 +203,9 @@ if (withCpu) {
     { backend: { prefer: ['cpu'] } },
   );
   const t = performance.now();
-  await vgg.extract(vggImages.slice(0, 1));
+  const vectors = await vgg.extract(vggImages.slice(0, 1));
   record('vgg16 150x150', vgg, 1, 1, 1, (performance.now() - t) / 1000, VGG_MACS);
+  checkVectors(vgg, 1, vectors);
   await vgg.dispose();
 }
 
@@ -195,7 +214,7 @@ const baseline = rows.find((r) => r.name === 'vgg16 150x150' && r.backend === 'w
 for (const r of rows) {
   if (baseline?.gmacPerS && r.gmacPerS !== null) r.ratio = r.gmacPerS / baseline.gmacPerS;
 }
-console.table(
+report.finish(
   rows.map((r) => ({
     run: r.name,
     backend: r.backend,
@@ -207,22 +226,6 @@ console.table(
     'GMAC/s': r.gmacPerS?.toFixed(1) ?? '',
     'GMAC/s x vgg16 wasm 1 thread': r.ratio?.toFixed(2) ?? '',
   })),
+  { backend, cores: availableParallelism(), vggMacsPerImage: VGG_MACS, rows },
 );
-const out = path.join(root, 'bench-results', 'backbones-extract.json');
-await mkdir(path.dirname(out), { recursive: true });
-await writeFile(
-  out,
-  JSON.stringify(
-    {
-      date: new Date().toISOString(),
-      backend,
-      cores: availableParallelism(),
-      vggMacsPerImage: VGG_MACS,
-      rows,
-    },
-    null,
-    2,
-  ),
-);
-console.log(`wrote ${path.relative(root, out)}`);
-process.exit(0);
+process.exit();

@@ -4,17 +4,19 @@
  *
  * Run: npx tsx test/bench/dashboard-runs.ts   (writes bench-results/dashboard-runs.json)
  * Env: BENCH_RUNS (default 3000), BENCH_EPOCHS per run (default 30), BENCH_ITERATIONS (default 20);
- *      DATABASE_URL: a fresh database on that server instead of the in-memory PGlite.
+ *      DATABASE_URL: a fresh database on that server instead of a throw-away embedded PostgreSQL.
+ * Fails (exit 1) when a scenario's page is empty or listRunsPage's answer differs from listRuns'.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { fromSql, type ListRunsOptions, listRuns, listRunsPage } from '@edgehead/db';
 import { connect } from '@edgehead/db/node';
 import { createTestDatabase } from '@edgehead/db/testing';
 import postgres from 'postgres';
+import { BenchReport, envNumber } from './lib/harness.ts';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 3000);
-const EPOCHS = Number(process.env.BENCH_EPOCHS ?? 30);
-const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20);
+const RUNS = envNumber('BENCH_RUNS', 3000, 100);
+const EPOCHS = envNumber('BENCH_EPOCHS', 30, 5);
+const ITERATIONS = envNumber('BENCH_ITERATIONS', 20, 3);
+const report = new BenchReport('dashboard-runs');
 
 const testDb = await createTestDatabase();
 const database = await connect({ url: testDb.url, max: 1 });
@@ -73,6 +75,8 @@ async function time(fn: () => Promise<unknown>): Promise<{ medianMs: number; p90
 
 const db = database.db;
 const baseline = await time(() => sql`select * from runs order by created_at desc, id desc limit 25`);
+/** The page 100 of 3000 runs shows (the last full page of fewer runs). */
+const LAST_PAGE = Math.min(99, Math.floor(RUNS / 25) - 1);
 const scenarios: [string, ListRunsOptions][] = [
   ['newest first, page 1', { sort: 'created_at', limit: 25 }],
   ['best val accuracy desc', { sort: 'best_val_accuracy', limit: 25 }],
@@ -80,12 +84,21 @@ const scenarios: [string, ListRunsOptions][] = [
   ['duration desc', { sort: 'duration', limit: 25 }],
   ['status = running', { status: 'running', limit: 25 }],
   ['one dataset + feature set', { datasetId, featureSetId: vgg16, limit: 25 }],
-  ['page 100 (offset 2475)', { sort: 'created_at', limit: 25, offset: 2475 }],
+  [
+    `page ${LAST_PAGE + 1} (offset ${25 * LAST_PAGE})`,
+    { sort: 'created_at', limit: 25, offset: 25 * LAST_PAGE },
+  ],
 ];
 const rows: { scenario: string; medianMs: number; p90Ms: number; ratio: number }[] = [
   { scenario: 'baseline: runs page without aggregates', ...baseline, ratio: 1 },
 ];
 for (const [scenario, options] of scenarios) {
+  const [full, paged] = [await listRuns(db, options), await listRunsPage(db, options)];
+  report.check(full.items.length > 0, `${scenario}: an empty page`);
+  report.check(
+    JSON.stringify(paged) === JSON.stringify(full),
+    `${scenario}: listRunsPage's answer differs from listRuns'`,
+  );
   const t = await time(() => listRuns(db, options));
   rows.push({ scenario: `listRuns ${scenario}`, ...t, ratio: t.medianMs / baseline.medianMs });
   // what GET /api/runs runs: page first, aggregates for the page's rows (delegates aggregate sorts)
@@ -112,18 +125,14 @@ rows.push({
 console.log(
   `\ndashboard runs list: ${RUNS} runs, ${epochRows} epoch rows, ${testDb.kind} (seeded in ${(seedMs / 1000).toFixed(1)} s), ${ITERATIONS} iterations\n`,
 );
-console.log(
-  `${'scenario'.padEnd(58)} ${'median ms'.padStart(10)} ${'p90 ms'.padStart(9)} ${'x baseline'.padStart(11)}`,
-);
-for (const r of rows)
-  console.log(
-    `${r.scenario.padEnd(58)} ${r.medianMs.toFixed(1).padStart(10)} ${r.p90Ms.toFixed(1).padStart(9)} ${r.ratio.toFixed(1).padStart(11)}`,
-  );
-
-mkdirSync('bench-results', { recursive: true });
-writeFileSync(
-  'bench-results/dashboard-runs.json',
-  `${JSON.stringify({ runs: RUNS, epochRows, database: testDb.kind, iterations: ITERATIONS, seedMs, rows }, null, 2)}\n`,
+report.finish(
+  rows.map((r) => ({
+    scenario: r.scenario,
+    'median ms': r.medianMs.toFixed(1),
+    'p90 ms': r.p90Ms.toFixed(1),
+    'x baseline': r.ratio.toFixed(1),
+  })),
+  { runs: RUNS, epochRows, database: testDb.kind, iterations: ITERATIONS, seedMs, rows },
 );
 await database.close();
 await testDb.drop();

@@ -5,18 +5,20 @@
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test nice npx tsx test/bench/db-timings.ts
 //
 // Writes bench-results/db-timings.json; exits 1 on any error (an insert that failed, a missing row).
+// Smoke mode (EDGEHEAD_BENCH_SMOKE=1): 50 inserts, one round.
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { addImage, createDataset } from '@edgehead/db';
 import { connect, type Database, startEmbeddedPostgres } from '@edgehead/db/node';
 import { createTestDatabase, type TestDatabase } from '@edgehead/db/testing';
+import { BenchReport, benchEnv, envNumber, sized } from './lib/harness.ts';
 
-const N = 1000;
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const N = sized(1000, 50);
+const ROUNDS = envNumber('ROUNDS', 3, 1);
 
-if (!process.env.DATABASE_URL) {
+if (!benchEnv.DATABASE_URL) {
   console.error(
     'db-timings compares against a server: set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test)',
   );
@@ -140,14 +142,8 @@ try {
       ratio: Number((e / s).toFixed(2)),
     };
   });
-  console.table(rows);
   console.log(`medians of ${ROUNDS} rounds; inserts: ${N} images each, all stored`);
-  const out = path.resolve(import.meta.dirname, '../../bench-results');
-  await mkdir(out, { recursive: true });
-  await writeFile(
-    path.join(out, 'db-timings.json'),
-    `${JSON.stringify({ rounds: ROUNDS, images: N, rows, embedded, server }, null, 2)}\n`,
-  );
+  new BenchReport('db-timings').finish(rows, { rounds: ROUNDS, images: N, rows, embedded, server });
 } catch (error) {
   console.error(`db-timings failed: ${(error as Error).stack ?? error}`);
   process.exit(1);

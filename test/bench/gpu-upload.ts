@@ -1,25 +1,27 @@
 /**
  * gpu service upload throughput: multipart batches, the same files again (dedup), and one tar.gz archive,
- * through `createApp(...).request()` on a fresh test database (PGlite, or DATABASE_URL's server), against a
- * baseline measured in the same run: decode + sha256 of the same bytes in-process with no HTTP and no
- * database. Prints a table and writes bench-results/gpu-upload.json.
+ * through `createApp(...).request()` on a fresh test database (embedded PostgreSQL, or DATABASE_URL's server), against a
+ * baseline measured in the same run doing the service's own per-file work without HTTP or a database: the
+ * same decode check (`decodeImage` to 8x8 under the same pixel limit) + sha256 of the same bytes, as many at
+ * once as the service (UPLOAD_DECODE_CONCURRENCY). Both sides are warmed up first on other images.
+ * Prints a table and writes bench-results/gpu-upload.json; fails (exit 1) when an answer or the stored
+ * image count is not what the uploads should give.
  * Run: `nice npx tsx test/bench/gpu-upload.ts` (EDGEHEAD_BENCH_UPLOAD_IMAGES=300, EDGEHEAD_BENCH_UPLOAD_BATCH=50).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { decodeImage } from '@edgehead/backbones';
 import { connect } from '@edgehead/db/node';
 import { createTestDatabase } from '@edgehead/db/testing';
-import { createApp, parseEnv, registryFromEnv, startQueue } from '@edgehead/gpu';
+import { createApp, parseEnv, registryFromEnv, startQueue, UPLOAD_DECODE_CONCURRENCY } from '@edgehead/gpu';
 import sharp from 'sharp';
 import tar from 'tar-stream';
+import { BenchReport, envNumber } from './lib/harness.ts';
 
-const N = Math.min(Number(process.env.EDGEHEAD_BENCH_UPLOAD_IMAGES ?? 300), 2000);
-const BATCH = Number(process.env.EDGEHEAD_BENCH_UPLOAD_BATCH ?? 50);
+const N = Math.min(envNumber('EDGEHEAD_BENCH_UPLOAD_IMAGES', 300, 20), 2000);
+const BATCH = envNumber('EDGEHEAD_BENCH_UPLOAD_BATCH', 50, 10);
 const TOKEN = 'bench-token-0123456789abcdef';
-const root = path.resolve(import.meta.dirname, '../..');
+const report = new BenchReport('gpu-upload');
 
 async function jpeg(seed: number): Promise<Uint8Array> {
   const w = 256;
@@ -49,6 +51,7 @@ async function tarGz(files: { name: string; data: Uint8Array }[]): Promise<Uint8
 
 const images = await Promise.all(Array.from({ length: N }, (_, i) => jpeg(i)));
 const extra = await Promise.all(Array.from({ length: N }, (_, i) => jpeg(N + i)));
+const warmUp = await Promise.all(Array.from({ length: BATCH }, (_, i) => jpeg(2 * N + i)));
 const mb = images.reduce((n, b) => n + b.length, 0) / 1e6;
 
 const testDb = await createTestDatabase();
@@ -72,20 +75,32 @@ const rows: {
   imagesPerSecond: number;
   vsBaseline: number;
 }[] = [];
-try {
-  const baseline = await timed(async () => {
-    for (const b of images) {
-      await decodeImage(b, [8, 8]);
+
+/** The service's per-file work on `set` without HTTP or a database, as many files at once as it does. */
+async function decodeAndHash(set: Uint8Array[]): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < set.length) {
+      const b = set[next++] as Uint8Array;
+      await decodeImage(b, [8, 8], { maxPixels: env.limits.maxPixels });
       createHash('sha256').update(b).digest('hex');
     }
-  });
-  const res = await app.request('/v1/datasets', {
-    method: 'POST',
-    headers: { ...auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'bench', classes: ['cats', 'dogs'] }),
-  });
-  const { id } = (await res.json()) as { id: string };
-  const upload = async (set: Uint8Array[], expect: 'accepted' | 'duplicates') => {
+  };
+  await Promise.all(Array.from({ length: UPLOAD_DECODE_CONCURRENCY }, worker));
+}
+
+let storedImages = -1;
+try {
+  const createDataset = async (name: string) => {
+    const res = await app.request('/v1/datasets', {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ name, classes: ['cats', 'dogs'] }),
+    });
+    if (res.status !== 201) throw new Error(`create dataset ${name}: ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { id: string }).id;
+  };
+  const upload = async (id: string, set: Uint8Array[], expect: 'accepted' | 'duplicates') => {
     for (let i = 0; i < set.length; i += BATCH) {
       const fd = new FormData();
       set.slice(i, i + BATCH).forEach((b, j) => {
@@ -101,8 +116,14 @@ try {
         throw new Error(`unexpected answer ${JSON.stringify(body).slice(0, 300)}`);
     }
   };
-  const first = await timed(() => upload(images, 'accepted'));
-  const again = await timed(() => upload(images, 'duplicates'));
+  // warm-up of both sides on other images: the decoder, the database connection, the routes
+  await decodeAndHash(warmUp);
+  await upload(await createDataset('warm-up'), warmUp, 'accepted');
+
+  const baseline = await timed(() => decodeAndHash(images));
+  const id = await createDataset('bench');
+  const first = await timed(() => upload(id, images, 'accepted'));
+  const again = await timed(() => upload(id, images, 'duplicates'));
   const archive = await tarGz(
     extra.map((data, i) => ({ name: `set/train/${i % 2 ? 'dogs' : 'cats'}/x${i}.jpg`, data })),
   );
@@ -115,9 +136,13 @@ try {
     const body = (await r.json()) as { accepted: number };
     if (body.accepted !== N) throw new Error(`archive accepted ${body.accepted} of ${N}`);
   });
+  const [counted] = await database.sql<{ n: number }[]>`
+    select count(*)::int as n from images where dataset_id = ${id}`;
+  storedImages = counted?.n ?? 0;
+  report.check(storedImages === 2 * N, `dataset bench holds ${storedImages} images, expected ${2 * N}`);
   const add = (stage: string, seconds: number) =>
     rows.push({ stage, images: N, seconds, imagesPerSecond: N / seconds, vsBaseline: baseline / seconds });
-  add('baseline: decode + sha256 in-process', baseline);
+  add(`baseline: decode + sha256, ${UPLOAD_DECODE_CONCURRENCY} at once`, baseline);
   add(`multipart upload, batches of ${BATCH}`, first);
   add('same files again (all duplicates)', again);
   add('one tar.gz archive', archived);
@@ -128,16 +153,12 @@ try {
 }
 
 console.log(`\ngpu upload: ${N} JPEGs 256x192 (${mb.toFixed(1)} MB), database ${testDb.kind}\n`);
-console.log(
-  `${'stage'.padEnd(40)} ${'images/s'.padStart(10)} ${'seconds'.padStart(9)} ${'x baseline'.padStart(11)}`,
-);
-for (const r of rows) {
-  console.log(
-    `${r.stage.padEnd(40)} ${r.imagesPerSecond.toFixed(1).padStart(10)} ${r.seconds.toFixed(2).padStart(9)} ${r.vsBaseline.toFixed(2).padStart(11)}`,
-  );
-}
-await mkdir(path.join(root, 'bench-results'), { recursive: true });
-await writeFile(
-  path.join(root, 'bench-results/gpu-upload.json'),
-  `${JSON.stringify({ images: N, batch: BATCH, megabytes: mb, database: testDb.kind, rows }, null, 2)}\n`,
+report.finish(
+  rows.map((r) => ({
+    stage: r.stage,
+    'images/s': r.imagesPerSecond.toFixed(1),
+    seconds: r.seconds.toFixed(2),
+    'x baseline': r.vsBaseline.toFixed(2),
+  })),
+  { images: N, batch: BATCH, megabytes: mb, database: testDb.kind, storedImages, rows },
 );

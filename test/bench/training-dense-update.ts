@@ -7,16 +7,18 @@
  * 25% in the recipe). Prints wall ms per update (min and median) and checks that all three give the same bits.
  *
  * Run: npx tsx test/bench/training-dense-update.ts   (writes bench-results/training-dense-update.json)
+ * Fails (exit 1) when a way's weights differ from the first way's in any bit.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { VariableOptimizer } from '@edgehead/training';
+import { BenchReport, sized } from './lib/harness.ts';
 
 await tf.setBackend('wasm');
 await tf.ready();
 const [UNITS, DIM, BATCH] = [256, 8192, 20];
-const ROUNDS = 15;
+const ROUNDS = sized(15, 2);
+const report = new BenchReport('training-dense-update');
 const config = { optimizer: 'rmsprop', learningRate: 2e-5, momentum: 0 } as const;
 const k = { lr: tf.scalar(2e-5), rho: tf.scalar(0.9), omr: tf.scalar(1 - 0.9), eps: tf.scalar(1e-7) };
 
@@ -65,19 +67,16 @@ for (const density of [0.25, 0.5, 1]) {
   candidates.forEach((way, i) => {
     const t = [...(times[i] as number[])].sort((a, b) => a - b);
     const w = (weights[i] as tf.Variable).dataSync();
+    const sameBits = w.every((v, j) => v === reference[j]);
+    report.check(sameBits, `dA ${density} nonzero: ${way.name} differs from ${candidates[0]?.name}`);
     rows.push({
       'dA nonzero': density,
       way: way.name,
       'min ms': +(t[0] as number).toFixed(2),
       'median ms': +(t[t.length >> 1] as number).toFixed(2),
-      'same bits': w.every((v, j) => v === reference[j]),
+      'same bits': sameBits,
     });
   });
   tf.dispose([dA, ...weights]);
 }
-console.table(rows);
-mkdirSync('bench-results', { recursive: true });
-writeFileSync(
-  'bench-results/training-dense-update.json',
-  `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`,
-);
+report.finish(rows, { rounds: ROUNDS, rows });

@@ -8,30 +8,33 @@
  *   BENCH_BACKENDS=wasm   only the wasm backend (default: wasm,cpu; empty: only the agreement part)
  *   BENCH_WORKERS=2       threads of the parallel trainer (default 2)
  *   BENCH_SEEDS=8         seeds of the dropout 0.5 agreement (default 8)
- * Bounded: plain fit is timed on a slice of the epoch (plain rows) and scaled to 2000 rows, because a full
- * plain epoch takes ~20 s on wasm and ~2 min on cpu; the fast trainers run full epochs on wasm.
- * Besides wall time it reports process CPU seconds per epoch (all threads): on a machine shared with other
- * work, wall time measures the others too, while CPU time divided by the threads is close to the wall time
- * the same epoch takes on an idle machine. On wasm it also times fast and parallel again while another
- * process keeps one core busy: what decides 'auto' on a small machine.
+ * Every engine is timed the same way: the same rows, the same number of epochs, the first epoch dropped as
+ * warm-up, scaled to 2000 rows where fewer are timed (cpu: 200 rows, since a plain epoch of 2000 takes
+ * ~2 min there; wasm: the full 2000). Besides wall time it reports process CPU seconds per epoch (all
+ * threads): on a machine shared with other work, wall time measures the others too, while CPU time divided
+ * by the threads is close to the wall time the same epoch takes on an idle machine. On wasm it also times
+ * fast and parallel again while another process keeps one core busy: what decides 'auto' on a small machine.
+ * Fails (exit 1) when a run trains fewer epochs than asked or the dropout-0 curves of the engines disagree.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { headConfigRequest } from '@edgehead/contracts';
 import { type TrainingBackend, trainHead } from '@edgehead/training';
 import { syntheticFeatures } from '@edgehead/training/testing';
+import { BenchReport, benchEnv, envNumber, sized } from './lib/harness.ts';
 
 const FEATURE_SHAPE = [4, 4, 512];
 const TRAIN = 2000;
 const VAL = 1000;
-const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
+const WORKERS = envNumber('BENCH_WORKERS', 2, 2);
 const recipe = headConfigRequest.parse({ preset: 'keras-vgg16-feature-extraction' });
-const plan: Record<TrainingBackend, { plainRows: number; fastRows: number; epochs: number }> = {
-  wasm: { plainRows: 400, fastRows: TRAIN, epochs: 3 },
-  cpu: { plainRows: 40, fastRows: 200, epochs: 2 },
-  tensorflow: { plainRows: TRAIN, fastRows: TRAIN, epochs: 3 },
+/** Rows and epochs timed per backend, the same for every engine. */
+const plan: Record<TrainingBackend, { rows: number; epochs: number }> = {
+  wasm: sized({ rows: TRAIN, epochs: 3 }, { rows: 40, epochs: 2 }),
+  cpu: sized({ rows: 200, epochs: 2 }, { rows: 10, epochs: 2 }),
+  tensorflow: sized({ rows: TRAIN, epochs: 3 }, { rows: 40, epochs: 2 }),
 };
-const backends = (process.env.BENCH_BACKENDS ?? 'wasm,cpu')
+const report = new BenchReport('training-epoch');
+const backends = (benchEnv.BENCH_BACKENDS ?? 'wasm,cpu')
   .split(',')
   .filter((b) => b !== '') as TrainingBackend[];
 
@@ -46,8 +49,9 @@ const cpuSeconds = () => {
 
 type Engine = 'layers' | 'fast' | 'parallel';
 
-/** Wall and CPU seconds per epoch (scaled to 2000 rows), skipping the first epoch when there are more. */
-async function secondsPerEpoch(backend: TrainingBackend, engine: Engine, rows: number, epochs: number) {
+/** Wall and CPU seconds per epoch (scaled to 2000 rows) of the plan's rows, the first epoch dropped. */
+async function secondsPerEpoch(backend: TrainingBackend, engine: Engine) {
+  const { rows, epochs } = plan[backend];
   const train = randomSplit(rows, 1);
   const validation = randomSplit(Math.round((VAL * rows) / TRAIN), 2);
   const cpu: number[] = [];
@@ -67,8 +71,11 @@ async function secondsPerEpoch(backend: TrainingBackend, engine: Engine, rows: n
     },
   );
   model.dispose();
-  const from = history.length > 1 ? 1 : 0;
-  const mean = (values: number[]) => values.slice(from).reduce((s, v) => s + v, 0) / (values.length - from);
+  report.check(
+    history.length === epochs && history.every((m) => Number.isFinite(m.loss)),
+    `${backend} ${engine}: ${history.length} epochs of ${epochs}, losses ${history.map((m) => m.loss).join(', ')}`,
+  );
+  const mean = (values: number[]) => values.slice(1).reduce((s, v) => s + v, 0) / (values.length - 1);
   const scale = TRAIN / rows;
   return {
     wall: (mean(history.map((m) => m.duration_ms)) / 1000) * scale,
@@ -78,10 +85,9 @@ async function secondsPerEpoch(backend: TrainingBackend, engine: Engine, rows: n
 
 const rows: Record<string, unknown>[] = [];
 for (const backend of backends) {
-  const b = plan[backend];
-  const plain = await secondsPerEpoch(backend, 'layers', b.plainRows, 1);
-  const fast = await secondsPerEpoch(backend, 'fast', b.fastRows, b.epochs);
-  const parallel = await secondsPerEpoch(backend, 'parallel', b.fastRows, b.epochs);
+  const plain = await secondsPerEpoch(backend, 'layers');
+  const fast = await secondsPerEpoch(backend, 'fast');
+  const parallel = await secondsPerEpoch(backend, 'parallel');
   rows.push({
     backend,
     'plain s/epoch': +plain.wall.toFixed(2),
@@ -90,9 +96,11 @@ for (const backend of backends) {
     'plain/fast': +(plain.wall / fast.wall).toFixed(1),
     'plain/parallel': +(plain.wall / parallel.wall).toFixed(1),
     'fast/parallel': +(fast.wall / parallel.wall).toFixed(2),
+    'plain cpu s/epoch': +plain.cpu.toFixed(2),
     'fast cpu s/epoch': +fast.cpu.toFixed(3),
+    'plain/fast cpu': +(plain.cpu / fast.cpu).toFixed(1),
     'parallel cpu s/epoch per thread': +(parallel.cpu / WORKERS).toFixed(3),
-    'rows timed (plain, fast)': `${b.plainRows}, ${b.fastRows}`,
+    'rows x epochs timed': `${plan[backend].rows} x ${plan[backend].epochs - 1}`,
   });
   console.table(rows.slice(-1));
 }
@@ -110,9 +118,8 @@ async function withBusyCore<T>(work: () => Promise<T>): Promise<T> {
 // What 'auto' weighs on a small machine: the fast trainer vs the workers when the cores are not all free.
 const contended: Record<string, unknown>[] = [];
 if (backends.includes('wasm')) {
-  const { fastRows, epochs } = plan.wasm;
-  const fast = await withBusyCore(() => secondsPerEpoch('wasm', 'fast', fastRows, epochs));
-  const parallel = await withBusyCore(() => secondsPerEpoch('wasm', 'parallel', fastRows, epochs));
+  const fast = await withBusyCore(() => secondsPerEpoch('wasm', 'fast'));
+  const parallel = await withBusyCore(() => secondsPerEpoch('wasm', 'parallel'));
   contended.push({
     backend: 'wasm, one other busy process',
     'fast s/epoch': +fast.wall.toFixed(3),
@@ -123,16 +130,17 @@ if (backends.includes('wasm')) {
 }
 
 // Learning-curve agreement on a learnable problem, recipe config, bounded rows and epochs (wasm).
+const LEARNABLE_ROWS = sized(400, 40);
 const learnable = syntheticFeatures({
-  n: 400,
-  nVal: 400,
+  n: LEARNABLE_ROWS,
+  nVal: LEARNABLE_ROWS,
   dim: 8192,
   numClasses: 2,
   informative: 256,
   separation: 0.5,
   seed: 5,
 });
-const EPOCHS = 5;
+const EPOCHS = sized(5, 2);
 /** val_accuracy after each epoch. */
 const valCurve = async (engine: Engine, seed: number, dropout: number) => {
   const { model, history } = await trainHead(
@@ -141,9 +149,10 @@ const valCurve = async (engine: Engine, seed: number, dropout: number) => {
     { engine, backend: 'wasm', workers: WORKERS },
   );
   model.dispose();
+  report.check(history.length === EPOCHS, `${engine} seed ${seed}: ${history.length} epochs of ${EPOCHS}`);
   return history.map((m) => m.val_accuracy as number);
 };
-const SEEDS = Number(process.env.BENCH_SEEDS ?? 8);
+const SEEDS = envNumber('BENCH_SEEDS', 8, 1);
 const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
 const sd = (v: number[]) =>
   Math.sqrt(v.reduce((s, x) => s + (x - mean(v)) ** 2, 0) / Math.max(1, v.length - 1));
@@ -164,6 +173,16 @@ for (const dropout of [0, 0.5]) {
     Array.from({ length: EPOCHS }, (_, e) => mean(curves[engine].map((c) => c[e] as number)));
   const [plain, fast] = [final('layers'), final('fast')];
   const [plainCurve, fastCurve] = [meanCurve('layers'), meanCurve('fast')];
+  if (dropout === 0) {
+    // nothing random is left: every epoch's val_accuracy agrees, up to one sample flipped by float rounding
+    for (const engine of ['fast', 'parallel'] as const) {
+      const gap = Math.max(...plainCurve.map((v, e) => Math.abs(v - (meanCurve(engine)[e] as number))));
+      report.check(
+        gap <= 1 / LEARNABLE_ROWS + 1e-9,
+        `dropout 0: plain and ${engine} val_accuracy curves differ by ${gap}`,
+      );
+    }
+  }
   agreement.push({
     dropout,
     seeds: seeds.length,
@@ -183,14 +202,16 @@ for (const dropout of [0, 0.5]) {
   });
   console.table(agreement.slice(-1));
 }
-const problem = `400 train / 400 val x 8192, 256 informative dims (shift 0.5), recipe config, ${EPOCHS} epochs, wasm`;
+const problem = `${LEARNABLE_ROWS} train / ${LEARNABLE_ROWS} val x 8192, 256 informative dims (shift 0.5), recipe config, ${EPOCHS} epochs, wasm`;
 
 console.table(rows);
 console.table(contended);
 console.log(problem);
-console.table(agreement);
-mkdirSync('bench-results', { recursive: true });
-writeFileSync(
-  'bench-results/training-epoch.json',
-  `${JSON.stringify({ date: new Date().toISOString(), workers: WORKERS, seeds: SEEDS, epochs: rows, contended, agreement: { problem, rows: agreement } }, null, 2)}\n`,
-);
+report.finish(agreement, {
+  workers: WORKERS,
+  seeds: SEEDS,
+  plan,
+  epochs: rows,
+  contended,
+  agreement: { problem, rows: agreement },
+});

@@ -4,12 +4,13 @@
  * shared: wall time mostly measures the others). Prints CPU ms per full update and the max difference from op-for-op.
  *
  * Run: npx tsx test/bench/training-optimizer-ops.ts   (writes bench-results/training-optimizer-ops.json)
+ * Fails (exit 1) when the fused kernel's weights differ from op for op's in any bit.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { VariableOptimizer } from '@edgehead/training';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { BenchReport, sized } from './lib/harness.ts';
 
 await tf.setBackend('wasm');
 await tf.ready();
@@ -18,7 +19,8 @@ const TOTAL = 256 * 8192;
 const lr = 2e-5;
 const rho = 0.9;
 const eps = 1e-7;
-const ROUNDS = 20;
+const ROUNDS = sized(20, 2);
+const report = new BenchReport('training-optimizer-ops');
 /** CPU time of this (single-threaded) process: far less sensitive than wall time to other load. */
 const cpuMs = () => {
   const u = process.cpuUsage();
@@ -117,9 +119,10 @@ const rows = variants.map((v, i) => {
     'max |dw| vs op for op': diff,
   };
 });
-console.table(rows);
-mkdirSync('bench-results', { recursive: true });
-writeFileSync(
-  'bench-results/training-optimizer-ops.json',
-  `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`,
+// tfjs's rules and the fused kernel do the same f32 operations in the same order (the variants need not)
+const fusedRow = rows.find((r) => r.variant === 'fused wasm kernel');
+report.check(
+  fusedRow?.['max |dw| vs op for op'] === 0,
+  `fused kernel vs op for op: ${JSON.stringify(fusedRow)}`,
 );
+report.finish(rows, { rounds: ROUNDS, rows });

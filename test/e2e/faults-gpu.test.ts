@@ -83,6 +83,7 @@ describe('gpu service under faults', () => {
       expect(detail.run.error, 'a failed run names its reason').toMatch(/\S/);
     } else {
       const rows = await epochRows(runId);
+      expect(rows.length, 'a succeeded run has epochs').toBeGreaterThan(0);
       expect(rows.map((r) => r.epoch)).toEqual(rows.map((_, i) => i + 1));
       expect(rows.length).toBe(detail.epochs.length);
       expect(rows.length).toBe(detail.run.timings.epochs);
@@ -227,7 +228,12 @@ describe('gpu service under faults', () => {
     proxy.cut();
     await new Promise((r) => setTimeout(r, 3000));
     proxy.restore();
-    await expectRunEndedConsistently(a.url, runId);
+    // the epoch writes waited out the outage: the run trains to its end, evaluated and registered
+    const detail = await expectRunEndedConsistently(a.url, runId);
+    expect(detail.run.status, detail.run.error ?? '').toBe('succeeded');
+    expect(detail.epochs.length).toBe(epochs);
+    expect(detail.evaluations.map((e) => e.split)).toContain('test');
+    expect(detail.model).not.toBeNull();
     expect(a.child.exitCode, a.log().slice(-3000)).toBeNull();
     expect(a.child.signalCode).toBeNull();
   });

@@ -2,19 +2,43 @@
 // error (or success where the input happens to be valid), never a 5xx, and stored data stays unchanged.
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import type { HeadManifest, HeadManifestV2 } from '@edgehead/contracts';
+import {
+  createRun,
+  type Db,
+  ensureFeatureSet,
+  finishRun,
+  getDataset,
+  recordEpoch,
+  registerModel,
+  saveEvaluation,
+  startRun,
+} from '@edgehead/db';
 import { connect, type Database } from '@edgehead/db/node';
 import { createTestDatabase, type TestDatabase } from '@edgehead/db/testing';
+import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyBackbone } from './fixtures.ts';
 
-// The gpu app is loaded by a module name held in a variable, so this workspace's typecheck (Node lib, no
-// DOM) does not follow it into the gpu sources (DOM lib); only the few members used are typed here.
+// The gpu app and the head artifact writer are loaded by module names held in variables, so this workspace's
+// typecheck (Node lib, no DOM) does not follow them into their sources (DOM lib); only the few members used
+// are typed here.
 const GPU_MODULE = '@edgehead/gpu';
+const HEAD_MODULE = '@edgehead/head';
+type ArtifactFile = 'model.json' | 'weights.bin' | 'manifest.json';
+interface HeadModule {
+  HEAD_ARTIFACT_FILES: readonly ArtifactFile[];
+  writeHeadArtifact(
+    artifacts: tf.io.ModelArtifacts,
+    fields: Omit<HeadManifestV2, 'format' | 'files' | 'createdAt' | 'metrics'>,
+  ): Promise<Record<ArtifactFile, Uint8Array>>;
+}
 interface GpuApp {
   request(path: string, init?: RequestInit): Response | Promise<Response>;
 }
@@ -100,6 +124,93 @@ async function tarGz(entries: TarEntry[]): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of p) parts.push(c as Buffer);
   return gzipSync(Buffer.concat(parts));
+}
+
+/** A loopback port nothing listens on (bound, then released): an edge that refuses every connection. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * What a finished training run of the tiny backbone leaves in the database (as the gpu service's trainer
+ * writes it): a succeeded run with epochs and a test evaluation, and its head registered as a model with a
+ * real artifact (features 2x2x6 -> Dense 4 relu -> Dense 1 sigmoid).
+ */
+async function seedTrainedRun(db: Db, datasetName: string): Promise<{ runId: string; modelId: string }> {
+  const dataset = await getDataset(db, datasetName);
+  const featureSet = await ensureFeatureSet(db, {
+    backbone: 'tiny',
+    weights: { sha256: 'f'.repeat(64), source: 'fuzz-seed' },
+    pooling: 'none',
+    preprocessing: 'rescale',
+    inputSize: [8, 8],
+    featureLayer: 'out',
+    featureShape: [2, 2, 6],
+    provenance: null,
+  });
+  const run = await createRun(db, {
+    datasetId: dataset.id,
+    featureSetId: featureSet.id,
+    config: {},
+    epochsTotal: 2,
+  });
+  await startRun(db, run.id, { backend: 'cpu' });
+  for (const epoch of [1, 2]) await recordEpoch(db, run.id, { epoch, loss: 0.7 / epoch, durationMs: 5 });
+  await saveEvaluation(db, {
+    runId: run.id,
+    split: 'test',
+    n: 2,
+    accuracy: 0.5,
+    precision: 0.5,
+    recall: 1,
+    f1: 0.67,
+    confusion: [
+      [0, 1],
+      [0, 1],
+    ],
+    perClass: [],
+  });
+  await tf.setBackend('cpu');
+  const head = tf.sequential({
+    layers: [
+      tf.layers.flatten({ inputShape: [2, 2, 6] }),
+      tf.layers.dense({ units: 4, activation: 'relu' }),
+      tf.layers.dense({ units: 1, activation: 'sigmoid' }),
+    ],
+  });
+  let saved: tf.io.ModelArtifacts | undefined;
+  await head.save(
+    tf.io.withSaveHandler(async (a) => {
+      saved = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  head.dispose();
+  const { HEAD_ARTIFACT_FILES, writeHeadArtifact } = (await import(HEAD_MODULE)) as HeadModule;
+  if (!saved) throw new Error('seed: the head was not saved');
+  const raw = await writeHeadArtifact(saved, {
+    featureSet,
+    featureShape: [2, 2, 6],
+    task: 'binary',
+    classes: dataset.classes,
+    threshold: 0.5,
+    runId: run.id,
+  });
+  const sha = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+  const model = await registerModel(db, {
+    runId: run.id,
+    name: 'fz-model',
+    manifest: JSON.parse(new TextDecoder().decode(raw['manifest.json'])) as HeadManifest,
+    artifactSha256: sha(raw['manifest.json']),
+    files: HEAD_ARTIFACT_FILES.map((file) => ({ path: file, sha256: sha(raw[file]), data: raw[file] })),
+  });
+  if (!(await finishRun(db, run.id, { epochs: 2 }))) throw new Error(`seed: run ${run.id} did not finish`);
+  return { runId: run.id, modelId: model.id };
 }
 
 // ---- the fuzzer --------------------------------------------------------------------------------------
@@ -200,7 +311,8 @@ describe('gpu routes under seeded fuzz', () => {
   let database: Database;
   let deps: GpuDeps;
   let app: GpuApp;
-  let modelId = '00000000-0000-0000-0000-000000000000';
+  let modelId: string;
+  let runId: string;
   const binaries: Record<string, Buffer> = {};
 
   /** A fingerprint of every stored row the service owns (outside the scratch dataset). */
@@ -247,11 +359,15 @@ describe('gpu routes under seeded fuzz', () => {
       EDGEHEAD_GPU_MAX_ARCHIVE_ENTRIES: '50',
       EDGEHEAD_GPU_MAX_FILES: '20',
       EDGEHEAD_IMPORT_ROOT: work,
+      // an edge that refuses connections: publish and the alias pass-throughs run up to the edge call
+      EDGEHEAD_EDGE_URL: `http://127.0.0.1:${await closedPort()}`,
+      EDGEHEAD_EDGE_ADMIN_TOKEN: 'fuzz-edge-admin-token-0123456789',
     });
     const queue = await startQueue(database.sql, { supervise: false });
     deps = { db: database.db, sql: database.sql, queue, extractors: registryFromEnv(env), env };
     app = createApp(deps);
-    // seeded state: a dataset with two images and no vectors, a scratch dataset valid uploads may land in
+    // seeded state: a dataset with two images and no vectors, a finished run on it with its registered
+    // model, and a scratch dataset valid uploads may land in
     const ok = async (res: Response | Promise<Response>) => {
       const r = await res;
       if (r.status >= 300) throw new Error(`seed: ${r.status} ${await r.text()}`);
@@ -279,6 +395,7 @@ describe('gpu routes under seeded fuzz', () => {
       await ok(app.request('/v1/datasets/fz/images', { method: 'POST', headers: AUTH, body: form }))
     ).json()) as { accepted: number };
     if (seeded.accepted !== 2) throw new Error(`seed: ${JSON.stringify(seeded)}`);
+    ({ runId, modelId } = await seedTrainedRun(database.db as Db, 'fz'));
     // a valid extract request only queues jobs (not fingerprinted); the first one also creates the queue
     await ok(
       app.request('/v1/datasets/fz/extract', {
@@ -306,8 +423,6 @@ describe('gpu routes under seeded fuzz', () => {
     );
     binaries.notArchive = Buffer.from('PK\u0003\u0004 definitely not a zip');
     binaries.gzipGarbage = gzipSync(Buffer.from('not a tar inside'));
-    const [row] = await database.sql<{ id: string }[]>`select id from models limit 1`;
-    if (row) modelId = row.id;
   });
 
   afterAll(async () => {
@@ -365,7 +480,10 @@ describe('gpu routes under seeded fuzz', () => {
 
   const generate = (r: () => number): Case => {
     const ds = pick(r, ['fz', 'fz', 'fz-scratch', ...weird.map(encodeURIComponent)]);
-    const id = pick(r, [modelId, ...weird.map(encodeURIComponent)]);
+    // the seeded ids often enough that their routes get past the lookup
+    const bad = weird.map(encodeURIComponent);
+    const model = pick(r, [...Array(10).fill(modelId), ...bad]);
+    const run = pick(r, [...Array(10).fill(runId), ...bad]);
     const json = (fields: string[]) => ({
       headers: { ...AUTH, 'content-type': pick(r, CONTENT_TYPES) || 'application/json' },
       body: jsonBody(r, fields),
@@ -486,23 +604,42 @@ describe('gpu routes under seeded fuzz', () => {
           mayPass: true,
         };
       case 14:
+        // reading the finished run passes; cancelling it must leave it as it is
         return {
           method: pick(r, ['GET', 'POST']),
-          path: `/v1/runs/${id}${r() < 0.5 ? '/cancel' : ''}`,
+          path: `/v1/runs/${run}${r() < 0.5 ? '/cancel' : ''}`,
           headers: AUTH,
-        };
-      case 15:
-        return {
-          method: 'GET',
-          path: `/v1/models/${id}${r() < 0.5 ? `/artifact?file=${encodeURIComponent(pick(r, ['model.json', ...weird]))}` : ''}`,
           mayPass: true,
         };
-      case 16:
+      case 15: {
+        const file = r() < 0.5 ? pick(r, ['model.json', 'weights.bin', 'manifest.json']) : pick(r, weird);
+        const query = r() < 0.3 ? '' : `?file=${encodeURIComponent(file)}`;
+        return {
+          method: 'GET',
+          path: `/v1/models/${model}${r() < 0.3 ? '' : `/artifact${query}`}`,
+          mayPass: true,
+        };
+      }
+      case 16: {
+        // half the bodies close to valid, so that a publish of the seeded model reaches the edge call
+        const body =
+          r() < 0.5
+            ? JSON.stringify({
+                alias: pick(r, ['fz-alias', 'fz-alias', ...weird]),
+                ...(r() < 0.5 ? { version: pick(r, ['v1', ...weird]) } : {}),
+                ...(r() < 0.5 ? { activate: pick(r, [true, false, 'true', 1]) } : {}),
+              })
+            : jsonBody(r, ['alias', 'version', 'activate']);
         return {
           method: 'POST',
-          path: `/v1/models/${pick(r, [modelId, ...weird.map(encodeURIComponent)])}/publish`,
-          ...json(['alias', 'version', 'activate']),
+          path: `/v1/models/${model}/publish`,
+          headers: {
+            ...AUTH,
+            'content-type': pick(r, ['application/json', 'application/json', ...CONTENT_TYPES]),
+          },
+          body,
         };
+      }
       case 17:
         return {
           method: 'POST',
@@ -546,6 +683,8 @@ describe('gpu routes under seeded fuzz', () => {
     const r = rng(20260801);
     const statuses = new Map<number, number>();
     const failures: string[] = [];
+    // the seeded run and model were found and worked on, not only refused before the lookup
+    const reached = { run: 0, model: 0, artifactFile: 0, artifact: 0, publishAtEdge: 0 };
     for (let i = 0; i < CASES; i++) {
       const c = generate(r);
       const init: RequestInit = { method: c.method, headers: c.headers ?? {} };
@@ -560,9 +699,16 @@ describe('gpu routes under seeded fuzz', () => {
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       const text = await res.text();
       const what = `#${i} ${c.method} ${c.path.slice(0, 120)} [${c.headers?.['content-type'] ?? ''}] -> ${res.status} ${text.slice(0, 200)}`;
-      // with no edge configured (this test), the edge pass-throughs answer 503 "publishing is off"
-      const edgeOff = res.status === 503 && /\/v1\/models\/(aliases\/|[^/]+\/publish)/.test(c.path);
-      if (res.status >= 500 && !(edgeOff && text.includes('"unavailable"'))) {
+      if (res.status === 200 && c.method === 'GET' && c.path === `/v1/runs/${runId}`) reached.run++;
+      if (res.status === 200 && c.path === `/v1/models/${modelId}`) reached.model++;
+      if (res.status === 200 && c.path.startsWith(`/v1/models/${modelId}/artifact?file=`))
+        reached.artifactFile++;
+      if (res.status === 200 && c.path === `/v1/models/${modelId}/artifact`) reached.artifact++;
+      if (res.status === 503 && c.path === `/v1/models/${modelId}/publish` && text.includes('unreachable'))
+        reached.publishAtEdge++;
+      // the edge this test configures refuses connections: the edge pass-throughs answer 503 "unavailable"
+      const edgeDown = res.status === 503 && /\/v1\/models\/(aliases\/|[^/]+\/publish)/.test(c.path);
+      if (res.status >= 500 && !(edgeDown && text.includes('"unavailable"'))) {
         failures.push(what);
         continue;
       }
@@ -582,10 +728,11 @@ describe('gpu routes under seeded fuzz', () => {
     }
     const after = await fingerprint();
     console.log(
-      `fuzz statuses: ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}`,
+      `fuzz statuses: ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}, reached: ${JSON.stringify(reached)}`,
     );
     expect(failures.slice(0, 20)).toEqual([]);
     expect(after).toEqual(before);
+    expect(Object.entries(reached).filter(([, n]) => n === 0)).toEqual([]);
     // the generator reached the interesting answers
     for (const status of [400, 401, 403, 404, 413]) expect(statuses.get(status) ?? 0).toBeGreaterThan(0);
 
@@ -660,6 +807,8 @@ describe('gpu routes under seeded fuzz', () => {
       expect([what, res.status < 500]).toEqual([what, true]);
       if (res.status === 200 || res.status === 201) {
         expect([what, body.accepted]).toEqual([what, 0]);
+        // every entry is listed, refused with its reason
+        expect([what, (body.files?.length ?? 0) > 0]).toEqual([what, true]);
         expect(body.files?.every((f) => f.reason !== undefined)).toBe(true);
       } else {
         expect([what, res.status]).toEqual([what, 413]);

@@ -1,7 +1,7 @@
 // The dashboard in a real browser: Debian's chromium (playwright-core) against the edge worker under
 // `wrangler dev`, its Hyperdrive binding pointed at a seeded test database. The browser signs in with a
 // one-time link as after `edgehead up` (the sign-in form has its own test). Screenshots of every page go to
-// test-results/ (git-ignored). Skips, saying why, when chromium is not installed.
+// test-results/ (git-ignored). Skips, saying why, when chromium is not installed; fails instead in CI.
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,14 +12,16 @@ import { connect, type Database } from '@edgehead/db/node';
 import { createTestDatabase, type TestDatabase } from '@edgehead/db/testing';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDashboard, CHROMIUM, CHROMIUM_ARGS, type Edge, startEdge } from './harness.ts';
+import { buildDashboard, CHROMIUM, CHROMIUM_ARGS, type Edge, IN_CI, startEdge } from './harness.ts';
 import { curve, type Seeded, seedDashboard } from './seed.ts';
 
 const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium)
-  console.warn(
-    `browser tests skipped: no chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`,
-  );
+if (!hasChromium) {
+  const why = `no chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+  // in CI a skipped browser suite would pass unseen: fail the file instead
+  if (IN_CI) throw new Error(`browser tests cannot run in CI: ${why}`);
+  console.warn(`browser tests skipped: ${why}`);
+}
 
 const shots = fileURLToPath(new URL('../test-results/', import.meta.url));
 const ADMIN_TOKEN = 'browser-test-admin-token';

@@ -12,8 +12,11 @@ import { build } from 'vite';
 const dashboardDir = fileURLToPath(new URL('..', import.meta.url));
 const edgeDir = fileURLToPath(new URL('../../edge', import.meta.url));
 
-/** Debian's chromium (CI installs it with apt-get); the browser tests skip without it. */
+/** Debian's chromium (CI installs it with apt-get); the browser tests skip without it, except in CI. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** `CI` is set (not empty, `false` or `0`), as `.ci/run` sets it: a missing browser fails instead of skipping. */
+export const IN_CI = !['', 'false', '0'].includes(process.env.CI ?? '');
 
 /** Chromium flags for a sandbox-less, offline, headless run. */
 export const CHROMIUM_ARGS = [

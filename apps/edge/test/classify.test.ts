@@ -56,12 +56,14 @@ describe('classify', () => {
       }),
     );
     expect(byHeader.predictions).toEqual(byQuery.predictions);
+    expect(byQuery.predictions).toHaveLength(4);
     for (const [i, p] of byQuery.predictions.entries())
       expect(p.probabilities.dogs).toBeCloseTo(fixtures.v1.expected[i]?.[0] as number, 2);
   });
 
   it('labels multiclass heads by argmax with every class probability', async () => {
     const body = await probs(await classify('multi', key, binary(fixtures.multi.inputs)));
+    expect(body.predictions).toHaveLength(4);
     for (const [i, p] of body.predictions.entries()) {
       const row = fixtures.multi.expected[i] as number[];
       expect(p.label).toBe(['cat', 'dog', 'fox'][row.indexOf(Math.max(...row))]);

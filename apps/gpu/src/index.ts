@@ -6,3 +6,4 @@ export { ExtractorRegistry, type ExtractorRequest } from './extractors/registry.
 export { ApiError } from './http/errors.ts';
 export { type JobQueue, startQueue } from './queue/index.ts';
 export { registryFromEnv, startServices } from './services.ts';
+export { UPLOAD_DECODE_CONCURRENCY } from './uploads/ingest.ts';

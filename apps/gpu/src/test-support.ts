@@ -66,7 +66,7 @@ export async function image(seed: number, options: { size?: number; format?: 'jp
   return new Uint8Array(buf);
 }
 
-/** A test app: fresh database (PGlite, or a server database when DATABASE_URL is set), pg-boss, tiny backbone. */
+/** A test app: fresh database (embedded PostgreSQL, or a server database when DATABASE_URL is set), pg-boss, tiny backbone. */
 export interface TestApp {
   deps: AppDeps;
   app: ReturnType<typeof createApp>;

@@ -136,6 +136,7 @@ describe('trainHead', () => {
       };
       const fast = await trainHead(input, config, { engine: 'fast' });
       const layers = await trainHead(input, config, { engine: 'layers' });
+      expect([fast.history.length, layers.history.length]).toEqual([4, 4]);
       for (const [i, f] of fast.history.entries()) {
         const l = layers.history[i] as EpochMetrics;
         expect(f.loss).toBeCloseTo(l.loss, 4);

@@ -5,7 +5,14 @@ import { isFireAndForget } from './index.ts';
 
 const require = createRequire(import.meta.url);
 // pg-boss's own statement builders, so a pg-boss upgrade that changes them fails here, not in production
-const plans = require('pg-boss/src/plans.js') as Record<string, (schema: string) => string>;
+const plans = require('pg-boss/src/plans.js') as Record<string, ((schema: string) => string) | undefined>;
+
+/** pg-boss's statement `name` for schema pgboss; throws when pg-boss no longer has that builder. */
+function statement(name: string): string {
+  const build = plans[name];
+  if (typeof build !== 'function') throw new Error(`pg-boss/src/plans.js has no ${name}()`);
+  return build('pgboss');
+}
 
 const lost = (code: string) => Object.assign(new Error(`connection: ${code}`), { code });
 
@@ -56,11 +63,11 @@ describe('database connection loss', () => {
   });
 
   it("recognises exactly pg-boss's complete and fail-by-id statements as fire-and-forget", () => {
-    expect(isFireAndForget(plans.completeJobs?.('pgboss') ?? '')).toBe(true);
-    expect(isFireAndForget(plans.failJobsById?.('pgboss') ?? '')).toBe(true);
-    for (const name of ['failJobsByTimeout', 'cancelJobs', 'resumeJobs', 'deleteJobs', 'getQueues']) {
-      const text = plans[name]?.('pgboss');
-      if (text !== undefined) expect([name, isFireAndForget(text)]).toEqual([name, false]);
-    }
+    expect(isFireAndForget(statement('completeJobs'))).toBe(true);
+    expect(isFireAndForget(statement('failJobsById'))).toBe(true);
+    const others = ['failJobsByTimeout', 'cancelJobs', 'resumeJobs', 'deleteJobs', 'getQueues'];
+    expect(others.map((name) => [name, isFireAndForget(statement(name))])).toEqual(
+      others.map((name) => [name, false]),
+    );
   });
 });

@@ -29,8 +29,8 @@ const REASONS: Partial<Record<string, RejectReason>> = {
   image_too_large: 'too_large',
 };
 
-/** How many files are decoded at once (sharp works on libuv's threads). */
-const CONCURRENCY = 4;
+/** How many files of an upload are decoded at once (sharp works on libuv's threads). */
+export const UPLOAD_DECODE_CONCURRENCY = 4;
 
 async function ingestOne(deps: AppDeps, dataset: Dataset, file: IncomingFile): Promise<UploadFileResult> {
   const name = file.name;
@@ -127,7 +127,7 @@ export async function ingestFiles(
       results[i] = await ingestOne(deps, dataset, files[i] as IncomingFile);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, files.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(UPLOAD_DECODE_CONCURRENCY, files.length) }, worker));
   const n = (s: UploadFileResult['status']) => results.filter((r) => r.status === s).length;
   return {
     datasetId: dataset.id,

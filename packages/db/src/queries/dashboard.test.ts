@@ -1,5 +1,7 @@
 import type { HeadManifest } from '@edgehead/contracts';
+import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import type { Db } from '../db.ts';
 import { NotFoundError } from '../errors.ts';
 import {
   createDataset,
@@ -8,19 +10,111 @@ import {
   finishRun,
   getModelOverview,
   getRunsForCompare,
+  type ListRunsOptions,
   listRunFacets,
   listRuns,
   listRunsPage,
   RUN_SORT_KEYS,
+  type RunSortKey,
+  type RunSummary,
   recordDeployment,
   recordEpoch,
   registerModel,
   saveEvaluation,
+  schema,
   startRun,
 } from '../index.ts';
 import { testFeatureSet, useTestDatabase } from '../test-setup.ts';
 
 const database = useTestDatabase();
+
+/** What a runs page must show of each run: its id and the values computed from its epochs and evaluations. */
+const summarise = (page: { items: RunSummary[]; total: number }) => ({
+  total: page.total,
+  items: page.items.map((r) => ({
+    id: r.id,
+    epochsDone: r.epochsDone,
+    bestValAccuracy: r.bestValAccuracy,
+    testAccuracy: r.testAccuracy,
+    durationMs: r.durationMs === null ? null : Math.round(r.durationMs),
+  })),
+});
+
+/**
+ * The runs list computed here from the tables' rows (filter, sort with nulls last and id descending on ties,
+ * page), independently of the queries under test: what `listRuns` and `listRunsPage` must answer.
+ */
+async function referencePage(db: Db, options: ListRunsOptions) {
+  const us = (column: unknown) => sql<string | null>`(extract(epoch from ${column}) * 1000000)::bigint`;
+  const [runRows, epochRows, testRows] = await Promise.all([
+    db
+      .select({
+        id: schema.runs.id,
+        datasetId: schema.runs.datasetId,
+        featureSetId: schema.runs.featureSetId,
+        status: schema.runs.status,
+        created: us(schema.runs.createdAt),
+        started: us(schema.runs.startedAt),
+        finished: us(schema.runs.finishedAt),
+      })
+      .from(schema.runs),
+    db.select({ runId: schema.epochs.runId, valAccuracy: schema.epochs.valAccuracy }).from(schema.epochs),
+    db
+      .select({ runId: schema.evaluations.runId, accuracy: schema.evaluations.accuracy })
+      .from(schema.evaluations)
+      .where(eq(schema.evaluations.split, 'test')),
+  ]);
+  const all = runRows.map((r) => {
+    if (r.started !== null && r.finished === null)
+      throw new Error(`run ${r.id} is running: no stable duration`);
+    const values = epochRows.filter((e) => e.runId === r.id).map((e) => e.valAccuracy);
+    const measured = values.filter((v): v is number => v !== null);
+    return {
+      ...r,
+      epochsDone: values.length,
+      bestValAccuracy: measured.length ? Math.max(...measured) : null,
+      testAccuracy: testRows.find((t) => t.runId === r.id)?.accuracy ?? null,
+      durationUs: r.started === null ? null : Number(r.finished) - Number(r.started),
+    };
+  });
+  type Row = (typeof all)[number];
+  const key: Record<RunSortKey, (r: Row) => number | null> = {
+    created_at: (r) => Number(r.created),
+    best_val_accuracy: (r) => r.bestValAccuracy,
+    test_accuracy: (r) => r.testAccuracy,
+    duration: (r) => r.durationUs,
+    status: (r) => schema.runStatusEnum.enumValues.indexOf(r.status),
+  };
+  const value = key[options.sort ?? 'created_at'];
+  const sign = options.order === 'asc' ? 1 : -1;
+  const sorted = all
+    .filter(
+      (r) =>
+        (options.datasetId === undefined || r.datasetId === options.datasetId) &&
+        (options.featureSetId === undefined || r.featureSetId === options.featureSetId) &&
+        (options.status === undefined || r.status === options.status),
+    )
+    .sort((a, b) => {
+      const [x, y] = [value(a), value(b)];
+      if (x !== y) {
+        if (x === null) return 1;
+        if (y === null) return -1;
+        return sign * (x - y);
+      }
+      return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+    });
+  const offset = options.offset ?? 0;
+  return {
+    total: sorted.length,
+    items: sorted.slice(offset, offset + (options.limit ?? 50)).map((r) => ({
+      id: r.id,
+      epochsDone: r.epochsDone,
+      bestValAccuracy: r.bestValAccuracy,
+      testAccuracy: r.testAccuracy,
+      durationMs: r.durationUs === null ? null : Math.round(r.durationUs / 1000),
+    })),
+  };
+}
 
 const manifest = (runId: string) =>
   ({
@@ -173,10 +267,11 @@ describe('dashboard queries', () => {
     ]);
   });
 
-  it('pages runs exactly like listRuns for every sort, order, filter and page', async () => {
+  it('lists and pages runs in the order of every sort key, both orders, every filter and page', async () => {
     const { db } = database();
     const ds = await createDataset(db, { name: 'paging', classes: ['x', 'y'] });
     const other = await createDataset(db, { name: 'paging-other', classes: ['x', 'y'] });
+    const t0 = Date.parse('2026-01-01T00:00:00Z');
     for (let i = 0; i < 9; i++) {
       const run = await createRun(db, {
         datasetId: i % 3 ? ds.id : other.id,
@@ -190,7 +285,7 @@ describe('dashboard queries', () => {
         await recordEpoch(db, run.id, {
           epoch: e,
           loss: 1,
-          valAccuracy: i % 4 === 0 ? null : ((i * 7) % 10) / 10,
+          valAccuracy: i % 4 === 0 ? null : ((i * 7 + e) % 10) / 10,
           durationMs: 1,
         });
       if (i % 2)
@@ -207,6 +302,14 @@ describe('dashboard queries', () => {
         });
       if (i === 5) await failRun(db, run.id, 'boom');
       else await finishRun(db, run.id, {});
+      // durations of 1, 2 or 3 s: ties that only the id orders
+      await db
+        .update(schema.runs)
+        .set({
+          startedAt: new Date(t0 + i * 10_000),
+          finishedAt: new Date(t0 + i * 10_000 + 1000 * (1 + (i % 3))),
+        })
+        .where(eq(schema.runs.id, run.id));
     }
     const filters = [
       {},
@@ -214,17 +317,24 @@ describe('dashboard queries', () => {
       { featureSetId: (await testFeatureSet(db, 'a')).id },
       { status: 'succeeded' as const },
     ];
+    let checked = 0;
     for (const sort of RUN_SORT_KEYS) {
       for (const order of ['asc', 'desc'] as const) {
         for (const filter of filters) {
-          for (const offset of [0, 4]) {
+          for (const offset of [0, 4, 10]) {
             const options = { ...filter, sort, order, limit: 4, offset };
-            expect(await listRunsPage(db, options), JSON.stringify(options)).toEqual(
-              await listRuns(db, options),
-            );
+            const label = JSON.stringify(options);
+            const expected = await referencePage(db, options);
+            const listed = await listRuns(db, options);
+            expect(summarise(listed), label).toEqual(expected);
+            expect(await listRunsPage(db, options), label).toEqual(listed);
+            checked += expected.items.length;
           }
         }
       }
     }
+    // the pages held runs, not only empty lists: per key and order 12 of the 15 runs unfiltered, 6 of the
+    // dataset's, 4 of feature set a, 7 succeeded
+    expect(checked).toBe(5 * 2 * (12 + 6 + 4 + 7));
   });
 });
