@@ -11,9 +11,9 @@
  * exactly one vector and every request must succeed; anything else exits 1.
  * Prints a table and writes bench-results/extract-fairness.json.
  * Run: `nice npx tsx test/bench/extract-fairness.ts` (BENCH_SMALL=200, BENCH_BIG=4000, BENCH_BATCH=32);
- * `BENCH_SMOKE=1` runs tiny sizes (a check that the bench works, not a measurement).
+ * `EDGEHEAD_BENCH_SMOKE=1` runs tiny sizes (a check that the bench works, not a measurement).
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { saveLayersModelFolder } from '@edgehead/backbones';
@@ -21,12 +21,12 @@ import type { ExtractionProgress, ExtractResponse } from '@edgehead/contracts';
 import { createTestDatabase } from '@edgehead/db/testing';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
-import { AUTH, api, featureCounts, inspect, ROOT, startGpu } from '../e2e/faults-harness.ts';
+import { AUTH, api, featureCounts, inspect, startGpu } from '../e2e/faults-harness.ts';
+import { BenchReport, envNumber, SMOKE } from './lib/harness.ts';
 
-const SMOKE = process.env.BENCH_SMOKE === '1';
-const SMALL = Number(process.env.BENCH_SMALL ?? (SMOKE ? 12 : 200));
-const BIG = Number(process.env.BENCH_BIG ?? (SMOKE ? 120 : 4000));
-const BATCH = Number(process.env.BENCH_BATCH ?? (SMOKE ? 4 : 32));
+const SMALL = envNumber('BENCH_SMALL', 200, 12);
+const BIG = envNumber('BENCH_BIG', 4000, 120);
+const BATCH = envNumber('BENCH_BATCH', 32, 4);
 const SIZE = 64;
 /** How much of the big extraction is done before the small one is queued (its workers are busy by then). */
 const HEAD_START = 0.05;
@@ -238,10 +238,9 @@ const rows: [string, string][] = [
   [`${SMALL} images alone, after`, `${results.alone2Seconds?.toFixed(2)} s ${load(results.loadAlone2)}`],
   ['ratio contended / mean alone (target <= 2.5)', `${results.ratio?.toFixed(2)}x`],
 ];
-for (const [k, v] of rows) console.log(`${k.padEnd(44)} ${v}`);
-await mkdir(path.join(ROOT, 'bench-results'), { recursive: true });
-await writeFile(
-  path.join(ROOT, 'bench-results', 'extract-fairness.json'),
-  `${JSON.stringify({ small: SMALL, big: BIG, batch: BATCH, smoke: SMOKE, ...results, errors }, null, 2)}\n`,
+const report = new BenchReport('extract-fairness');
+for (const e of errors) report.check(false, e);
+report.finish(
+  rows.map(([k, v]) => ({ measure: k, value: v })),
+  { small: SMALL, big: BIG, batch: BATCH, ...results },
 );
-if (errors.length > 0) process.exit(1);
