@@ -12,6 +12,7 @@ import type {
   VersionList,
 } from '@edgehead/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inheritedEnv } from './env.ts';
 import { TINY_SIZE, writeDataset, writeTinyBackbone } from './fixtures.ts';
 import { childProcesses, cliJson, eventually, type Running, startUp } from './system.ts';
 
@@ -54,7 +55,7 @@ describe('edgehead end to end', () => {
     tests = await writeDataset(path.join(work, 'data'));
     for (const t of tests) labels.set(t.file, t.label);
     env = {
-      ...process.env,
+      ...inheritedEnv(),
       DATABASE_URL: '',
       EDGEHEAD_HOME: path.join(work, 'home'),
       EDGEHEAD_BACKBONES: JSON.stringify([

@@ -39,6 +39,7 @@ export {
   BUILTIN_BACKBONES,
   type BuiltinBackboneName,
   backboneConfig,
+  backboneEnvKey,
   backboneFormat,
   backboneInputSize,
   backboneName,
