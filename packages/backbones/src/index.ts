@@ -1,4 +1,12 @@
 export {
+  type AugmentationParameters,
+  affineMatrix,
+  augmentationParameters,
+  augmentImage,
+  type Matrix3,
+  transformImage,
+} from './augment.ts';
+export {
   BACKEND_PREFERENCE,
   type BackendInfo,
   type BackendName,
@@ -40,6 +48,7 @@ export {
   vgg16Macs,
   vgg16Spec,
 } from './models/vgg16.ts';
+export { pilNearestIndices, resizeNearestPil } from './pil-nearest.ts';
 export {
   BUNDLED_WORKER_FILE,
   createExtractorPool,

@@ -7,7 +7,9 @@ import { noiseImage } from './test-fixtures.ts';
 
 /** Pillow's own maps, written by scripts/pil-nearest-maps.py: `<in> <out> <first> <base-36 steps>`. */
 const pillowMaps = new Map<string, number[]>();
-for (const line of readFileSync(new URL('./fixtures/pil-nearest-maps.txt', import.meta.url), 'utf8').split('\n')) {
+for (const line of readFileSync(new URL('./fixtures/pil-nearest-maps.txt', import.meta.url), 'utf8').split(
+  '\n',
+)) {
   if (line === '' || line.startsWith('#')) continue;
   const [inSize, outSize, first, steps = ''] = line.split(' ');
   const indices = [Number(first)];
@@ -84,7 +86,9 @@ describe('decodeImage nearest', () => {
     [640, 480, 150, 150],
   ])('resizes a %ix%i PNG to %ix%i with the source pixels Pillow picks', async (w, h, ow, oh) => {
     const src = noiseImage(h, w, w + h);
-    const png = await sharp(src, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+    const png = await sharp(src, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toBuffer();
     const { pixels } = await decodeImage(png, [oh, ow]);
     const xs = pillow(w, ow);
     const ys = pillow(h, oh);
@@ -101,7 +105,9 @@ describe('decodeImage nearest', () => {
 
   it('keeps sharp resampling for the linear kernel', async () => {
     const src = noiseImage(200, 200, 5);
-    const png = await sharp(src, { raw: { width: 200, height: 200, channels: 3 } }).png().toBuffer();
+    const png = await sharp(src, { raw: { width: 200, height: 200, channels: 3 } })
+      .png()
+      .toBuffer();
     const linear = await decodeImage(png, [150, 150], { kernel: 'linear' });
     const expected = await sharp(png).resize(150, 150, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
     expect(Buffer.from(linear.pixels).equals(expected)).toBe(true);
