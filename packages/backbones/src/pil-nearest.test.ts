@@ -7,9 +7,8 @@ import { noiseImage } from './test-fixtures.ts';
 
 /** Pillow's own maps, written by scripts/pil-nearest-maps.py: `<in> <out> <first> <base-36 steps>`. */
 const pillowMaps = new Map<string, number[]>();
-for (const line of readFileSync(new URL('./fixtures/pil-nearest-maps.txt', import.meta.url), 'utf8').split(
-  '\n',
-)) {
+const fixture = readFileSync(new URL('./fixtures/pil-nearest-maps.txt', import.meta.url), 'utf8');
+for (const line of fixture.split('\n')) {
   if (line === '' || line.startsWith('#')) continue;
   const [inSize, outSize, first, steps = ''] = line.split(' ');
   const indices = [Number(first)];
