@@ -58,6 +58,14 @@ export {
 } from './pool.ts';
 export { CAFFE_MEAN_BGR, preprocess, preprocessInto } from './preprocess.ts';
 export {
+  type BackboneSplit,
+  cloneLayersModel,
+  expandUnfreeze,
+  frozenActivations,
+  splitBackbone,
+  UNFREEZE_PRESETS,
+} from './split.ts';
+export {
   type Checksum,
   cachePathFor,
   type DownloadOptions,
