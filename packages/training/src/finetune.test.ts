@@ -165,7 +165,7 @@ describe('fineTune', { timeout: 120_000 }, () => {
     }
   });
 
-  it('runs on wasm too, its missing gradient kernels borrowed from the cpu backend', async () => {
+  it('runs on wasm too, with the gradient kernels wasm lacks', async () => {
     const cpu = await fineTune(input(), { ...tune, epochs: 1 }, { backend: 'cpu' });
     const wasm = await fineTune(input(), { ...tune, epochs: 1 }, { backend: 'wasm' });
     expect(wasm.backend).toBe('wasm');

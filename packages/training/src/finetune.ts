@@ -5,7 +5,7 @@ import { initTrainingBackend, type TrainingBackend } from './backend.ts';
 import { checkSplit, type FeatureSplit, gatherRows, permutation, seededRandom } from './data.ts';
 import { yieldToEventLoop } from './engine.ts';
 import { TrainingError } from './errors.ts';
-import { registerWasmGradientFallbacks } from './kernels/cpu-fallback.ts';
+import { registerWasmConvGradients } from './kernels/conv-gradients.ts';
 import { makeOptimizer } from './model.ts';
 
 /** What fine-tuning trains: the backbone's top (split off below `unfreeze`) and a trained head. */
@@ -82,7 +82,7 @@ export interface FineTuneResult {
  * Fine-tunes the top of a backbone together with its head, as the recipe's second step: the frozen part's
  * activations are given (computed once), BatchNorm runs in inference mode (its moving statistics never
  * change; gamma and beta train when their layer is unfrozen), dropout masks and batch order come from
- * `config.seed`. On wasm the three gradient kernels it lacks run on tfjs-backend-cpu's code.
+ * `config.seed`. On wasm the three gradient kernels it lacks come from `registerWasmConvGradients`.
  * @example
  * const split = splitBackbone(vgg.model, expandUnfreeze('vgg16', ['block5']));
  * const acts = await frozenActivations(split.frozen, trainPixels, { preprocessing: 'rescale' });
@@ -105,7 +105,7 @@ export async function fineTune(
   }
   const cfg = parsed.data;
   const backend = await initTrainingBackend(hooks.backend);
-  if (backend === 'wasm') registerWasmGradientFallbacks();
+  if (backend === 'wasm') registerWasmConvGradients();
   const backbone = await cloneLayersModel(input.backbone);
   const head = await cloneLayersModel(input.head);
   try {

@@ -20,7 +20,7 @@ export {
   type FineTuneResult,
   fineTune,
 } from './finetune.ts';
-export { registerWasmGradientFallbacks } from './kernels/cpu-fallback.ts';
+export { registerWasmConvGradients } from './kernels/conv-gradients.ts';
 export { buildHeadModel, makeOptimizer } from './model.ts';
 export { VariableOptimizer } from './optimizer.ts';
 export { BUNDLED_TRAINING_WORKER_FILE, defaultTrainingWorkerUrl } from './parallel-engine.ts';

@@ -1,0 +1,113 @@
+/**
+ * Seconds per fine-tuning epoch of the MobileNet last-block presets (../shared weights, activations at the
+ * cut computed once from shared photos, recipe head on avg-pooled features, RMSprop 1e-5, batch 20), on
+ * wasm with @edgehead/training's conv gradient kernels vs tfjs-backend-cpu's own kernels, in one run; plus
+ * the frozen part's forward pass over the same images on wasm (what the cache saves every epoch).
+ *
+ * Run: npx tsx test/bench/finetune-epoch.ts   (writes bench-results/finetune-epoch.json)
+ *   BENCH_IMAGES=40      photos per run (default 40; timings are scaled to 2000)
+ *   BENCH_CPU_IMAGES=20  photos of the cpu run (default 20: its filter gradient is a plain loop)
+ * Exits non-zero on any error.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  decodeImage,
+  expandUnfreeze,
+  frozenActivations,
+  loadBackbone,
+  splitBackbone,
+} from '@edgehead/backbones';
+import { headConfigRequest } from '@edgehead/contracts';
+import { buildHeadModel, fineTune, initTrainingBackend, type TrainingBackend } from '@edgehead/training';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const shared = process.env.EDGEHEAD_SHARED_DIR ?? path.resolve(root, '../shared');
+const IMAGES = Number(process.env.BENCH_IMAGES ?? 40);
+const CPU_IMAGES = Number(process.env.BENCH_CPU_IMAGES ?? 20);
+const TRAIN = 2000;
+const recipe = headConfigRequest.parse({ preset: 'keras-vgg16-feature-extraction' });
+const BACKBONES = [
+  ['mobilenet_v1_0.75', 'mobilenet_v1_0.75_224'],
+  ['mobilenet_v2_0.35', 'mobilenet_v2_0.35_224_no_top'],
+] as const;
+
+async function photos(n: number): Promise<{ bytes: Buffer[]; labels: Int32Array }> {
+  const dir = path.join(shared, 'datasets/cats_and_dogs_small/train');
+  const half = Math.ceil(n / 2);
+  const bytes: Buffer[] = [];
+  for (const cls of ['cats', 'dogs']) {
+    const files = (await readdir(path.join(dir, cls))).sort().slice(0, half);
+    for (const f of files) bytes.push(await readFile(path.join(dir, cls, f)));
+  }
+  const labels = Int32Array.from(bytes, (_, i) => (i < half ? 0 : 1));
+  return { bytes: bytes.slice(0, n), labels: labels.slice(0, n) };
+}
+
+try {
+  const rows = [];
+  const { bytes, labels } = await photos(Math.max(IMAGES, CPU_IMAGES));
+  for (const [name, folder] of BACKBONES) {
+    const weights = path.join(shared, 'models', folder);
+    if (!existsSync(weights)) throw new Error(`no weights at ${weights}`);
+    const net = await loadBackbone({ backbone: name, weights, warmup: false });
+    const pixels = await Promise.all(
+      bytes.map(async (b) => (await decodeImage(b, net.info.inputSize)).pixels),
+    );
+    const unfreeze = expandUnfreeze(name, ['last-block']);
+    const split = splitBackbone(net.model, unfreeze);
+    const started = performance.now();
+    const activations = await frozenActivations(split.frozen, pixels, { preprocessing: 'tf', batchSize: 20 });
+    const frozenS = ((performance.now() - started) / 1000 / pixels.length) * TRAIN;
+    const head = buildHeadModel([net.info.featureShape.at(-1) as number], 2, recipe);
+    const dim = split.cutShape.reduce((a, b) => a * b, 1);
+    for (const [backend, n] of [
+      ['wasm', IMAGES],
+      ['cpu', CPU_IMAGES],
+    ] as [TrainingBackend, number][]) {
+      const result = await fineTune(
+        {
+          backbone: net.model,
+          unfreeze,
+          head,
+          pooling: 'avg',
+          train: { features: activations.subarray(0, n * dim), labels: labels.subarray(0, n) },
+        },
+        { optimizer: 'rmsprop', learningRate: 1e-5, momentum: 0, epochs: 2, batchSize: 20, seed: 0 },
+        { backend },
+      );
+      // The second epoch: the first also pays for kernel set-up and warm-up.
+      const epochS = (((result.history.at(-1)?.duration_ms as number) / 1000) * TRAIN) / n;
+      rows.push({ backbone: name, cut: split.cutLayer, backend, images: n, secondsPer2000: epochS, frozenS });
+      result.backbone.dispose();
+      result.head.dispose();
+      await initTrainingBackend('wasm');
+    }
+    head.dispose();
+    await net.dispose();
+  }
+  for (const r of rows) {
+    const cpu = rows.find((c) => c.backbone === r.backbone && c.backend === 'cpu');
+    Object.assign(r, { speedupVsCpu: cpu ? cpu.secondsPer2000 / r.secondsPer2000 : null });
+  }
+  console.table(
+    rows.map((r) => ({
+      backbone: r.backbone,
+      'frozen part ends at': r.cut,
+      backend: r.backend,
+      images: r.images,
+      's/epoch (2000 images)': r.secondsPer2000.toFixed(1),
+      'x cpu': (r as { speedupVsCpu?: number }).speedupVsCpu?.toFixed(1),
+      'frozen forward once, s (2000, wasm)': r.frozenS.toFixed(1),
+    })),
+  );
+  const out = path.join(root, 'bench-results', 'finetune-epoch.json');
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(out, JSON.stringify({ date: new Date().toISOString(), rows }, null, 2));
+  console.log(`wrote ${path.relative(root, out)}`);
+  process.exit(0);
+} catch (error) {
+  console.error(error);
+  process.exit(1);
+}
