@@ -70,13 +70,28 @@ describe('splitBackbone', () => {
       'block5_conv3',
       'block5_pool',
     ]);
+    split.dispose();
     vgg.dispose();
   });
 
   it('computes what the whole model computes: top(frozen(x)) = model(x)', () => {
     const vgg = buildVgg16({ inputSize: [32, 32], seed: 3 });
-    expect(composedDifference(vgg, splitBackbone(vgg, expandUnfreeze('vgg16', ['block5'])), 1)).toBe(0);
+    const split = splitBackbone(vgg, expandUnfreeze('vgg16', ['block5']));
+    expect(composedDifference(vgg, split, 1)).toBe(0);
+    split.dispose();
     vgg.dispose();
+  });
+
+  it('leaves the model whole when the split is disposed, and frees nothing twice', () => {
+    const tensors = tf.memory().numTensors;
+    const model = residualModel();
+    const split = splitBackbone(model, ['conv_d']);
+    split.dispose();
+    const x = tf.ones([1, 6, 6, 3]);
+    expect(() => (model.predict(x) as tf.Tensor).dispose()).not.toThrow();
+    x.dispose();
+    model.dispose();
+    expect(tf.memory().numTensors).toBe(tensors);
   });
 
   it('moves the cut below a residual connection, keeping the layers in between frozen in the top', () => {

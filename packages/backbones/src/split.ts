@@ -34,7 +34,11 @@ export function expandUnfreeze(backbone: string, entries: readonly string[]): st
   return entries.flatMap((entry) => (Object.hasOwn(presets, entry) ? [...(presets[entry] ?? [])] : [entry]));
 }
 
-/** A backbone cut below its unfrozen top: the frozen part runs once, the top trains. */
+/**
+ * A backbone cut below its unfrozen top: the frozen part runs once, the top trains. Both are views on the
+ * source model's layers: call `dispose()` when done with them (it releases what `top` holds and leaves the
+ * source model intact); never dispose `frozen` or `top` themselves.
+ */
 export interface BackboneSplit {
   /** input image -> activations at the cut; shares its layers (and weights) with the source model. */
   frozen: tf.LayersModel;
@@ -46,6 +50,8 @@ export interface BackboneSplit {
   cutShape: number[];
   /** The layers to train, in model order (each has weights; BatchNorm moving statistics are not trained). */
   unfrozen: string[];
+  /** Releases the reference `top` holds on the layers it re-applied (tfjs counts one per application). */
+  dispose(): void;
 }
 
 function notInTop(entry: number, name: string, message: string): never {
@@ -130,7 +136,16 @@ export function splitBackbone(model: tf.LayersModel, unfreeze: readonly string[]
   const outputs = model.outputs.map((t) => mapped.get(t.id) as tf.SymbolicTensor);
   const top = tf.model({ inputs: topInput, outputs, name: `${model.name}_top` });
   const unfrozen = [...chosen].sort((a, b) => a - b).map((i) => (layers[i] as tf.layers.Layer).name);
-  return { frozen, top, cutLayer: cutLayer.name, cutShape: cutShape as number[], unfrozen };
+  return {
+    frozen,
+    top,
+    cutLayer: cutLayer.name,
+    cutShape: cutShape as number[],
+    unfrozen,
+    dispose: () => {
+      top.dispose();
+    },
+  };
 }
 
 function outputOf(layer: tf.layers.Layer): tf.SymbolicTensor {

@@ -134,6 +134,7 @@ describe('fineTune', { timeout: 120_000 }, () => {
   });
 
   it('changes only the unfrozen layers: every other weight, BatchNorm statistics included, is bit-identical', async () => {
+    const tensors = tf.memory().numTensors;
     const original = weightsByName(backbone);
     const originalHead = weightsByName(headOnly.model);
     const result = await fineTune(input(), { ...tune, epochs: 2 }, { backend: 'cpu' });
@@ -151,6 +152,7 @@ describe('fineTune', { timeout: 120_000 }, () => {
     expect(result.backbone.layers.every((l) => !l.trainable)).toBe(true);
     result.backbone.dispose();
     result.head.dispose();
+    expect(tf.memory().numTensors).toBe(tensors);
   });
 
   it('repeats itself bit for bit with the same seed, and not with another', async () => {
@@ -233,5 +235,8 @@ describe('fineTune', { timeout: 120_000 }, () => {
     const wrongHead = await fail(fineTune({ ...input(), pooling: 'avg' }, tune, { backend: 'cpu' }));
     expect(wrongHead).toMatchObject({ code: 'invalid_input' });
     expect((wrongHead as Error).message).toMatch(/head: input \[6, 6, 4\], expected .* 'avg': \[4\]/);
+    const functional = tf.model({ inputs: headOnly.model.inputs, outputs: headOnly.model.outputs });
+    const notSequential = await fail(fineTune({ ...input(), head: functional }, tune, { backend: 'cpu' }));
+    expect((notSequential as Error).message).toMatch(/head: a Model, expected a Sequential/);
   });
 });

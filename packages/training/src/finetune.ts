@@ -1,4 +1,4 @@
-import { cloneLayersModel, splitBackbone } from '@edgehead/backbones';
+import { type BackboneSplit, cloneLayersModel, splitBackbone } from '@edgehead/backbones';
 import { type EpochMetrics, type HeadConfig, headConfig } from '@edgehead/contracts';
 import * as tf from '@tensorflow/tfjs';
 import { initTrainingBackend, type TrainingBackend } from './backend.ts';
@@ -14,7 +14,7 @@ export interface FineTuneInput {
   backbone: tf.LayersModel;
   /** The layers to train (`expandUnfreeze` turns presets such as `block5` into names). */
   unfreeze: readonly string[];
-  /** A trained head (`trainHead`'s model) on this backbone's features; left unchanged. */
+  /** A trained head (`trainHead`'s Sequential) on this backbone's features; left unchanged. */
   head: tf.LayersModel;
   /** The feature set's pooling between backbone and head: 'avg' averages the map over h and w. */
   pooling: 'none' | 'avg';
@@ -108,22 +108,24 @@ export async function fineTune(
   if (backend === 'wasm') registerWasmConvGradients();
   const backbone = await cloneLayersModel(input.backbone);
   const head = await cloneLayersModel(input.head);
+  let split: BackboneSplit | undefined;
   try {
-    const run = new FineTuneRun(backbone, head, input, cfg);
-    const { history, status } = await run.train(hooks);
+    split = splitBackbone(backbone, input.unfreeze);
+    const { history, status } = await new FineTuneRun(backbone, split, head, input, cfg).train(hooks);
     for (const layer of backbone.layers) layer.trainable = false;
-    return { backbone, head, history, status, backend, unfrozen: run.unfrozen, cutLayer: run.cutLayer };
+    return { backbone, head, history, status, backend, unfrozen: split.unfrozen, cutLayer: split.cutLayer };
   } catch (error) {
     backbone.dispose();
     head.dispose();
     throw error;
+  } finally {
+    // The copy keeps its layers; this only drops the reference the split's top holds on them.
+    split?.dispose();
   }
 }
 
 /** The seeded training loop over one split backbone copy and one head copy. */
 class FineTuneRun {
-  readonly unfrozen: string[];
-  readonly cutLayer: string;
   private readonly top: tf.LayersModel;
   private readonly cutShape: number[];
   private readonly dim: number;
@@ -132,15 +134,19 @@ class FineTuneRun {
 
   constructor(
     backbone: tf.LayersModel,
+    split: BackboneSplit,
     private readonly head: tf.LayersModel,
     private readonly input: FineTuneInput,
     private readonly config: FineTuneConfig,
   ) {
-    const split = splitBackbone(backbone, input.unfreeze);
+    if (!(head instanceof tf.Sequential)) {
+      throw new TrainingError(
+        'invalid_input',
+        `head: a ${head.getClassName()}, expected a Sequential (trainHead's model)`,
+      );
+    }
     this.top = split.top;
     this.cutShape = split.cutShape;
-    this.cutLayer = split.cutLayer;
-    this.unfrozen = split.unfrozen;
     this.dim = split.cutShape.reduce((a, b) => a * b, 1);
     this.outputs = head.outputs[0]?.shape[1] ?? 1;
     const numClasses = this.outputs === 1 ? 2 : this.outputs;
