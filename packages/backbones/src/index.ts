@@ -75,7 +75,6 @@ export {
   type PoolOptions,
 } from './pool.ts';
 export { CAFFE_MEAN_BGR, preprocess, preprocessInto } from './preprocess.ts';
-export { weightsSha256 } from './weights/identity.ts';
 export {
   type BackboneSplit,
   cloneLayersModel,
@@ -84,6 +83,7 @@ export {
   splitBackbone,
   UNFREEZE_PRESETS,
 } from './split.ts';
+export { weightsSha256 } from './weights/identity.ts';
 export {
   type Checksum,
   cachePathFor,
