@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { classifyJsonRequest, classifyQuery, classifyResponse } from './classify.ts';
+import { CLASSIFY_LIMITS, classifyJsonRequest, classifyQuery, classifyResponse } from './classify.ts';
 import { compareQuery, runsQuery } from './dashboard.ts';
 import {
   createDatasetRequest,
@@ -321,10 +321,14 @@ export const ROUTES: readonly RouteDoc[] = [
     service: 'edge',
     method: 'post',
     path: '/v1/models/:alias/classify-image',
-    summary: 'Classify an image (features from the edge cache or the gpu service)',
+    summary:
+      'Classify an image, or a multipart batch of images (features from the edge cache or the gpu service)',
     tag: 'classify',
     auth: 'apiKey',
-    body: { mediaTypes: imageTypes, description: 'the image bytes' },
+    body: {
+      mediaTypes: [...imageTypes, 'multipart/form-data'],
+      description: `the image bytes, or up to ${CLASSIFY_LIMITS.maxImages} image file parts`,
+    },
     response: classifyResponse,
   },
   {

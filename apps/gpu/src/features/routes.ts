@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { decodeImage, type FeatureExtractor, isBackboneError } from '@edgehead/backbones';
 import {
   FEATURE_HEADERS,
@@ -5,7 +6,7 @@ import {
   type FeaturesJsonResponse,
   featuresQuery,
 } from '@edgehead/contracts';
-import { ensureFeatureSet, getFeatureSet, NotFoundError } from '@edgehead/db';
+import { ensureFeatureSet, getFeatureSet, NotFoundError, storedFeaturesByContent } from '@edgehead/db';
 import { type Context, Hono } from 'hono';
 import type { AppDeps } from '../deps.ts';
 import { ApiError } from '../http/errors.ts';
@@ -60,36 +61,48 @@ async function extractorFor(
   }
 }
 
-/** Frozen-backbone features on demand (the edge's image path): binary float32 or JSON, per the contract. */
+/** The decoded pixels of one request image, or the HTTP error that names it. */
+async function decodeRequestImage(deps: AppDeps, extractor: FeatureExtractor, image: Uint8Array, i: number) {
+  try {
+    return (await decodeImage(image, extractor.info.inputSize, { maxPixels: deps.env.limits.maxPixels }))
+      .pixels;
+  } catch (err) {
+    if (!isBackboneError(err)) throw err;
+    const [status, code] =
+      err.code === 'not_an_image'
+        ? ([415, 'unsupported_media_type'] as const)
+        : err.code === 'image_too_large'
+          ? ([413, 'payload_too_large'] as const)
+          : ([400, 'bad_request'] as const);
+    throw new ApiError(status, code, `image ${i}: ${err.message}`, { index: i, reason: err.code });
+  }
+}
+
+/**
+ * Frozen-backbone features on demand (the edge's image path): binary float32 or JSON, per the contract.
+ * An image whose bytes some dataset already holds with a vector of this feature set gets that stored vector
+ * (the same bytes and feature set give the same vector); only the others run through the backbone.
+ */
 export async function computeFeatures(
   deps: AppDeps,
   input: { backbone?: string | undefined; featureSet?: string | undefined; images: Uint8Array[] },
 ) {
   const { extractor, featureSet } = await extractorFor(deps, input);
+  const hashes = input.images.map((image) => createHash('sha256').update(image).digest('hex'));
+  const stored = await storedFeaturesByContent(deps.db, featureSet.id, hashes);
+  const missing = input.images.flatMap((image, i) => (stored.has(hashes[i] as string) ? [] : [{ image, i }]));
   const pixels: Uint8Array[] = [];
-  for (const [i, image] of input.images.entries()) {
-    try {
-      pixels.push(
-        (await decodeImage(image, extractor.info.inputSize, { maxPixels: deps.env.limits.maxPixels })).pixels,
-      );
-    } catch (err) {
-      if (!isBackboneError(err)) throw err;
-      const [status, code] =
-        err.code === 'not_an_image'
-          ? ([415, 'unsupported_media_type'] as const)
-          : err.code === 'image_too_large'
-            ? ([413, 'payload_too_large'] as const)
-            : ([400, 'bad_request'] as const);
-      throw new ApiError(status, code, `image ${i}: ${err.message}`, { index: i, reason: err.code });
-    }
-  }
-  const vectors = await extractor.extract(pixels);
+  for (const { image, i } of missing) pixels.push(await decodeRequestImage(deps, extractor, image, i));
+  const computed = pixels.length > 0 ? await extractor.extract(pixels) : [];
+  const vectors = hashes.map((h) => stored.get(h) as Float32Array);
+  for (const [k, { i }] of missing.entries()) vectors[i] = computed[k] as Float32Array;
   const info = extractor.info;
   return {
     backbone: info.name,
     featureSet: featureSet.id,
     shape: [vectors.length, ...info.featureShape],
     vectors,
+    stored: input.images.length - missing.length,
   };
 }
 
@@ -118,6 +131,7 @@ export function featureRoutes(deps: AppDeps): Hono {
           shape: out.shape,
           dtype: 'float32',
           features: out.vectors.map((v) => Array.from(v)),
+          stored: out.stored,
         };
         return c.json(body);
       }
@@ -134,6 +148,7 @@ export function featureRoutes(deps: AppDeps): Hono {
         [FEATURE_HEADERS.dtype]: 'float32',
         [FEATURE_HEADERS.backbone]: out.backbone,
         [FEATURE_HEADERS.featureSet]: out.featureSet,
+        [FEATURE_HEADERS.stored]: String(out.stored),
       });
     },
   );
