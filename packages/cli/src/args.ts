@@ -75,7 +75,7 @@ export function defineCommand<F extends Flags>(spec: CommandSpec<F>): CommandSpe
 export const intFlag = (min = 1, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
 /** A string flag holding a port number. */
-export const portFlag = z.coerce.number().int().min(1).max(65535);
+export const portFlag = intFlag(1, 65535);
 
 /** A string flag holding a number that must then pass `schema` (e.g. a range from the contracts). */
 export const numberFlag = <S extends z.ZodType<number, number>>(schema: S) =>
@@ -83,6 +83,8 @@ export const numberFlag = <S extends z.ZodType<number, number>>(schema: S) =>
 
 /** The --help heading of the options every command shares. */
 export const COMMON_GROUP = 'Common options:';
+
+const HELP = 'show this help';
 
 /** A one-line summary as the sentence under a usage line. */
 const sentence = (summary: string) => `${summary.charAt(0).toUpperCase()}${summary.slice(1)}.`;
@@ -158,13 +160,13 @@ function addCommand(
 ): void {
   const command = parent.command(spec.name).summary(spec.summary);
   if ('commands' in spec) {
-    command.description(sentence(spec.summary));
+    command.description(sentence(spec.summary)).helpOption('-h, --help', HELP);
     for (const sub of spec.commands) addCommand(command, sub, env, ran);
     return;
   }
   command.description(spec.description ?? sentence(spec.summary));
   for (const [name, description] of spec.arguments ?? []) command.argument(name, description);
-  command.addHelpOption(new Option('-h, --help', 'show this help').helpGroup(COMMON_GROUP));
+  command.addHelpOption(new Option('-h, --help', HELP).helpGroup(COMMON_GROUP));
   // the command's own options first, then the shared groups
   const entries = Object.entries(spec.options).sort(([, a], [, b]) => Number(!!a.group) - Number(!!b.group));
   for (const [key, f] of entries) {
@@ -194,7 +196,9 @@ function buildProgram(
     .description(description)
     .exitOverride()
     .configureOutput({ outputError: () => undefined }) // the caller prints errors, in its format
-    .configureHelp({ optionDescription: describeOption, sortSubcommands: false });
+    .configureHelp({ optionDescription: describeOption, sortSubcommands: false })
+    .helpOption('-h, --help', HELP)
+    .helpCommand('help [command]', 'show the help of a command');
   for (const spec of commands) addCommand(program, spec, env, ran);
   return program;
 }

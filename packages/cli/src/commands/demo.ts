@@ -37,7 +37,12 @@ const demoOptions = {
     fallback: "the preset's",
   }),
   alias: flag('--alias <alias>', 'the alias to publish under', modelAlias, { default: 'demo' }),
-  concurrency: flag('--concurrency <n>', 'classify-image requests in flight', intFlag(1, 64), { default: 4 }),
+  concurrency: flag(
+    '--concurrency <n>',
+    'classify-image requests in flight (each a batch of up to 32 images)',
+    intFlag(1, 64),
+    { default: 4 },
+  ),
   // the edge's per-key limit: KEY_LIMITER in apps/edge/wrangler.jsonc
   rateLimit: flag('--rate-limit <n>', 'requests per minute the API key may send', intFlag(1), {
     default: 600,
@@ -54,8 +59,9 @@ export const demo = defineCommand({
   description:
     'Against a running system (`edgehead up`): creates the dataset from <data> (split/class/file), uploads ' +
     'it, extracts the features, trains the preset, evaluates, publishes the head to the edge as --alias, ' +
-    'classifies every test image through the edge twice (by its precomputed features, in batches, and by ' +
-    "the image itself, --concurrency requests at a time) within the API key's --rate-limit, and prints the " +
+    'classifies every test image through the edge twice (by its precomputed features, in batches of up to ' +
+    '256 vectors, and by the images themselves, in multipart batches of 32, --concurrency requests at a ' +
+    "time) within the API key's --rate-limit, and prints the " +
     'accuracy of both paths, the edge latency percentiles and the time of each stage.',
   options: demoOptions,
   examples: [
