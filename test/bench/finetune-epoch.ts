@@ -25,7 +25,8 @@ import {
 import { headConfigRequest } from '@edgehead/contracts';
 import { buildHeadModel, fineTune, initTrainingBackend, type TrainingBackend } from '@edgehead/training';
 import type * as tf from '@tensorflow/tfjs';
-import { BenchReport, benchEnv, envNumber, ROOT, sized } from './lib/harness.ts';
+import { benchEnv } from './lib/env.ts';
+import { BenchReport, envNumber, ROOT, sized } from './lib/harness.ts';
 
 const shared = benchEnv.EDGEHEAD_SHARED_DIR ?? path.resolve(ROOT, '../shared');
 const IMAGES = envNumber('BENCH_IMAGES', 40, 4);

@@ -26,7 +26,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { decodeImage, loadBackbone, pilNearestIndices } from '@edgehead/backbones';
 import sharp from 'sharp';
-import { BenchReport, benchEnv, envNumber, ROOT } from './lib/harness.ts';
+import { benchEnv } from './lib/env.ts';
+import { BenchReport, envNumber, ROOT } from './lib/harness.ts';
 
 const shared = benchEnv.EDGEHEAD_SHARED_DIR ?? path.resolve(ROOT, '../shared');
 const photosDir = path.join(shared, 'datasets/cats_and_dogs_small');

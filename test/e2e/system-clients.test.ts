@@ -10,6 +10,7 @@ import type { ExtractionProgress, RunDetailResponse, RunList } from '@edgehead/c
 import { EMBEDDED_POSTGRES_MAJOR, tablesInDependencyOrder } from '@edgehead/db/node';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inheritedEnv } from './env.ts';
 import { writeDataset, writeTinyBackbone } from './fixtures.ts';
 import { cliJson, eventually, type Running, startUp } from './system.ts';
 
@@ -66,7 +67,7 @@ describe('standard PostgreSQL clients against a running system', () => {
     await writeDataset(path.join(work, 'first'));
     await writeDataset(path.join(work, 'second'), { train: 120, validation: 15, test: 15 });
     env = {
-      ...process.env,
+      ...inheritedEnv(),
       DATABASE_URL: '',
       EDGEHEAD_HOME: path.join(work, 'home'),
       EDGEHEAD_BACKBONES: JSON.stringify([
@@ -87,7 +88,7 @@ describe('standard PostgreSQL clients against a running system', () => {
     config = JSON.parse(await readFile(path.join(work, 'home', 'config.json'), 'utf8'));
     const url = new URL(config.databaseUrl);
     pgEnv = {
-      ...process.env,
+      ...inheritedEnv(),
       PGHOST: url.hostname,
       PGPORT: url.port,
       PGUSER: decodeURIComponent(url.username),

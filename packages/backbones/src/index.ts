@@ -47,6 +47,7 @@ export {
   BUILTIN_BACKBONES,
   type BuiltinBackboneName,
   backboneConfig,
+  backboneEnvKey,
   backboneFormat,
   backboneInputSize,
   backboneName,
