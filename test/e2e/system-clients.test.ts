@@ -36,7 +36,10 @@ describe('standard PostgreSQL clients against a running system', () => {
     return `${stdout}${stderr}`;
   };
 
-  /** Every project table's row count and an md5 of its rows (features: only those of `dataset`). */
+  /**
+   * Every project table's row count and an md5 of its rows; features and extractions only those of `dataset`
+   * (the test extracts another dataset meanwhile).
+   */
   const fingerprint = async (dataset: string) => {
     const out: Record<string, string> = {};
     for (const table of tablesInDependencyOrder()) {
@@ -44,8 +47,11 @@ describe('standard PostgreSQL clients against a running system', () => {
         table === 'features'
           ? sql`select count(*)::int as n, md5(coalesce(string_agg(f::text, ',' order by f::text), '')) as h
                 from features f join images i on i.id = f.image_id where i.dataset_id = ${dataset}`
-          : sql`select count(*)::int as n, md5(coalesce(string_agg(t::text, ',' order by t::text), '')) as h
-                from ${sql(table)} t`;
+          : table === 'extractions'
+            ? sql`select count(*)::int as n, md5(coalesce(string_agg(e::text, ',' order by e::text), '')) as h
+                  from extractions e where e.dataset_id = ${dataset}`
+            : sql`select count(*)::int as n, md5(coalesce(string_agg(t::text, ',' order by t::text), '')) as h
+                  from ${sql(table)} t`;
       const [row] = await rows;
       out[table] = `${row?.n} ${row?.h}`;
     }
