@@ -1,4 +1,5 @@
 import {
+  ApiError,
   FEATURE_HEADERS,
   type FeatureSource,
   featureCacheKey,
@@ -6,8 +7,9 @@ import {
   type HeadManifest,
   parseShapeHeader,
 } from '@edgehead/contracts';
+import type { GpuApi } from '@edgehead/contracts/api';
 import { decodeFloat16, decodeFloat32, sha256Hex } from '@edgehead/head';
-import { ApiError } from './errors.ts';
+import { hc } from 'hono/client';
 
 /** What the image path needs: the cache bucket and how to reach the gpu service. */
 export interface ImageFeatureDeps {
@@ -32,24 +34,28 @@ async function fromGpu(
   image: Uint8Array,
   contentType: string,
 ): Promise<Float32Array> {
-  const url = new URL('/v1/features', deps.gpuUrl);
+  const gpu = hc<GpuApi>(deps.gpuUrl);
   // a v2 head names its feature set (exactly its weights); a v1 head only the backbone shorthand
-  if (manifest.format === 'edgehead-head/2') url.searchParams.set('featureSet', manifest.featureSet.id);
-  else url.searchParams.set('backbone', manifest.backbone);
-  let res: Response;
+  const query =
+    manifest.format === 'edgehead-head/2'
+      ? { featureSet: manifest.featureSet.id }
+      : { backbone: manifest.backbone };
+  let res: Awaited<ReturnType<typeof gpu.v1.features.$post>>;
   try {
-    res = await fetch(url, {
-      method: 'POST',
-      body: image,
-      headers: {
-        'content-type': contentType,
-        accept: 'application/octet-stream, application/json;q=0.5',
-        ...(deps.gpuToken ? { authorization: `Bearer ${deps.gpuToken}` } : {}),
+    res = await gpu.v1.features.$post(
+      { query },
+      {
+        headers: {
+          'content-type': contentType,
+          accept: 'application/octet-stream, application/json;q=0.5',
+          ...(deps.gpuToken ? { authorization: `Bearer ${deps.gpuToken}` } : {}),
+        },
+        init: { body: image },
       },
-    });
+    );
   } catch (cause) {
     // the gpu service's address is internal: it goes to the log, not to the caller
-    console.error('gpu service unreachable', url.origin, (cause as Error).message);
+    console.error('gpu service unreachable', new URL(deps.gpuUrl).origin, (cause as Error).message);
     throw new ApiError(503, 'unavailable', 'the gpu service is unreachable', undefined, { cause });
   }
   if (!res.ok) {

@@ -1,12 +1,11 @@
-import { createDatasetRequest, type DatasetDetail, datasetDetail, datasetSummary } from '@edgehead/contracts';
+import { createDatasetRequest, type DatasetDetail } from '@edgehead/contracts';
 import { z } from 'zod';
 import { commonSchema, parseCommand } from '../args.ts';
 import { createContext } from '../context.ts';
 import { CliError } from '../errors.ts';
+import { type GpuClient, ok } from '../http.ts';
 import { emit, table } from '../output.ts';
 import { EXTRACTION_COLUMNS, extractionRow } from './extractions.ts';
-
-const listAnswer = z.object({ datasets: z.array(datasetSummary) });
 
 /** `edgehead datasets create <name> --classes a,b | list | show <id> | rm <id>`. */
 export async function datasets(argv: readonly string[]): Promise<number> {
@@ -28,7 +27,7 @@ export async function datasets(argv: readonly string[]): Promise<number> {
         ...(options.task ? { task: options.task } : {}),
       });
       const ctx = await createContext(options);
-      const created = await ctx.gpu.call('POST', '/v1/datasets', { json: body }, datasetSummary);
+      const created = await ok(ctx.gpu.v1.datasets.$post({ json: body }));
       emit(
         ctx.json,
         created,
@@ -39,7 +38,7 @@ export async function datasets(argv: readonly string[]): Promise<number> {
     case 'list': {
       const { options } = parseCommand(rest, {}, commonSchema, { max: 0 });
       const ctx = await createContext(options);
-      const answer = await ctx.gpu.call('GET', '/v1/datasets', {}, listAnswer);
+      const answer = await ok(ctx.gpu.v1.datasets.$get());
       emit(ctx.json, answer, () =>
         answer.datasets.length === 0
           ? 'no datasets yet: `edgehead datasets create <name> --classes a,b`'
@@ -64,7 +63,7 @@ export async function datasets(argv: readonly string[]): Promise<number> {
       });
       const ctx = await createContext(options);
       const id = await resolveDatasetId(ctx.gpu, positionals[0] as string);
-      const detail = await ctx.gpu.call('GET', `/v1/datasets/${id}`, {}, datasetDetail);
+      const detail = await ok(ctx.gpu.v1.datasets[':id'].$get({ param: { id } }));
       emit(ctx.json, detail, () => describeDataset(detail));
       return 0;
     }
@@ -76,7 +75,7 @@ export async function datasets(argv: readonly string[]): Promise<number> {
       });
       const ctx = await createContext(options);
       const id = await resolveDatasetId(ctx.gpu, positionals[0] as string);
-      await ctx.gpu.raw('DELETE', `/v1/datasets/${id}`);
+      await ctx.gpu.v1.datasets[':id'].$delete({ param: { id } });
       emit(ctx.json, { id, deleted: true }, () => `deleted dataset ${id}`);
       return 0;
     }
@@ -86,11 +85,8 @@ export async function datasets(argv: readonly string[]): Promise<number> {
 }
 
 /** A dataset given by id or by name, as its id. */
-export async function resolveDatasetId(
-  gpu: import('../http.ts').ApiClient,
-  idOrName: string,
-): Promise<string> {
-  const { datasets: all } = await gpu.call('GET', '/v1/datasets', {}, listAnswer);
+export async function resolveDatasetId(gpu: GpuClient, idOrName: string): Promise<string> {
+  const { datasets: all } = await ok(gpu.v1.datasets.$get());
   const match = all.find((d) => d.id === idOrName) ?? all.find((d) => d.name === idOrName);
   if (!match) {
     throw new CliError(

@@ -1,19 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  activeResponse,
-  type ClassifyResponse,
-  classifyResponse,
-  createKeyResponse,
-  headFeatureSetLabel,
-  modelAlias,
-  modelList,
-  versionList,
-} from '@edgehead/contracts';
+import { type ClassifyResponse, headFeatureSetLabel, modelAlias } from '@edgehead/contracts';
 import { z } from 'zod';
 import { commonSchema, parseCommand } from '../args.ts';
 import { type Context, createContext, requireToken } from '../context.ts';
 import { CliError } from '../errors.ts';
+import { ok } from '../http.ts';
 import { emit, formatNumber, table } from '../output.ts';
 
 const aliasFlag = modelAlias;
@@ -27,11 +19,11 @@ export async function activate(argv: readonly string[]): Promise<number> {
   });
   const ctx = await adminContext(options);
   const alias = aliasFlag.parse(positionals[0]);
-  const answer = await ctx.admin.call(
-    'POST',
-    `/admin/models/${alias}/activate`,
-    { json: { version: positionals[1] } },
-    activeResponse,
+  const answer = await ok(
+    ctx.admin.admin.models[':alias'].activate.$post({
+      param: { alias },
+      json: { version: positionals[1] as string },
+    }),
   );
   emit(ctx.json, answer, () => `${answer.alias}: active ${answer.active} (was ${answer.previous ?? 'none'})`);
   return 0;
@@ -46,7 +38,7 @@ export async function rollback(argv: readonly string[]): Promise<number> {
   });
   const ctx = await adminContext(options);
   const alias = aliasFlag.parse(positionals[0]);
-  const answer = await ctx.admin.call('POST', `/admin/models/${alias}/rollback`, {}, activeResponse);
+  const answer = await ok(ctx.admin.admin.models[':alias'].rollback.$post({ param: { alias } }));
   emit(
     ctx.json,
     answer,
@@ -64,7 +56,7 @@ export async function models(argv: readonly string[]): Promise<number> {
   const ctx = await adminContext(options);
   if (positionals[0]) {
     const alias = aliasFlag.parse(positionals[0]);
-    const answer = await ctx.admin.call('GET', `/admin/models/${alias}/versions`, {}, versionList);
+    const answer = await ok(ctx.admin.admin.models[':alias'].versions.$get({ param: { alias } }));
     emit(ctx.json, answer, () =>
       [
         `${answer.alias}: active ${answer.active ?? 'none'}`,
@@ -83,7 +75,7 @@ export async function models(argv: readonly string[]): Promise<number> {
     );
     return 0;
   }
-  const answer = await ctx.admin.call('GET', '/admin/models', {}, modelList);
+  const answer = await ok(ctx.admin.admin.models.$get());
   emit(ctx.json, answer, () =>
     answer.models.length ? table(answer.models, ['alias', 'active', 'versions']) : 'no models published yet',
   );
@@ -101,12 +93,7 @@ export async function keys(argv: readonly string[]): Promise<number> {
     { max: 0 },
   );
   const ctx = await adminContext(options);
-  const answer = await ctx.admin.call(
-    'POST',
-    '/admin/keys',
-    { json: options.name ? { name: options.name } : {} },
-    createKeyResponse,
-  );
+  const answer = await ok(ctx.admin.admin.keys.$post({ json: options.name ? { name: options.name } : {} }));
   emit(
     ctx.json,
     answer,
@@ -128,7 +115,7 @@ const IMAGE_TYPES: Record<string, string> = {
 export function classifyTarget(
   file: string,
   dtype: 'float32' | 'float16',
-): { route: 'classify' | 'classify-image'; contentType: string; query: Record<string, string> } {
+): { route: 'classify' | 'classify-image'; contentType: string; query: { dtype?: 'float32' | 'float16' } } {
   const type = IMAGE_TYPES[path.extname(file).toLowerCase()];
   if (type) return { route: 'classify-image', contentType: type, query: {} };
   return { route: 'classify', contentType: 'application/octet-stream', query: { dtype } };
@@ -144,11 +131,12 @@ export async function classifyFile(
   const target = classifyTarget(file, dtype);
   const body = await readFile(file);
   const started = performance.now();
-  const answer = await ctx.edge.call(
-    'POST',
-    `/v1/models/${alias}/${target.route}`,
-    { body, headers: { 'content-type': target.contentType }, query: target.query },
-    classifyResponse,
+  const model = ctx.edge.v1.models[':alias'];
+  const options = { headers: { 'content-type': target.contentType }, init: { body } };
+  const answer = await ok(
+    target.route === 'classify'
+      ? model.classify.$post({ param: { alias }, query: target.query }, options)
+      : model['classify-image'].$post({ param: { alias } }, options),
   );
   return { answer, ms: performance.now() - started };
 }

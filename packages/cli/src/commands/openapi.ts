@@ -1,4 +1,4 @@
-import { openApiDocument } from '@edgehead/contracts';
+import { openApiDocument } from '@edgehead/contracts/api';
 import { z } from 'zod';
 import { commonSchema, parseCommand } from '../args.ts';
 import { CliError } from '../errors.ts';
