@@ -46,7 +46,12 @@ export interface PublishResult {
   deployment: Deployment;
 }
 
-/** The typed client of the edge's admin API; 503 when publishing is not configured. */
+/**
+ * The typed client of the edge's admin API (503 when publishing is not configured) and how its answers are
+ * read: the 2xx answer to a call, checked against `schema`. The edge's refusals of the request itself (a
+ * conflict, a bad artifact) pass on with their status; its auth or server failures, and an edge that cannot
+ * be reached, are this service's configuration problem (502/503).
+ */
 function edgeClient(edge: EdgeAdmin | null | undefined) {
   if (!edge) {
     throw new ApiError(
@@ -55,65 +60,56 @@ function edgeClient(edge: EdgeAdmin | null | undefined) {
       'publishing is off: set EDGEHEAD_EDGE_URL and EDGEHEAD_EDGE_ADMIN_TOKEN',
     );
   }
-  return {
-    origin: new URL(edge.url).origin,
-    admin: hc<EdgeApi>(edge.url, {
-      headers: { authorization: `Bearer ${edge.token}` },
-      ...(edge.fetch ? { fetch: edge.fetch } : {}),
-    }).admin,
+  const { admin } = hc<EdgeApi>(edge.url, {
+    headers: { authorization: `Bearer ${edge.token}` },
+    ...(edge.fetch ? { fetch: edge.fetch } : {}),
+  });
+  const send = async <T extends z.ZodType>(
+    call: Promise<{ ok: boolean; status: number; url: string; text(): Promise<string> }>,
+    schema: T,
+  ): Promise<z.output<T>> => {
+    let res: Awaited<typeof call>;
+    try {
+      res = await call;
+    } catch (cause) {
+      throw new ApiError(
+        503,
+        'unavailable',
+        `edge admin API at ${new URL(edge.url).origin} unreachable: ${(cause as Error).message}`,
+        undefined,
+        { cause },
+      );
+    }
+    const what = `edge ${new URL(res.url).pathname}`;
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    if (res.ok) {
+      const parsed = schema.safeParse(json);
+      if (parsed.success) return parsed.data;
+      throw new ApiError(
+        502,
+        'unavailable',
+        `${what} answered an unexpected body: ${parsed.error.issues[0]?.message}`,
+      );
+    }
+    const err = errorBody.safeParse(json);
+    const message = err.success ? err.data.error.message : text.slice(0, 200);
+    const status = (
+      res.status === 401 || res.status === 403 || res.status >= 500 ? 502 : res.status
+    ) as ContentfulStatusCode;
+    throw new ApiError(
+      status,
+      err.success && status < 500 ? err.data.error.code : 'unavailable',
+      `${what} answered ${res.status}: ${message}`,
+      { edgeStatus: res.status, edgeError: err.success ? err.data.error : undefined },
+    );
   };
-}
-
-/**
- * The edge's 2xx answer to `call`, checked against `schema`. Its refusals of the request itself (a conflict,
- * a bad artifact) pass on with their status; its auth or server failures, and an edge that cannot be
- * reached, are this service's configuration problem (502/503).
- */
-async function fromEdge<T extends z.ZodType>(
-  what: string,
-  origin: string,
-  call: Promise<{ ok: boolean; status: number; text(): Promise<string> }>,
-  schema: T,
-): Promise<z.output<T>> {
-  let res: Awaited<typeof call>;
-  try {
-    res = await call;
-  } catch (cause) {
-    throw new ApiError(
-      503,
-      'unavailable',
-      `edge admin API at ${origin} unreachable: ${(cause as Error).message}`,
-      undefined,
-      { cause },
-    );
-  }
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  if (res.ok) {
-    const parsed = schema.safeParse(json);
-    if (parsed.success) return parsed.data;
-    throw new ApiError(
-      502,
-      'unavailable',
-      `edge ${what} answered an unexpected body: ${parsed.error.issues[0]?.message}`,
-    );
-  }
-  const err = errorBody.safeParse(json);
-  const message = err.success ? err.data.error.message : text.slice(0, 200);
-  const status = (
-    res.status === 401 || res.status === 403 || res.status >= 500 ? 502 : res.status
-  ) as ContentfulStatusCode;
-  throw new ApiError(
-    status,
-    err.success && status < 500 ? err.data.error.code : 'unavailable',
-    `edge ${what} answered ${res.status}: ${message}`,
-    { edgeStatus: res.status, edgeError: err.success ? err.data.error : undefined },
-  );
+  return { admin, send };
 }
 
 /**
@@ -126,7 +122,7 @@ export async function publishModel(
   edge: EdgeAdmin | null | undefined,
   input: PublishInput,
 ): Promise<PublishResult> {
-  const { origin, admin } = edgeClient(edge);
+  const { admin, send } = edgeClient(edge);
   const model = await getModel(db, input.modelId);
   const files = await getModelFiles(db, model.id);
   const form = new FormData();
@@ -142,9 +138,7 @@ export async function publishModel(
     );
   }
   const version = input.version ?? `v${model.version}`;
-  const published = await fromEdge(
-    `PUT /admin/models/${input.alias}/versions/${version}`,
-    origin,
+  const published = await send(
     admin.models[':alias'].versions[':version'].$put(
       { param: { alias: input.alias, version }, query: input.activate ? { activate: 'true' } : {} },
       { init: { body: form } },
@@ -168,15 +162,9 @@ export async function activateAtEdge(
   alias: string,
   version: string,
 ): Promise<ActiveResponse> {
-  const { origin, admin } = edgeClient(edge);
-  const res = await fromEdge(
-    `POST /admin/models/${alias}/activate`,
-    origin,
-    admin.models[':alias'].activate.$post({ param: { alias }, json: { version } }),
-    activeResponse,
-  );
-  await mirrorActive(db, res, 'activate');
-  return res;
+  const { admin, send } = edgeClient(edge);
+  const call = admin.models[':alias'].activate.$post({ param: { alias }, json: { version } });
+  return mirrorActive(db, await send(call, activeResponse), 'activate');
 }
 
 /** Rolls `alias` back at the edge to the previously active version and mirrors it in Postgres. */
@@ -185,21 +173,17 @@ export async function rollbackAtEdge(
   edge: EdgeAdmin | null | undefined,
   alias: string,
 ): Promise<ActiveResponse> {
-  const { origin, admin } = edgeClient(edge);
-  const res = await fromEdge(
-    `POST /admin/models/${alias}/rollback`,
-    origin,
-    admin.models[':alias'].rollback.$post({ param: { alias } }),
-    activeResponse,
-  );
-  await mirrorActive(db, res, 'rollback');
-  return res;
+  const { admin, send } = edgeClient(edge);
+  const call = admin.models[':alias'].rollback.$post({ param: { alias } });
+  return mirrorActive(db, await send(call, activeResponse), 'rollback');
 }
 
-async function mirrorActive(db: Db, res: ActiveResponse, by: string): Promise<void> {
+/** Records the edge's switch in Postgres and hands it back. */
+async function mirrorActive(db: Db, res: ActiveResponse, by: string): Promise<ActiveResponse> {
   try {
     await activateDeployment(db, res.alias, res.active, by);
   } catch {
     // a version published by another tool has no deployment row here; the edge stays the source of truth
   }
+  return res;
 }

@@ -1,5 +1,5 @@
 // The building blocks of the route definitions: bodies, answers, errors and credentials.
-import type { RouteConfig } from '@hono/zod-openapi';
+import { createRoute, type RouteConfig } from '@hono/zod-openapi';
 import type { SchemaObject } from 'openapi3-ts/oas31';
 import { z } from 'zod';
 import { errorBody } from '../errors.ts';
@@ -59,8 +59,22 @@ const errorResponse = jsonResponse(
 /** The error answers of every route. */
 export const errorResponses = { '4XX': errorResponse, '5XX': errorResponse };
 
-/** The OpenAPI document itself (`GET /openapi.json`). */
-export const openApiObject = z.record(z.string(), z.unknown());
+/**
+ * A route definition (`createRoute`) with the error answers every route has.
+ * @example route({ method: 'get', path: '/v1/runs/{id}', request: { params }, responses: { 200: ok } })
+ */
+export function route<P extends string, R extends Omit<RouteConfig, 'path'> & { path: P }>(config: R) {
+  return createRoute({ ...config, responses: { ...config.responses, ...errorResponses } });
+}
+
+/** `GET /openapi.json` of both services: the document generated from their routes. */
+export const openApiRoute = route({
+  method: 'get',
+  path: '/openapi.json',
+  summary: 'This OpenAPI 3.1 document',
+  tags: ['health'],
+  responses: { 200: jsonResponse('the document', z.record(z.string(), z.unknown())) },
+});
 
 /** The image types the services decode. */
 export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'] as const;

@@ -1,6 +1,5 @@
 // The edge worker's routes: what each takes and answers. The worker implements exactly these
 // (`app.openapi(edgeRoutes.x, handler)`), its OpenAPI document and the clients' types come from them.
-import { createRoute } from '@hono/zod-openapi';
 import { classifyJsonRequest, classifyQuery, classifyResponse } from '../classify.ts';
 import { compareQuery, comparison, modelOverview, runFacets } from '../dashboard.ts';
 import { datasetList } from '../datasets.ts';
@@ -33,14 +32,14 @@ import {
   AUTH,
   bytes,
   decodedJson,
-  errorResponses,
   IMAGE_TYPES,
   jsonBody,
   jsonResponse,
   multipartBody,
   namedRoutes,
-  openApiObject,
+  openApiRoute,
   rawBody,
+  route,
 } from './content.ts';
 
 const classified = jsonResponse('one prediction per vector, in order', classifyResponse);
@@ -49,21 +48,15 @@ const dashboard = AUTH.sessionOrAdmin;
 
 /** Every route of the edge worker, by name (the dashboard's static assets aside). */
 export const edgeRoutes = namedRoutes({
-  health: createRoute({
+  health: route({
     method: 'get',
     path: '/health',
     summary: 'Liveness',
     tags: ['health'],
-    responses: { 200: jsonResponse('the worker runs', edgeHealth), ...errorResponses },
+    responses: { 200: jsonResponse('the worker runs', edgeHealth) },
   }),
-  openApi: createRoute({
-    method: 'get',
-    path: '/openapi.json',
-    summary: 'This OpenAPI 3.1 document',
-    tags: ['health'],
-    responses: { 200: jsonResponse('the document', openApiObject), ...errorResponses },
-  }),
-  classify: createRoute({
+  openApi: openApiRoute,
+  classify: route({
     method: 'post',
     path: '/v1/models/{alias}/classify',
     summary: 'Classify precomputed features (JSON, or binary float32/float16 with ?dtype or x-feature-dtype)',
@@ -80,18 +73,18 @@ export const edgeRoutes = namedRoutes({
         },
       },
     },
-    responses: { 200: classified, ...errorResponses },
+    responses: { 200: classified },
   }),
-  classifyImage: createRoute({
+  classifyImage: route({
     method: 'post',
     path: '/v1/models/{alias}/classify-image',
     summary: 'Classify an image (features from the edge cache or the gpu service)',
     tags: ['classify'],
     security: AUTH.apiKey,
     request: { params: aliasParams, body: rawBody(IMAGE_TYPES, 'the image bytes') },
-    responses: { 200: classified, ...errorResponses },
+    responses: { 200: classified },
   }),
-  publishVersion: createRoute({
+  publishVersion: route({
     method: 'put',
     path: '/admin/models/{alias}/versions/{version}',
     summary: 'Publish a head artifact (multipart: manifest.json, model.json, weights.bin)',
@@ -109,78 +102,78 @@ export const edgeRoutes = namedRoutes({
         ),
       ),
     },
-    responses: { 201: jsonResponse('the stored version', publishResponse), ...errorResponses },
+    responses: { 201: jsonResponse('the stored version', publishResponse) },
   }),
-  listModels: createRoute({
+  listModels: route({
     method: 'get',
     path: '/admin/models',
     summary: 'Published aliases',
     tags: ['registry'],
     security: AUTH.adminOrSession,
-    responses: { 200: jsonResponse('every alias', modelList), ...errorResponses },
+    responses: { 200: jsonResponse('every alias', modelList) },
   }),
-  listVersions: createRoute({
+  listVersions: route({
     method: 'get',
     path: '/admin/models/{alias}/versions',
     summary: 'Versions and activation history of an alias',
     tags: ['registry'],
     security: AUTH.adminOrSession,
     request: { params: aliasParams },
-    responses: { 200: jsonResponse('the versions', versionList), ...errorResponses },
+    responses: { 200: jsonResponse('the versions', versionList) },
   }),
-  activate: createRoute({
+  activate: route({
     method: 'post',
     path: '/admin/models/{alias}/activate',
     summary: 'Activate a version',
     tags: ['registry'],
     security: AUTH.adminOrSession,
     request: { params: aliasParams, body: jsonBody(activateRequest) },
-    responses: { 200: active, ...errorResponses },
+    responses: { 200: active },
   }),
-  rollback: createRoute({
+  rollback: route({
     method: 'post',
     path: '/admin/models/{alias}/rollback',
     summary: 'Re-activate the previous version',
     tags: ['registry'],
     security: AUTH.adminOrSession,
     request: { params: aliasParams },
-    responses: { 200: active, ...errorResponses },
+    responses: { 200: active },
   }),
-  createKey: createRoute({
+  createKey: route({
     method: 'post',
     path: '/admin/keys',
     summary: 'Create an API key (shown once)',
     tags: ['keys'],
     security: AUTH.adminToken,
     request: { body: jsonBody(createKeyRequest) },
-    responses: { 201: jsonResponse('the key', createKeyResponse), ...errorResponses },
+    responses: { 201: jsonResponse('the key', createKeyResponse) },
   }),
-  deleteKey: createRoute({
+  deleteKey: route({
     method: 'delete',
     path: '/admin/keys/{id}',
     summary: 'Delete an API key',
     tags: ['keys'],
     security: AUTH.adminToken,
     request: { params: keyParams },
-    responses: { 200: jsonResponse('the key is gone', deletedKeyResponse), ...errorResponses },
+    responses: { 200: jsonResponse('the key is gone', deletedKeyResponse) },
   }),
-  createSignInLink: createRoute({
+  createSignInLink: route({
     method: 'post',
     path: '/admin/sign-in-links',
     summary: 'A one-time dashboard sign-in URL (valid 10 minutes)',
     tags: ['dashboard'],
     security: AUTH.adminToken,
-    responses: { 201: jsonResponse('the link', signInLinkResponse), ...errorResponses },
+    responses: { 201: jsonResponse('the link', signInLinkResponse) },
   }),
-  signIn: createRoute({
+  signIn: route({
     method: 'post',
     path: '/auth/login',
     summary: 'Sign in to the dashboard with the admin token (sets the session cookie)',
     tags: ['dashboard'],
     request: { body: jsonBody(signInRequest) },
-    responses: { 200: jsonResponse('the session', sessionResponse), ...errorResponses },
+    responses: { 200: jsonResponse('the session', sessionResponse) },
   }),
-  signInLink: createRoute({
+  signInLink: route({
     method: 'get',
     path: '/auth/link',
     summary: 'Spend a one-time sign-in link (?token=): sets the session cookie, opens the dashboard',
@@ -189,83 +182,82 @@ export const edgeRoutes = namedRoutes({
     responses: {
       200: { description: 'a page that opens the dashboard', content: { 'text/html': bytes('the page') } },
       303: { description: 'to /signin?error=link: the link is spent, expired or unknown' },
-      ...errorResponses,
     },
   }),
-  session: createRoute({
+  session: route({
     method: 'get',
     path: '/auth/session',
     summary: 'The signed-in user, how, until when, and the CSRF token for changes',
     tags: ['dashboard'],
     security: AUTH.session,
-    responses: { 200: jsonResponse('the session', sessionResponse), ...errorResponses },
+    responses: { 200: jsonResponse('the session', sessionResponse) },
   }),
-  signOut: createRoute({
+  signOut: route({
     method: 'post',
     path: '/auth/logout',
     summary: 'Sign out (clears the session cookie; needs x-csrf-token)',
     tags: ['dashboard'],
     security: AUTH.session,
-    responses: { 200: jsonResponse('signed out', signOutResponse), ...errorResponses },
+    responses: { 200: jsonResponse('signed out', signOutResponse) },
   }),
-  runs: createRoute({
+  runs: route({
     method: 'get',
     path: '/api/runs',
     summary: 'Dashboard: runs (filters, sort and pages)',
     tags: ['dashboard'],
     security: dashboard,
     request: { query: runsQuery },
-    responses: { 200: jsonResponse('one page of runs', runList), ...errorResponses },
+    responses: { 200: jsonResponse('one page of runs', runList) },
   }),
-  run: createRoute({
+  run: route({
     method: 'get',
     path: '/api/runs/{id}',
     summary: 'Dashboard: one run with its epochs, evaluations and model',
     tags: ['dashboard'],
     security: dashboard,
     request: { params: idParams },
-    responses: { 200: jsonResponse('the run', runDetailResponse), ...errorResponses },
+    responses: { 200: jsonResponse('the run', runDetailResponse) },
   }),
-  compare: createRoute({
+  compare: route({
     method: 'get',
     path: '/api/compare',
     summary: 'Dashboard: compare runs',
     tags: ['dashboard'],
     security: dashboard,
     request: { query: compareQuery },
-    responses: { 200: jsonResponse('the runs in the order asked', comparison), ...errorResponses },
+    responses: { 200: jsonResponse('the runs in the order asked', comparison) },
   }),
-  facets: createRoute({
+  facets: route({
     method: 'get',
     path: '/api/facets',
     summary: 'Dashboard: what the runs table filters by, with run counts',
     tags: ['dashboard'],
     security: dashboard,
-    responses: { 200: jsonResponse('the filter choices', runFacets), ...errorResponses },
+    responses: { 200: jsonResponse('the filter choices', runFacets) },
   }),
-  datasets: createRoute({
+  datasets: route({
     method: 'get',
     path: '/api/datasets',
     summary: 'Dashboard: every dataset with its image counts',
     tags: ['dashboard'],
     security: dashboard,
-    responses: { 200: jsonResponse('the datasets', datasetList), ...errorResponses },
+    responses: { 200: jsonResponse('the datasets', datasetList) },
   }),
-  models: createRoute({
+  models: route({
     method: 'get',
     path: '/api/models',
     summary: 'Dashboard: versions per alias and every registered model',
     tags: ['dashboard'],
     security: dashboard,
-    responses: { 200: jsonResponse('aliases and models', modelOverview), ...errorResponses },
+    responses: { 200: jsonResponse('aliases and models', modelOverview) },
   }),
-  extractions: createRoute({
+  extractions: route({
     method: 'get',
     path: '/api/extractions',
     summary: 'Dashboard: every extraction with its progress',
     tags: ['dashboard'],
     security: dashboard,
-    responses: { 200: jsonResponse('the extractions', extractionList), ...errorResponses },
+    responses: { 200: jsonResponse('the extractions', extractionList) },
   }),
 });
 

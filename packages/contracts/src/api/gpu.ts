@@ -1,6 +1,5 @@
 // The gpu service's routes: what each takes and answers. The app implements exactly these
 // (`app.openapi(gpuRoutes.x, handler)`), its OpenAPI document and the clients' types come from them.
-import { createRoute } from '@hono/zod-openapi';
 import {
   createDatasetRequest,
   datasetDetail,
@@ -44,14 +43,14 @@ import {
 import {
   AUTH,
   bytes,
-  errorResponses,
   IMAGE_TYPES,
   jsonBody,
   jsonResponse,
   multipartBody,
   namedRoutes,
-  openApiObject,
+  openApiRoute,
   rawBody,
+  route,
 } from './content.ts';
 
 const upload = jsonResponse(
@@ -67,7 +66,7 @@ const gpu = AUTH.gpuToken;
 
 /** Every route of the gpu service, by name. */
 export const gpuRoutes = namedRoutes({
-  health: createRoute({
+  health: route({
     method: 'get',
     path: '/health',
     summary: 'Backend, database and queue health',
@@ -75,52 +74,45 @@ export const gpuRoutes = namedRoutes({
     responses: {
       200: jsonResponse('every dependency answers', gpuHealth),
       503: jsonResponse('the database, the queue or the backend is down', gpuHealth),
-      ...errorResponses,
     },
   }),
-  openApi: createRoute({
-    method: 'get',
-    path: '/openapi.json',
-    summary: 'This OpenAPI 3.1 document',
-    tags: ['health'],
-    responses: { 200: jsonResponse('the document', openApiObject), ...errorResponses },
-  }),
-  createDataset: createRoute({
+  openApi: openApiRoute,
+  createDataset: route({
     method: 'post',
     path: '/v1/datasets',
     summary: 'Create a dataset',
     tags: ['datasets'],
     security: gpu,
     request: { body: jsonBody(createDatasetRequest) },
-    responses: { 201: jsonResponse('the dataset', datasetSummary), ...errorResponses },
+    responses: { 201: jsonResponse('the dataset', datasetSummary) },
   }),
-  listDatasets: createRoute({
+  listDatasets: route({
     method: 'get',
     path: '/v1/datasets',
     summary: 'List datasets',
     tags: ['datasets'],
     security: gpu,
-    responses: { 200: jsonResponse('every dataset, newest first', datasetList), ...errorResponses },
+    responses: { 200: jsonResponse('every dataset, newest first', datasetList) },
   }),
-  getDataset: createRoute({
+  getDataset: route({
     method: 'get',
     path: '/v1/datasets/{id}',
     summary: 'A dataset (by id or name) with counts per split and label and its extractions',
     tags: ['datasets'],
     security: gpu,
     request: { params: datasetParams },
-    responses: { 200: jsonResponse('the dataset', datasetDetail), ...errorResponses },
+    responses: { 200: jsonResponse('the dataset', datasetDetail) },
   }),
-  deleteDataset: createRoute({
+  deleteDataset: route({
     method: 'delete',
     path: '/v1/datasets/{id}',
     summary: 'Delete a dataset with its images, features, runs and models',
     tags: ['datasets'],
     security: gpu,
     request: { params: datasetParams },
-    responses: { 200: jsonResponse('the deleted dataset', datasetSummary), ...errorResponses },
+    responses: { 200: jsonResponse('the deleted dataset', datasetSummary) },
   }),
-  uploadImages: createRoute({
+  uploadImages: route({
     method: 'post',
     path: '/v1/datasets/{id}/images',
     summary: 'Upload images (multipart; file names split/label/file, or split and label fields)',
@@ -133,9 +125,9 @@ export const gpuRoutes = namedRoutes({
         imageParts,
       ),
     },
-    responses: { 200: upload, ...errorResponses },
+    responses: { 200: upload },
   }),
-  uploadArchive: createRoute({
+  uploadArchive: route({
     method: 'post',
     path: '/v1/datasets/{id}/archive',
     summary: 'Upload a zip or tar(.gz) laid out split/label/file',
@@ -146,18 +138,18 @@ export const gpuRoutes = namedRoutes({
       query: uploadFields,
       body: rawBody(['application/zip', 'application/x-tar', 'application/gzip'], 'the archive bytes'),
     },
-    responses: { 200: upload, ...errorResponses },
+    responses: { 200: upload },
   }),
-  registerFolder: createRoute({
+  registerFolder: route({
     method: 'post',
     path: '/v1/datasets/{id}/folder',
     summary: 'Register a server folder under EDGEHEAD_IMPORT_ROOT',
     tags: ['datasets'],
     security: gpu,
     request: { params: datasetParams, body: jsonBody(registerFolderRequest) },
-    responses: { 200: upload, ...errorResponses },
+    responses: { 200: upload },
   }),
-  startExtraction: createRoute({
+  startExtraction: route({
     method: 'post',
     path: '/v1/datasets/{id}/extract',
     summary:
@@ -167,37 +159,36 @@ export const gpuRoutes = namedRoutes({
     request: { params: datasetParams, body: jsonBody(extractRequest) },
     responses: {
       202: jsonResponse('the extraction and what was queued', extractResponse),
-      ...errorResponses,
     },
   }),
-  getExtraction: createRoute({
+  getExtraction: route({
     method: 'get',
     path: '/v1/datasets/{id}/extract',
     summary: 'Extraction progress',
     tags: ['features'],
     security: gpu,
     request: { params: datasetParams, query: extractProgressQuery },
-    responses: { 200: jsonResponse('the extraction', extractionProgress), ...errorResponses },
+    responses: { 200: jsonResponse('the extraction', extractionProgress) },
   }),
-  cancelExtractions: createRoute({
+  cancelExtractions: route({
     method: 'post',
     path: '/v1/datasets/{id}/extract/cancel',
     summary: 'Cancel running extractions of the dataset (queued batches dropped, stored vectors kept)',
     tags: ['features'],
     security: gpu,
     request: { params: datasetParams, body: jsonBody(cancelExtractionRequest) },
-    responses: { 200: jsonResponse('what was cancelled', cancelExtractionResponse), ...errorResponses },
+    responses: { 200: jsonResponse('what was cancelled', cancelExtractionResponse) },
   }),
-  listExtractions: createRoute({
+  listExtractions: route({
     method: 'get',
     path: '/v1/extractions',
     summary: 'Every extraction with its progress, newest first',
     tags: ['features'],
     security: gpu,
     request: { query: listExtractionsQuery },
-    responses: { 200: jsonResponse('the extractions', extractionList), ...errorResponses },
+    responses: { 200: jsonResponse('the extractions', extractionList) },
   }),
-  features: createRoute({
+  features: route({
     method: 'post',
     path: '/v1/features',
     summary: 'Features of images (the edge image path calls it): one image as the body, or a multipart batch',
@@ -223,91 +214,90 @@ export const gpuRoutes = namedRoutes({
           'application/octet-stream': bytes('row-major float32 vectors, one per image'),
         },
       },
-      ...errorResponses,
     },
   }),
-  createRun: createRoute({
+  createRun: route({
     method: 'post',
     path: '/v1/runs',
     summary: 'Start a training run (preset + overrides)',
     tags: ['runs'],
     security: gpu,
     request: { body: jsonBody(createRunRequest) },
-    responses: { 202: jsonResponse('the queued run', runRecord), ...errorResponses },
+    responses: { 202: jsonResponse('the queued run', runRecord) },
   }),
-  listRuns: createRoute({
+  listRuns: route({
     method: 'get',
     path: '/v1/runs',
     summary: 'List runs: filters, sort and pages',
     tags: ['runs'],
     security: gpu,
     request: { query: runsQuery },
-    responses: { 200: jsonResponse('one page of runs', runList), ...errorResponses },
+    responses: { 200: jsonResponse('one page of runs', runList) },
   }),
-  getRun: createRoute({
+  getRun: route({
     method: 'get',
     path: '/v1/runs/{id}',
     summary: 'A run with its epochs, evaluations and model',
     tags: ['runs'],
     security: gpu,
     request: { params: idParams },
-    responses: { 200: jsonResponse('the run', runDetailResponse), ...errorResponses },
+    responses: { 200: jsonResponse('the run', runDetailResponse) },
   }),
-  cancelRun: createRoute({
+  cancelRun: route({
     method: 'post',
     path: '/v1/runs/{id}/cancel',
     summary: 'Cancel a queued or running run',
     tags: ['runs'],
     security: gpu,
     request: { params: idParams },
-    responses: { 200: jsonResponse('the run as it now is', runRecord), ...errorResponses },
+    responses: { 200: jsonResponse('the run as it now is', runRecord) },
   }),
-  listModels: createRoute({
+  listModels: route({
     method: 'get',
     path: '/v1/models',
     summary: 'Registered models, newest first',
     tags: ['models'],
     security: gpu,
     request: { query: listModelsQuery },
-    responses: { 200: jsonResponse('the models', registeredModelList), ...errorResponses },
+    responses: { 200: jsonResponse('the models', registeredModelList) },
   }),
-  listDeployments: createRoute({
+  listDeployments: route({
     method: 'get',
     path: '/v1/models/deployments',
     summary: 'Deployments to the edge, as recorded here',
     tags: ['models'],
     security: gpu,
     request: { query: listDeploymentsQuery },
-    responses: { 200: jsonResponse('the deployments', deploymentList), ...errorResponses },
+    responses: { 200: jsonResponse('the deployments', deploymentList) },
   }),
-  activateAlias: createRoute({
+  activateAlias: route({
     method: 'post',
     path: '/v1/models/aliases/{alias}/activate',
     summary: 'Activate a version at the edge',
     tags: ['models'],
     security: gpu,
     request: { params: aliasParams, body: jsonBody(activateRequest) },
-    responses: { 200: jsonResponse('the active version', activeResponse), ...errorResponses },
+    responses: { 200: jsonResponse('the active version', activeResponse) },
   }),
-  rollbackAlias: createRoute({
+  rollbackAlias: route({
     method: 'post',
     path: '/v1/models/aliases/{alias}/rollback',
     summary: 'Roll back an alias at the edge',
     tags: ['models'],
     security: gpu,
     request: { params: aliasParams },
-    responses: { 200: jsonResponse('the active version', activeResponse), ...errorResponses },
+    responses: { 200: jsonResponse('the active version', activeResponse) },
   }),
-  getModel: createRoute({
+  getModel: route({
     method: 'get',
     path: '/v1/models/{id}',
     summary: 'One registered model',
     tags: ['models'],
     security: gpu,
     request: { params: idParams },
-    responses: { 200: jsonResponse('the model', registeredModel), ...errorResponses },
+    responses: { 200: jsonResponse('the model', registeredModel) },
   }),
-  getArtifact: createRoute({
+  getArtifact: route({
     method: 'get',
     path: '/v1/models/{id}/artifact',
     summary: 'The head artifact: every file base64 in JSON, or one file raw with ?file=',
@@ -322,17 +312,16 @@ export const gpuRoutes = namedRoutes({
           'application/octet-stream': bytes('weights.bin (model.json and manifest.json as application/json)'),
         },
       },
-      ...errorResponses,
     },
   }),
-  publishModel: createRoute({
+  publishModel: route({
     method: 'post',
     path: '/v1/models/{id}/publish',
     summary: 'Publish a model to the edge under an alias',
     tags: ['models'],
     security: gpu,
     request: { params: idParams, body: jsonBody(publishModelRequest) },
-    responses: { 201: jsonResponse('the version at the edge', publishModelResponse), ...errorResponses },
+    responses: { 201: jsonResponse('the version at the edge', publishModelResponse) },
   }),
 });
 

@@ -5,12 +5,11 @@ export { apiApp, type ErrorMapper, errorHandler, notFound, validationHook } from
 export {
   describeService,
   documentedOperations,
-  missingFromOperations,
+  documentProblems,
   type OpenApiOptions,
   type OpenApiService,
   openApiDocument,
   operationRequests,
-  registeredOperations,
   SECURITY_SCHEMES,
 } from './openapi.ts';
 export type { ApiOf, EdgeApi, GpuApi, SuccessBody } from './types.ts';

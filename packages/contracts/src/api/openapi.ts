@@ -122,7 +122,7 @@ function operationsOf(doc: { paths?: Record<string, object> }) {
  * `{param}` of the path, a schema for every request media type, a success answer, and the error answers
  * with the contract's error body.
  */
-export function missingFromOperations(doc: { paths?: Record<string, object> }): string[] {
+function missingFromOperations(doc: { paths?: Record<string, object> }): string[] {
   return operationsOf(doc).flatMap(({ method, path, op }) => {
     const at = `${method.toUpperCase()} ${path}`;
     const problems: string[] = [];
@@ -159,4 +159,23 @@ export function operationRequests(
     path: path.replace(/\{([^}]+)\}/g, (_, name: string) => sample(name)),
     secured: (op.security ?? []).length > 0,
   }));
+}
+
+/**
+ * What the document an app serves gets wrong about it, one line each (empty when right): a route the app
+ * registers (`app.routes`) that the document leaves out, an operation the document lists that the app does
+ * not register, and any operation without its parameters, body schemas, success and error answers.
+ * @example expect(documentProblems(await (await app.request('/openapi.json')).json(), app.routes)).toEqual([])
+ */
+export function documentProblems(
+  doc: { paths?: Record<string, object> },
+  routes: readonly { method: string; path: string }[],
+): string[] {
+  const documented = new Set(documentedOperations(doc));
+  const registered = new Set(registeredOperations(routes));
+  return [
+    ...[...registered].filter((op) => !documented.has(op)).map((op) => `${op}: registered, not documented`),
+    ...[...documented].filter((op) => !registered.has(op)).map((op) => `${op}: documented, not registered`),
+    ...missingFromOperations(doc),
+  ];
 }
