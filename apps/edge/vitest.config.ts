@@ -80,7 +80,8 @@ async function outbound(request: Request, dbProxy: string): Promise<Response> {
 
 /**
  * A stand-in gpu service: features derived from the image bytes, shape 1x2x2x4, float32 with a shape header.
- * `/calls` says how many feature requests it answered and the query of the last one.
+ * `/calls` says how many feature requests it answered and the query of the last one; a multipart body is a
+ * batch of images.
  */
 async function fakeGpu(request: Request): Promise<Response> {
   const url = new URL(request.url);
@@ -92,15 +93,24 @@ async function fakeGpu(request: Request): Promise<Response> {
     return new Response('forbidden', { status: 403 });
   calls++;
   lastQuery = url.search;
-  const image = new Uint8Array(await request.arrayBuffer());
-  if (image[0] === 0xff && image[1] === 0xff)
+  // one image as the body, or a multipart batch of them (one vector each, in order)
+  const images = (request.headers.get('content-type') ?? '').startsWith('multipart/form-data')
+    ? await Promise.all(
+        [...(await request.formData()).values()].map(
+          async (part) => new Uint8Array(await (part as Blob).arrayBuffer()),
+        ),
+      )
+    : [new Uint8Array(await request.arrayBuffer())];
+  if (images.some((image) => image[0] === 0xff && image[1] === 0xff))
     return new Response('{"error":{"code":"bad_request","message":"not an image"}}', { status: 400 });
-  const features = new Float32Array(16);
-  for (let i = 0; i < 16; i++) features[i] = ((image[i % image.length] ?? 0) / 255) * (i % 3 === 0 ? -1 : 1);
+  const features = new Float32Array(16 * images.length);
+  for (const [k, image] of images.entries())
+    for (let i = 0; i < 16; i++)
+      features[k * 16 + i] = ((image[i % image.length] ?? 0) / 255) * (i % 3 === 0 ? -1 : 1);
   return new Response(features.buffer, {
     headers: {
       'content-type': 'application/octet-stream',
-      'x-feature-shape': '1,2,2,4',
+      'x-feature-shape': `${images.length},2,2,4`,
       'x-feature-dtype': 'float32',
       'x-feature-backbone': url.searchParams.get('backbone') ?? '',
     },

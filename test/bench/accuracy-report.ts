@@ -17,7 +17,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createExtractorPool, decodeImage, getBackboneSpec } from '@edgehead/backbones';
+import { backboneEnvKey, createExtractorPool, decodeImage, getBackboneSpec } from '@edgehead/backbones';
 import { type HeadConfig, type HeadPresetName, headPresets } from '@edgehead/contracts';
 import {
   chooseThreshold,
@@ -26,7 +26,8 @@ import {
   scorePredictions,
   trainHead,
 } from '@edgehead/training';
-import { BenchReport, benchEnv, ROOT, resultPath, sized } from './lib/harness.ts';
+import { benchEnv } from './lib/env.ts';
+import { BenchReport, ROOT, resultPath, sized } from './lib/harness.ts';
 
 const shared = benchEnv.EDGEHEAD_SHARED_DIR ?? path.resolve(ROOT, '../shared');
 const datasetDir = path.join(shared, 'datasets/cats_and_dogs_small');
@@ -75,7 +76,7 @@ async function listImages(split: Split): Promise<{ file: string; label: number }
 /** Where a backbone's weights come from: the env variable, the shared folder, or Keras' download. */
 function weightsOf(backbone: string): { weights: string; md5?: string; cacheDir?: string } {
   const spec = getBackboneSpec(backbone);
-  const given = benchEnv[`ACCURACY_WEIGHTS_${backbone.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`];
+  const given = benchEnv[`ACCURACY_WEIGHTS_${backboneEnvKey(backbone)}`];
   if (given) return { weights: given };
   const folder = spec.weights.sharedFolder && path.join(shared, 'models', spec.weights.sharedFolder);
   if (folder && existsSync(folder)) return { weights: folder };

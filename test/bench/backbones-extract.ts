@@ -25,7 +25,8 @@ import {
 } from '@edgehead/backbones';
 import type * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
-import { BenchReport, benchEnv, envNumber, ROOT, SMOKE, sized } from './lib/harness.ts';
+import { benchEnv } from './lib/env.ts';
+import { BenchReport, envNumber, ROOT, SMOKE, sized } from './lib/harness.ts';
 
 const shared = benchEnv.EDGEHEAD_SHARED_DIR ?? path.resolve(ROOT, '../shared');
 const N = envNumber('BENCH_IMAGES', 8, 1);

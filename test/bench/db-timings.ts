@@ -13,7 +13,8 @@ import path from 'node:path';
 import { addImage, createDataset } from '@edgehead/db';
 import { connect, type Database, startEmbeddedPostgres } from '@edgehead/db/node';
 import { createTestDatabase, type TestDatabase } from '@edgehead/db/testing';
-import { BenchReport, benchEnv, envNumber, sized } from './lib/harness.ts';
+import { benchEnv } from './lib/env.ts';
+import { BenchReport, envNumber, sized } from './lib/harness.ts';
 
 const N = sized(1000, 50);
 const ROUNDS = envNumber('ROUNDS', 3, 1);

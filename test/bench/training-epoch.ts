@@ -20,7 +20,8 @@ import { spawn } from 'node:child_process';
 import { headConfigRequest } from '@edgehead/contracts';
 import { type TrainingBackend, trainHead } from '@edgehead/training';
 import { syntheticFeatures } from '@edgehead/training/testing';
-import { BenchReport, benchEnv, envNumber, sized } from './lib/harness.ts';
+import { benchEnv } from './lib/env.ts';
+import { BenchReport, envNumber, sized } from './lib/harness.ts';
 
 const FEATURE_SHAPE = [4, 4, 512];
 const TRAIN = 2000;

@@ -6,6 +6,7 @@ import { createServer, type Server, Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type Database } from '@edgehead/db/node';
+import { inheritedEnv } from './env.ts';
 
 /** The repository root (the gpu service runs from there, as `npm run dev` does). */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -56,7 +57,7 @@ export async function startGpu(env: Record<string, string>, timeoutMs = 120_000)
   const port = await pickPort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'apps/gpu/src/server.ts'], {
     cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), EDGEHEAD_GPU_TOKEN: TOKEN, ...env },
+    env: { ...inheritedEnv(), HOST: '127.0.0.1', PORT: String(port), EDGEHEAD_GPU_TOKEN: TOKEN, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -608,6 +608,7 @@ describe('gpu routes under seeded fuzz', () => {
         return {
           method: 'GET',
           path: `/v1/runs?${pick(r, ['status', 'sort', 'order', 'page', 'pageSize', 'dataset'])}=${encodeURIComponent(pick(r, weird))}`,
+          headers: AUTH,
           mayPass: true,
         };
       case 14:
@@ -624,6 +625,7 @@ describe('gpu routes under seeded fuzz', () => {
         return {
           method: 'GET',
           path: `/v1/models/${model}${r() < 0.3 ? '' : `/artifact${query}`}`,
+          headers: AUTH,
           mayPass: true,
         };
       }
@@ -657,10 +659,11 @@ describe('gpu routes under seeded fuzz', () => {
         return {
           method: 'GET',
           path: `/v1/${pick(r, ['models', 'models/deployments', 'datasets', 'runs'])}?${pick(r, ['alias', 'name', 'limit'])}=${encodeURIComponent(pick(r, weird))}`,
+          headers: AUTH,
           mayPass: true,
         };
       default: {
-        // credentials: none, wrong, malformed
+        // credentials: none, wrong, malformed (reads need the token too: EDGEHEAD_GPU_PROTECT_READS defaults to true)
         const auth = pick(r, [
           {},
           { authorization: 'Bearer wrong-token-0123456789abcdef' },
@@ -670,7 +673,7 @@ describe('gpu routes under seeded fuzz', () => {
           { authorization: 'Bearer \u00e9\u00e9\u00e9' },
         ]);
         return {
-          method: pick(r, ['POST', 'DELETE', 'PUT', 'PATCH']),
+          method: pick(r, ['GET', 'POST', 'DELETE', 'PUT', 'PATCH']),
           path: pick(r, [
             '/v1/datasets',
             '/v1/datasets/fz',

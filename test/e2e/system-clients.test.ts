@@ -10,6 +10,7 @@ import type { ExtractionProgress, RunDetailResponse, RunList } from '@edgehead/c
 import { EMBEDDED_POSTGRES_MAJOR, tablesInDependencyOrder } from '@edgehead/db/node';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inheritedEnv } from './env.ts';
 import { writeDataset, writeTinyBackbone } from './fixtures.ts';
 import { cliJson, eventually, type Running, startUp } from './system.ts';
 
@@ -35,7 +36,10 @@ describe('standard PostgreSQL clients against a running system', () => {
     return `${stdout}${stderr}`;
   };
 
-  /** Every project table's row count and an md5 of its rows (features: only those of `dataset`). */
+  /**
+   * Every project table's row count and an md5 of its rows; features and extractions only those of `dataset`
+   * (the test extracts another dataset meanwhile).
+   */
   const fingerprint = async (dataset: string) => {
     const out: Record<string, string> = {};
     for (const table of tablesInDependencyOrder()) {
@@ -43,8 +47,11 @@ describe('standard PostgreSQL clients against a running system', () => {
         table === 'features'
           ? sql`select count(*)::int as n, md5(coalesce(string_agg(f::text, ',' order by f::text), '')) as h
                 from features f join images i on i.id = f.image_id where i.dataset_id = ${dataset}`
-          : sql`select count(*)::int as n, md5(coalesce(string_agg(t::text, ',' order by t::text), '')) as h
-                from ${sql(table)} t`;
+          : table === 'extractions'
+            ? sql`select count(*)::int as n, md5(coalesce(string_agg(e::text, ',' order by e::text), '')) as h
+                  from extractions e where e.dataset_id = ${dataset}`
+            : sql`select count(*)::int as n, md5(coalesce(string_agg(t::text, ',' order by t::text), '')) as h
+                  from ${sql(table)} t`;
       const [row] = await rows;
       out[table] = `${row?.n} ${row?.h}`;
     }
@@ -66,7 +73,7 @@ describe('standard PostgreSQL clients against a running system', () => {
     await writeDataset(path.join(work, 'first'));
     await writeDataset(path.join(work, 'second'), { train: 120, validation: 15, test: 15 });
     env = {
-      ...process.env,
+      ...inheritedEnv(),
       DATABASE_URL: '',
       EDGEHEAD_HOME: path.join(work, 'home'),
       EDGEHEAD_BACKBONES: JSON.stringify([
@@ -87,7 +94,7 @@ describe('standard PostgreSQL clients against a running system', () => {
     config = JSON.parse(await readFile(path.join(work, 'home', 'config.json'), 'utf8'));
     const url = new URL(config.databaseUrl);
     pgEnv = {
-      ...process.env,
+      ...inheritedEnv(),
       PGHOST: url.hostname,
       PGPORT: url.port,
       PGUSER: decodeURIComponent(url.username),

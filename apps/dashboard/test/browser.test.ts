@@ -12,7 +12,8 @@ import { connect, type Database } from '@edgehead/db/node';
 import { createTestDatabase, type TestDatabase } from '@edgehead/db/testing';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDashboard, CHROMIUM, CHROMIUM_ARGS, type Edge, IN_CI, startEdge } from './harness.ts';
+import { CHROMIUM, IN_CI } from './env.ts';
+import { buildDashboard, CHROMIUM_ARGS, type Edge, startEdge } from './harness.ts';
 import { curve, type Seeded, seedDashboard } from './seed.ts';
 
 const hasChromium = existsSync(CHROMIUM);

@@ -8,15 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
+import { inheritedEnv } from './env.ts';
 
 const dashboardDir = fileURLToPath(new URL('..', import.meta.url));
 const edgeDir = fileURLToPath(new URL('../../edge', import.meta.url));
-
-/** Debian's chromium (CI installs it with apt-get); the browser tests skip without it, except in CI. */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-/** `CI` is set (not empty, `false` or `0`), as `.ci/run` sets it: a missing browser fails instead of skipping. */
-export const IN_CI = !['', 'false', '0'].includes(process.env.CI ?? '');
 
 /** Chromium flags for a sandbox-less, offline, headless run. */
 export const CHROMIUM_ARGS = [
@@ -105,7 +100,7 @@ export async function startEdge(options: {
     detached: true, // own process group: stop() ends wrangler and its workerd together
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
-      ...process.env,
+      ...inheritedEnv(),
       CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: db.toString(),
       WRANGLER_SEND_METRICS: 'false',
       CLOUDFLARE_CF_FETCH_ENABLED: 'false',

@@ -28,31 +28,42 @@ export interface ImageFeatures {
 const sameShape = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 
+/** One image of a classify-image request: its bytes and media type (and its part name in a batch). */
+export interface RequestImage {
+  bytes: Uint8Array;
+  contentType: string;
+  name?: string | undefined;
+}
+
+/** Features of `images` from the gpu service: one image as the raw body, several as one multipart batch. */
 async function fromGpu(
   deps: ImageFeatureDeps,
   manifest: HeadManifest,
-  image: Uint8Array,
-  contentType: string,
-): Promise<Float32Array> {
+  images: readonly RequestImage[],
+): Promise<Float32Array[]> {
   const gpu = hc<GpuApi>(deps.gpuUrl);
   // a v2 head names its feature set (exactly its weights); a v1 head only the backbone shorthand
   const query =
     manifest.format === 'edgehead-head/2'
       ? { featureSet: manifest.featureSet.id }
       : { backbone: manifest.backbone };
+  let body: Uint8Array | FormData;
+  const headers: Record<string, string> = {
+    accept: 'application/octet-stream, application/json;q=0.5',
+    ...(deps.gpuToken ? { authorization: `Bearer ${deps.gpuToken}` } : {}),
+  };
+  const [only] = images;
+  if (images.length === 1 && only) {
+    body = only.bytes;
+    headers['content-type'] = only.contentType;
+  } else {
+    body = new FormData();
+    for (const [i, image] of images.entries())
+      body.append('file', new Blob([image.bytes], { type: image.contentType }), image.name ?? `image-${i}`);
+  }
   let res: Awaited<ReturnType<typeof gpu.v1.features.$post>>;
   try {
-    res = await gpu.v1.features.$post(
-      { query },
-      {
-        headers: {
-          'content-type': contentType,
-          accept: 'application/octet-stream, application/json;q=0.5',
-          ...(deps.gpuToken ? { authorization: `Bearer ${deps.gpuToken}` } : {}),
-        },
-        init: { body: image },
-      },
-    );
+    res = await gpu.v1.features.$post({ query }, { headers, init: { body } });
   } catch (cause) {
     // the gpu service's address is internal: it goes to the log, not to the caller
     console.error('gpu service unreachable', new URL(deps.gpuUrl).origin, (cause as Error).message);
@@ -72,7 +83,7 @@ async function fromGpu(
       status: res.status,
     });
   }
-  const expected = [1, ...manifest.featureShape];
+  const expected = [images.length, ...manifest.featureShape];
   let shape: number[] | null;
   let values: Float32Array;
   if ((res.headers.get('content-type') ?? '').includes('application/json')) {
@@ -100,30 +111,53 @@ async function fromGpu(
       },
     );
   }
-  return values;
+  const d = count / images.length;
+  return images.map((_, i) => values.slice(i * d, (i + 1) * d));
 }
 
 /**
- * Features of an image for a head: the R2 cache by (feature set, image sha256), else the gpu service, then
- * cached. Heads of both manifest versions are served (see `featureCacheKey`).
+ * Features of images for a head: the R2 cache by (feature set, image sha256), else the gpu service (one request
+ * for every image the cache lacks), then cached. Heads of both manifest versions are served (see
+ * `featureCacheKey`). One result per image, in order.
  */
 export async function imageFeatures(
   deps: ImageFeatureDeps,
   manifest: HeadManifest,
-  image: Uint8Array,
-  contentType: string,
-): Promise<ImageFeatures> {
-  const imageSha256 = await sha256Hex(image);
-  const key = featureCacheKey(manifest, imageSha256);
+  images: readonly RequestImage[],
+): Promise<ImageFeatures[]> {
   const d = manifest.featureShape.reduce((a, b) => a * b, 1);
-  const cached = await deps.bucket.get(key);
-  if (cached) {
-    const values = new Float32Array(await cached.arrayBuffer());
-    if (values.length === d) return { features: values, source: 'cache', imageSha256 };
-  }
-  const features = await fromGpu(deps, manifest, image, contentType);
-  await deps.bucket.put(key, features, {
-    customMetadata: { shape: manifest.featureShape.join(','), dtype: 'float32' },
+  const found = await Promise.all(
+    images.map(async (image) => {
+      const imageSha256 = await sha256Hex(image.bytes);
+      const cached = await deps.bucket.get(featureCacheKey(manifest, imageSha256));
+      const values = cached ? new Float32Array(await cached.arrayBuffer()) : null;
+      return { imageSha256, values: values?.length === d ? values : null };
+    }),
+  );
+  const misses = found.flatMap((f, i) => (f.values === null ? [i] : []));
+  const computed =
+    misses.length > 0
+      ? await fromGpu(
+          deps,
+          manifest,
+          misses.map((i) => images[i] as RequestImage),
+        )
+      : [];
+  await Promise.all(
+    misses.map((i, k) =>
+      deps.bucket.put(
+        featureCacheKey(manifest, (found[i] as (typeof found)[number]).imageSha256),
+        computed[k] as Float32Array,
+        {
+          customMetadata: { shape: manifest.featureShape.join(','), dtype: 'float32' },
+        },
+      ),
+    ),
+  );
+  return found.map(({ imageSha256, values }, i) => {
+    const k = misses.indexOf(i);
+    return values !== null
+      ? { features: values, source: 'cache' as const, imageSha256 }
+      : { features: computed[k] as Float32Array, source: 'gpu' as const, imageSha256 };
   });
-  return { features, source: 'gpu', imageSha256 };
 }

@@ -3,7 +3,8 @@
 
 import { env } from 'cloudflare:workers';
 import type { ClassifyResponse } from '@edgehead/contracts';
-import { featureCacheKey } from '@edgehead/contracts';
+import { CLASSIFY_LIMITS, featureCacheKey } from '@edgehead/contracts';
+import { sha256Hex as sha256 } from '@edgehead/head';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, createKey, fixtures, publish } from './helpers.ts';
 
@@ -69,5 +70,72 @@ describe('classify-image', () => {
     expect(((await refused.json()) as { error: { message: string } }).error.message).toContain(
       'not an image',
     );
+  });
+
+  it('classifies a multipart batch in one request: cached images from R2, the others in one gpu call', async () => {
+    const single = (await (await send(image(21))).json()) as ClassifyResponse; // now cached
+    const before = await gpuCalls();
+    const form = new FormData();
+    for (const [name, seed] of [
+      ['a.jpg', 22],
+      ['b.jpg', 21],
+      ['c.png', 23],
+    ] as const)
+      form.append(
+        'file',
+        new Blob([image(seed)], { type: name.endsWith('.png') ? 'image/png' : 'image/jpeg' }),
+        name,
+      );
+    const res = await call('/v1/models/img/classify-image', {
+      method: 'POST',
+      headers: { 'x-api-key': key },
+      body: form,
+    });
+    expect(res.status).toBe(200);
+    const batch = (await res.json()) as ClassifyResponse;
+    expect(batch.predictions).toHaveLength(3);
+    expect(batch.images?.map((i) => [i.name, i.source])).toEqual([
+      ['a.jpg', 'gpu'],
+      ['b.jpg', 'cache'],
+      ['c.png', 'gpu'],
+    ]);
+    expect(batch.images?.[1]?.imageSha256).toBe(single.imageSha256);
+    expect(batch.predictions[1]).toEqual(single.predictions[0]);
+    expect(await gpuCalls()).toBe(before + 1);
+    // every image answers as it would alone (the two computed ones are cached now)
+    for (const [k, seed] of [22, 21, 23].entries()) {
+      const alone = (await (await send(image(seed))).json()) as ClassifyResponse;
+      expect(alone.source).toBe('cache');
+      expect(alone.predictions[0]).toEqual(batch.predictions[k]);
+    }
+  });
+
+  it('refuses a batch without image parts, with a part that is not an image, or with too many parts', async () => {
+    const post = (form: FormData) =>
+      call('/v1/models/img/classify-image', { method: 'POST', headers: { 'x-api-key': key }, body: form });
+    const before = await gpuCalls();
+    const empty = new FormData();
+    empty.append('note', 'no files');
+    const none = await post(empty);
+    expect(none.status).toBe(400);
+    expect(((await none.json()) as { error: { details: { field: string } } }).error.details.field).toBe(
+      'file',
+    );
+    const mixed = new FormData();
+    mixed.append('file', new Blob([image(30)], { type: 'image/jpeg' }), 'ok.jpg');
+    mixed.append('file', new Blob(['hello'], { type: 'text/plain' }), 'notes.txt');
+    const wrong = await post(mixed);
+    expect(wrong.status).toBe(415);
+    expect(((await wrong.json()) as { error: { details: { field: string } } }).error.details.field).toBe(
+      'file[1]',
+    );
+    const many = new FormData();
+    for (let i = 0; i <= CLASSIFY_LIMITS.maxImages; i++)
+      many.append('file', new Blob([image(100 + i)], { type: 'image/jpeg' }), `${i}.jpg`);
+    expect((await post(many)).status).toBe(413);
+    // nothing reached the gpu service, nothing was cached for the refused batches
+    expect(await gpuCalls()).toBe(before);
+    const manifest = manifestOf(fixtures.v1);
+    expect(await env.ARTIFACTS.head(featureCacheKey(manifest, await sha256(image(30))))).toBeNull();
   });
 });

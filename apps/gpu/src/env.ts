@@ -87,11 +87,6 @@ function weightsFromEnv(source: Record<string, string | undefined>): Record<stri
   return out;
 }
 
-/** The env var suffix of a backbone name: `mobilenet_v1_0.75` -> `MOBILENET_V1_0_75`. */
-export function weightsEnvKey(backbone: string): string {
-  return backbone.toUpperCase().replace(/[^A-Z0-9]/g, '_');
-}
-
 /** Parsed configuration of the gpu service. */
 export interface GpuEnv {
   port: number;
@@ -109,7 +104,7 @@ export interface GpuEnv {
   importRoot: string | undefined;
   defaultBackbone: string;
   userBackbones: z.infer<typeof userBackbone>[];
-  /** Weights source by `weightsEnvKey(backbone)`. */
+  /** Weights source by `backboneEnvKey(backbone)`. */
   weights: Record<string, string>;
   weightsCache: string;
   /** EDGEHEAD_SHARED_DIR, absolute. */

@@ -16,6 +16,8 @@ export type BackboneErrorCode =
   | 'corrupt_image'
   | 'image_too_large'
   | 'invalid_input'
+  | 'unknown_layer'
+  | 'layer_not_in_top'
   | 'backend_unavailable'
   | 'worker_failed';
 

@@ -1,5 +1,6 @@
 import sharp, { type Metadata } from 'sharp';
 import { BackboneError } from './errors.ts';
+import { resizeNearestPil } from './pil-nearest.ts';
 
 /** A decoded image at the backbone's input size. */
 export interface DecodedImage {
@@ -17,7 +18,10 @@ export interface DecodedImage {
 export interface DecodeOptions {
   /** Largest accepted width x height of the original (default 40 megapixels). */
   maxPixels?: number;
-  /** Resampling kernel; `nearest` matches Keras `load_img` / `flow_from_directory` (the recipe). */
+  /**
+   * Resampling (default `nearest`): `nearest` picks the source pixel Pillow's `NEAREST` picks, as Keras
+   * `load_img` / `flow_from_directory` resize (the recipe); `linear`, `cubic` and `lanczos3` are sharp's.
+   */
   kernel?: 'nearest' | 'linear' | 'cubic' | 'lanczos3';
 }
 
@@ -63,19 +67,27 @@ export async function decodeImage(
       { details: { width: ow, height: oh, maxPixels } },
     );
   }
+  const kernel = options.kernel ?? 'nearest';
   try {
-    const { data, info } = await sharp(input, { failOn: 'error', limitInputPixels: maxPixels })
+    const decoder = sharp(input, { failOn: 'error', limitInputPixels: maxPixels })
       .rotate()
       .removeAlpha()
-      .toColourspace('srgb')
-      .resize(width, height, { fit: 'fill', kernel: options.kernel ?? 'nearest' })
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || data.length !== width * height * 3) {
-      throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}`);
+      .toColourspace('srgb');
+    // Nearest decodes at full size and picks pixels itself: sharp's own nearest (and its JPEG
+    // shrink-on-load) lands on other source pixels than Pillow's.
+    if (kernel !== 'nearest') decoder.resize(width, height, { fit: 'fill', kernel });
+    const { data, info } = await decoder.raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}`);
+    const decoded = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const pixels =
+      kernel === 'nearest'
+        ? resizeNearestPil(decoded, { width: info.width, height: info.height, channels: 3 }, width, height)
+        : decoded;
+    if (pixels.length !== width * height * 3) {
+      throw new Error(`resized to ${pixels.length} bytes, expected ${width}x${height}x3`);
     }
     return {
-      pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      pixels,
       width,
       height,
       originalWidth: ow,

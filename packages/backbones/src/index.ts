@@ -1,4 +1,12 @@
 export {
+  type AugmentationParameters,
+  affineMatrix,
+  augmentationParameters,
+  augmentImage,
+  type Matrix3,
+  transformImage,
+} from './augment.ts';
+export {
   BACKEND_PREFERENCE,
   type BackendInfo,
   type BackendName,
@@ -39,6 +47,7 @@ export {
   BUILTIN_BACKBONES,
   type BuiltinBackboneName,
   backboneConfig,
+  backboneEnvKey,
   backboneFormat,
   backboneInputSize,
   backboneName,
@@ -58,6 +67,7 @@ export {
   vgg16Macs,
   vgg16Spec,
 } from './models/vgg16.ts';
+export { pilNearestIndices, resizeNearestPil } from './pil-nearest.ts';
 export {
   BUNDLED_WORKER_FILE,
   createExtractorPool,
@@ -66,6 +76,14 @@ export {
   type PoolOptions,
 } from './pool.ts';
 export { CAFFE_MEAN_BGR, preprocess, preprocessInto } from './preprocess.ts';
+export {
+  type BackboneSplit,
+  cloneLayersModel,
+  expandUnfreeze,
+  frozenActivations,
+  splitBackbone,
+  UNFREEZE_PRESETS,
+} from './split.ts';
 export { weightsSha256 } from './weights/identity.ts';
 export {
   type Checksum,

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { sharedDirFromEnv } from './env.ts';
 
 /** 8x8x3 input -> conv_a(4) -> pool -> conv_b(6) = feature 4x4x6 -> gap -> logits(2). */
 export function tinyModel(
@@ -59,7 +60,7 @@ export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<v
 
 /** The shared data folder (EDGEHEAD_SHARED_DIR or ../shared beside the repository). */
 export function sharedDir(): string {
-  return process.env.EDGEHEAD_SHARED_DIR ?? path.resolve(import.meta.dirname, '../../../../shared');
+  return sharedDirFromEnv() ?? path.resolve(import.meta.dirname, '../../../../shared');
 }
 
 /** Deterministic uniform numbers in [lo, hi) (a small LCG; tests need reproducible, not good, randomness). */

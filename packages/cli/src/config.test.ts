@@ -58,12 +58,8 @@ describe('resolveEndpoints', () => {
     dbPassword: null,
   };
 
-  it('takes flags over the environment over the config file', () => {
-    const e = resolveEndpoints(
-      { 'gpu-url': 'http://flag:1' },
-      { EDGEHEAD_GPU_URL: 'http://env:1', EDGEHEAD_API_KEY: 'k2' },
-      file,
-    );
+  it('takes the options (a flag, else its variable) over the config file', () => {
+    const e = resolveEndpoints({ gpuUrl: 'http://flag:1', apiKey: 'k2' }, file);
     expect(e.gpuUrl).toBe('http://flag:1');
     expect(e.apiKey).toBe('k2');
     expect(e.edgeUrl).toBe('http://127.0.0.1:2000');
@@ -72,15 +68,15 @@ describe('resolveEndpoints', () => {
   });
 
   it('falls back to the default ports and no tokens without a config', () => {
-    const e = resolveEndpoints({}, {}, null);
+    const e = resolveEndpoints({}, null);
     expect(e.gpuUrl).toBe('http://127.0.0.1:8788');
     expect(e.edgeUrl).toBe('http://127.0.0.1:8787');
     expect([e.gpuToken, e.adminToken, e.apiKey]).toEqual([null, null, null]);
   });
 
-  it('finds the home folder from the flag, EDGEHEAD_HOME, or the working directory', () => {
-    expect(homeDir(undefined, {}, '/w')).toBe(path.resolve('/w/.edgehead'));
-    expect(homeDir(undefined, { EDGEHEAD_HOME: 'state' }, '/w')).toBe(path.resolve('/w/state'));
-    expect(homeDir('/abs', { EDGEHEAD_HOME: 'state' }, '/w')).toBe('/abs');
+  it('finds the home folder from --home (or EDGEHEAD_HOME), else .edgehead in the working directory', () => {
+    expect(homeDir(undefined, '/w')).toBe(path.resolve('/w/.edgehead'));
+    expect(homeDir('state', '/w')).toBe(path.resolve('/w/state'));
+    expect(homeDir('/abs', '/w')).toBe('/abs');
   });
 });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import type { CommonOptions } from './args.ts';
+import type { CommonOptions } from './common-options.ts';
 import { CliError } from './errors.ts';
 
 /** Default ports of `edgehead up` (fixed, so other tools and a second start find the services). */
@@ -25,9 +25,9 @@ export const configFile = z.object({
 });
 export type ConfigFile = z.infer<typeof configFile>;
 
-/** The state folder: `--home`, `EDGEHEAD_HOME`, or `.edgehead` in the working directory. */
-export function homeDir(flag?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
-  return path.resolve(cwd, flag ?? env.EDGEHEAD_HOME ?? '.edgehead');
+/** The state folder `home` (`--home` or `EDGEHEAD_HOME`, default `.edgehead`), absolute. */
+export function homeDir(home = '.edgehead', cwd = process.cwd()): string {
+  return path.resolve(cwd, home);
 }
 
 /** Path of the config file inside `home`. */
@@ -99,31 +99,23 @@ export interface Endpoints {
   dashboardUrl: string;
 }
 
-/** Resolves endpoints in priority order: flags, then `EDGEHEAD_*` env, then the config file, then defaults. */
+/**
+ * Resolves endpoints in priority order: the options (a flag, else its `EDGEHEAD_*` variable), then the config
+ * file, then the default ports.
+ */
 export function resolveEndpoints(
-  flags: Pick<CommonOptions, 'gpu-url' | 'edge-url' | 'gpu-token' | 'admin-token' | 'api-key'>,
-  env: NodeJS.ProcessEnv,
+  options: Pick<CommonOptions, 'gpuUrl' | 'edgeUrl' | 'gpuToken' | 'adminToken' | 'apiKey'>,
   file: ConfigFile | null,
 ): Endpoints {
   const trim = (url: string) => url.replace(/\/+$/, '');
-  const gpuUrl = trim(
-    flags['gpu-url'] ??
-      (env.EDGEHEAD_GPU_URL || undefined) ??
-      file?.gpuUrl ??
-      `http://127.0.0.1:${DEFAULT_PORTS.gpu}`,
-  );
-  const edgeUrl = trim(
-    flags['edge-url'] ??
-      (env.EDGEHEAD_EDGE_URL || undefined) ??
-      file?.edgeUrl ??
-      `http://127.0.0.1:${DEFAULT_PORTS.edge}`,
-  );
+  const gpuUrl = trim(options.gpuUrl ?? file?.gpuUrl ?? `http://127.0.0.1:${DEFAULT_PORTS.gpu}`);
+  const edgeUrl = trim(options.edgeUrl ?? file?.edgeUrl ?? `http://127.0.0.1:${DEFAULT_PORTS.edge}`);
   return {
     gpuUrl,
     edgeUrl,
-    gpuToken: flags['gpu-token'] ?? (env.EDGEHEAD_GPU_TOKEN || undefined) ?? file?.gpuToken ?? null,
-    adminToken: flags['admin-token'] ?? (env.EDGEHEAD_ADMIN_TOKEN || undefined) ?? file?.adminToken ?? null,
-    apiKey: flags['api-key'] ?? (env.EDGEHEAD_API_KEY || undefined) ?? file?.apiKey ?? null,
+    gpuToken: options.gpuToken ?? file?.gpuToken ?? null,
+    adminToken: options.adminToken ?? file?.adminToken ?? null,
+    apiKey: options.apiKey ?? file?.apiKey ?? null,
     dashboardUrl: `${edgeUrl}/`,
   };
 }

@@ -1,4 +1,4 @@
-import { type CommonOptions, commonSchema } from './args.ts';
+import type { CommonOptions } from './common-options.ts';
 import { type Endpoints, homeDir, loadConfig, resolveEndpoints } from './config.ts';
 import { CliError } from './errors.ts';
 import { type EdgeClient, edgeClient, type GpuClient, gpuClient } from './http.ts';
@@ -15,13 +15,10 @@ export interface Context {
   edge: EdgeClient;
 }
 
-/** Builds the context from the common options, the environment and `<home>/config.json`. */
-export async function createContext(
-  options: CommonOptions,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<Context> {
-  const file = await loadConfig(homeDir(options.home, env));
-  const endpoints = resolveEndpoints(options, env, file);
+/** Builds the context from the common options (flags, else variables) and `<home>/config.json`. */
+export async function createContext(options: CommonOptions): Promise<Context> {
+  const file = await loadConfig(homeDir(options.home));
+  const endpoints = resolveEndpoints(options, file);
   return {
     json: options.json,
     endpoints,
@@ -39,5 +36,3 @@ export function requireToken(value: string | null, what: string, flag: string, e
     `no ${what}: pass ${flag}, set ${env}, or run \`edgehead up\` once in this folder (it writes .edgehead/config.json)`,
   );
 }
-
-export { commonSchema };

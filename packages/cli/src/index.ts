@@ -1,4 +1,4 @@
-export { COMMANDS, runCli, USAGE } from './cli.ts';
+export { COMMANDS, runCli } from './cli.ts';
 export {
   type ConfigFile,
   DEFAULT_PORTS,
@@ -7,6 +7,7 @@ export {
   resolveEndpoints,
   saveConfig,
 } from './config.ts';
+export { type CliEnv, parseCliEnv } from './env.ts';
 export { CliError, type CliErrorCode, exitCodeOf } from './errors.ts';
 export { freePort, isPortFree } from './up/ports.ts';
 export { type System, type SystemOptions, startSystem } from './up/system.ts';

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { parseCommand } from './args.ts';
 import { classifyTarget } from './commands/edge.ts';
-import { compareRuns, trainBody } from './commands/gpu.ts';
+import { compareRuns, train, trainBody } from './commands/gpu.ts';
+import { parseCliEnv } from './env.ts';
 import { batches } from './ingest.ts';
 import { epochLine, formatDuration, latencySummary, percentile, progressLine, table } from './output.ts';
 
@@ -64,25 +66,26 @@ describe('command helpers', () => {
     });
   });
 
-  it('maps train flags to the run request, leaving out what was not given', () => {
-    const body = trainBody({
-      dataset: 'd',
-      backbone: 'b',
-      preset: 'keras-vgg16-feature-extraction',
-      'learning-rate': 2e-5,
-      'no-wait': false,
-      json: false,
-      help: false,
-    });
-    expect(body).toEqual({
+  it('maps train flags to the run request, leaving out what was not given', async () => {
+    const parse = async (argv: string[]) => (await parseCommand(train, argv, parseCliEnv({}))).options;
+    const options = await parse([
+      '--dataset',
+      'd',
+      '--backbone',
+      'b',
+      '--preset',
+      'keras-vgg16-feature-extraction',
+      '--learning-rate',
+      '2e-5',
+      '--no-wait',
+    ]);
+    expect(trainBody(options)).toEqual({
       dataset: 'd',
       backbone: 'b',
       preset: 'keras-vgg16-feature-extraction',
       learningRate: 2e-5,
     });
-    expect(() => trainBody({ dataset: 'd', 'no-wait': false, json: false, help: false })).toThrow(
-      /--backbone/,
-    );
+    expect(() => trainBody({ ...options, backbone: undefined })).toThrow(/--backbone/);
   });
 
   it('compares two runs on differing config and outcome', () => {

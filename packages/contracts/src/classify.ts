@@ -7,6 +7,8 @@ export const CLASSIFY_LIMITS = {
   maxBatch: 256,
   /** Largest accepted request body (features or image), bytes. */
   maxBodyBytes: 16 * 1024 * 1024,
+  /** Most images in one multipart classify-image request. */
+  maxImages: 64,
 } as const;
 
 /** Header that selects float16 binary features (same as `?dtype=float16`). */
@@ -41,14 +43,25 @@ export const prediction = z.object({
 });
 export type Prediction = z.infer<typeof prediction>;
 
-/** Answer of the classify routes; `predictions` has one entry per input vector, in order. */
+/** classify-image: one classified image, where its features came from and its content hash (the cache key). */
+export const classifiedImage = z.object({
+  /** The part's file name in a multipart batch. */
+  name: z.string().optional(),
+  imageSha256: z.string(),
+  source: featureSource,
+});
+export type ClassifiedImage = z.infer<typeof classifiedImage>;
+
+/** Answer of the classify routes; `predictions` has one entry per input vector or image, in order. */
 export const classifyResponse = z.object({
   alias: z.string(),
   version: z.string(),
   predictions: z.array(prediction),
-  /** classify-image only: whether features came from the edge cache or the gpu service. */
+  /** classify-image only: one entry per image, in order. */
+  images: z.array(classifiedImage).optional(),
+  /** classify-image with one image as the body: whether its features came from the edge cache or the gpu service. */
   source: featureSource.optional(),
-  /** classify-image only: sha256 of the image bytes (the cache key). */
+  /** classify-image with one image as the body: sha256 of the image bytes (the cache key). */
   imageSha256: z.string().optional(),
 });
 export type ClassifyResponse = z.infer<typeof classifyResponse>;

@@ -21,6 +21,8 @@ export const FEATURE_HEADERS = {
   backbone: 'x-feature-backbone',
   /** The id of the feature set the vectors belong to. */
   featureSet: 'x-feature-set',
+  /** How many of the vectors were stored ones (images already extracted), not computed by this request. */
+  stored: 'x-feature-stored',
 } as const;
 
 /** Element types a feature vector may travel as. */
@@ -51,6 +53,8 @@ export const featuresJsonResponse = z.object({
   shape: z.array(z.number().int().positive()).min(2),
   dtype: z.literal('float32'),
   features: z.array(z.array(z.number())),
+  /** How many of the vectors were stored ones (`FEATURE_HEADERS.stored`). */
+  stored: z.number().int().nonnegative(),
 });
 export type FeaturesJsonResponse = z.infer<typeof featuresJsonResponse>;
 

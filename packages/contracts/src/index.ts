@@ -1,3 +1,4 @@
+export * from './augmentation.ts';
 export * from './classify.ts';
 export * from './dashboard.ts';
 export * from './datasets.ts';

@@ -2,7 +2,7 @@
 // server), on which createTestDatabase() makes a fresh database per test file. Test processes inherit its
 // URL through the environment.
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded/index.ts';
-import { databaseUrlFromEnv, TEST_SERVER_VARIABLE } from './env.ts';
+import { databaseUrlFromEnv, setTestServerUrl } from './env.ts';
 
 let server: EmbeddedPostgres | null = null;
 
@@ -10,12 +10,12 @@ let server: EmbeddedPostgres | null = null;
 export async function setup(): Promise<void> {
   if (databaseUrlFromEnv()) return;
   server = await startEmbeddedPostgres({ durable: false });
-  process.env[TEST_SERVER_VARIABLE] = server.url;
+  setTestServerUrl(server.url);
 }
 
 /** Stops it and removes its folder. */
 export async function teardown(): Promise<void> {
   await server?.stop();
   server = null;
-  delete process.env[TEST_SERVER_VARIABLE];
+  setTestServerUrl(null);
 }

@@ -10,6 +10,15 @@ export {
   rocCurve,
   scorePredictions,
 } from './evaluate.ts';
+export {
+  FINE_TUNE_RECIPE,
+  type FineTuneConfig,
+  type FineTuneHooks,
+  type FineTuneInput,
+  type FineTuneResult,
+  fineTune,
+} from './finetune.ts';
+export { registerWasmConvGradients } from './kernels/conv-gradients.ts';
 export { buildHeadModel, makeOptimizer } from './model.ts';
 export { VariableOptimizer } from './optimizer.ts';
 export { BUNDLED_TRAINING_WORKER_FILE, defaultTrainingWorkerUrl } from './parallel-engine.ts';

@@ -13,7 +13,8 @@ import { createTestDatabase } from '@edgehead/db/testing';
 import { type HeadArtifactFiles, type TfjsModelArtifacts, writeHeadArtifact } from '@edgehead/head';
 import * as tf from '@tensorflow/tfjs';
 import ts from 'typescript';
-import { benchEnv, ROOT } from './harness.ts';
+import { benchEnv } from './env.ts';
+import { ROOT } from './harness.ts';
 
 const edgeDir = path.join(ROOT, 'apps/edge');
 /** A temporary copy of wrangler.jsonc (git-ignored in apps/edge, where its relative paths resolve). */

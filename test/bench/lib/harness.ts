@@ -2,12 +2,10 @@
 // its exit code (non-zero on any error or failed check, so a benchmark that breaks breaks CI).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { benchEnv } from './env.ts';
 
 /** The repository root. */
 export const ROOT = path.resolve(import.meta.dirname, '../../..');
-
-/** The variables of a benchmark's environment (the benchmarks' one reader of `process.env`). */
-export const benchEnv: Readonly<Record<string, string | undefined>> = process.env;
 
 /** `EDGEHEAD_BENCH_SMOKE=1`: every size is tiny and a benchmark takes seconds (`npm run bench:smoke`, CI). */
 export const SMOKE = ['1', 'true'].includes(benchEnv.EDGEHEAD_BENCH_SMOKE ?? '');

@@ -4,7 +4,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { benchEnv, envNumber, ROOT, resultPath } from './harness.ts';
+import { benchEnv } from './env.ts';
+import { envNumber, ROOT, resultPath } from './harness.ts';
 
 const benchDir = path.join(ROOT, 'test/bench');
 /** Seconds one benchmark may take (EDGEHEAD_BENCH_SMOKE_LIMIT_S): a hang fails the run instead of stalling CI. */

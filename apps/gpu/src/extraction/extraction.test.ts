@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { cp, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { decodeImage } from '@edgehead/backbones';
 import {
   type ExtractionProgress,
   FEATURE_HEADERS,
@@ -10,7 +11,7 @@ import {
   type UploadResponse,
   uploadResponse,
 } from '@edgehead/contracts';
-import { EXTRACTION_QUEUE, type ExtractionBatch, schema } from '@edgehead/db';
+import { EXTRACTION_QUEUE, type ExtractionBatch, getFeatureSet, schema } from '@edgehead/db';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AppDeps } from '../deps.ts';
@@ -407,8 +408,24 @@ describe('POST /v1/features', () => {
           eq(schema.images.sha256, createHash('sha256').update(jpeg).digest('hex')),
         ),
       );
+    // the image is in a dataset with a vector of this feature set: that vector, not a new forward pass
+    expect(res.headers.get(FEATURE_HEADERS.stored)).toBe('1');
     expect(await storedBytes(deps, imageRow?.id as string, featureSetId)).toEqual(bytes);
     const values = new Float32Array(bytes.buffer, bytes.byteOffset, 256);
+
+    // bytes no dataset holds are computed, with exactly the extractor a stored vector came from
+    const unseen = await image(424242);
+    const fresh = await app.request(`/v1/features?featureSet=${featureSetId}`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'image/jpeg' },
+      body: unseen,
+    });
+    expect(fresh.headers.get(FEATURE_HEADERS.stored)).toBe('0');
+    const extractor = await deps.extractors.forFeatureSet(await getFeatureSet(deps.db, featureSetId));
+    const [expected] = await extractor.extract([
+      (await decodeImage(unseen, extractor.info.inputSize)).pixels,
+    ]);
+    expect(new Float32Array(await fresh.arrayBuffer())).toEqual(expected);
 
     const batch = form([
       { name: 'a.jpg', data: jpeg },
@@ -420,7 +437,7 @@ describe('POST /v1/features', () => {
       body: batch,
     });
     const parsed = featuresJsonResponse.parse(await json.json());
-    expect(parsed).toMatchObject({ featureSet: featureSetId, shape: [2, 8, 8, 4] });
+    expect(parsed).toMatchObject({ featureSet: featureSetId, shape: [2, 8, 8, 4], stored: 1 });
     expect(parsed.features[0]).toEqual(Array.from(values));
 
     // a shorthand asks for the pooling a head was trained on: another feature set
@@ -449,17 +466,25 @@ describe('POST /v1/features', () => {
     const { createApp } = await import('../app.ts');
     const app = createApp(restarted);
     try {
+      // the restarted replica's own forward pass (not the stored vectors /v1/features would hand back)
+      const extractor = await restarted.extractors.forFeatureSet(
+        await getFeatureSet(t.deps.db, featureSetId),
+      );
       for (const [i, imageId] of ids.entries()) {
-        const res = await app.request(`/v1/features?featureSet=${featureSetId}`, {
-          method: 'POST',
-          headers: { ...auth, 'content-type': 'image/jpeg' },
-          body: await image(1100 + i),
-        });
-        expect(res.status).toBe(200);
-        expect(Buffer.from(await res.arrayBuffer())).toEqual(
-          await storedBytes(t.deps, imageId, featureSetId),
-        );
+        const pixels = (await decodeImage(await image(1100 + i), extractor.info.inputSize)).pixels;
+        const [vector] = await extractor.extract([pixels]);
+        const computed = Buffer.from((vector as Float32Array).buffer);
+        expect(computed).toEqual(await storedBytes(t.deps, imageId, featureSetId));
       }
+      const res = await app.request(`/v1/features?featureSet=${featureSetId}`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'image/jpeg' },
+        body: await image(1100),
+      });
+      expect(res.status).toBe(200);
+      expect(Buffer.from(await res.arrayBuffer())).toEqual(
+        await storedBytes(t.deps, ids[0] as string, featureSetId),
+      );
     } finally {
       await restarted.stop();
     }

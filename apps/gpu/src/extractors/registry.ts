@@ -4,6 +4,7 @@ import {
   type BackboneConfigInput,
   BackboneError,
   type BackendInfo,
+  backboneEnvKey,
   createExtractorPool,
   type FeatureExtractor,
   getBackboneSpec,
@@ -15,7 +16,6 @@ import {
   parseBackboneShorthand,
 } from '@edgehead/backbones';
 import type { FeatureSetRecord, Preprocessing } from '@edgehead/contracts';
-import { weightsEnvKey } from '../env.ts';
 
 /** What a caller asks for: any field may be omitted (service defaults apply). */
 export interface ExtractorRequest {
@@ -102,7 +102,7 @@ export class ExtractorRequestError extends Error {
 export interface ExtractorRegistryOptions {
   defaultBackbone: string;
   userBackbones?: UserBackbone[];
-  /** Weights by `weightsEnvKey(backbone)`. */
+  /** Weights by `backboneEnvKey(backbone)`. */
   weights?: Record<string, string>;
   weightsCache: string;
   /** Pool threads on single-threaded backends; 0 loads in the calling thread. */
@@ -192,14 +192,14 @@ export class ExtractorRegistry {
     const user = this.options.userBackbones?.find((b) => b.name === backbone);
     if (isBuiltinBackbone(backbone)) {
       const spec = getBackboneSpec(backbone);
-      const variable = `EDGEHEAD_WEIGHTS_${weightsEnvKey(backbone)}`;
+      const variable = `EDGEHEAD_WEIGHTS_${backboneEnvKey(backbone)}`;
       const shared =
         spec.weights.sharedFolder && this.options.sharedDir
           ? path.join(this.options.sharedDir, 'models', spec.weights.sharedFolder)
           : undefined;
       const weights =
         request.weights ??
-        this.options.weights?.[weightsEnvKey(backbone)] ??
+        this.options.weights?.[backboneEnvKey(backbone)] ??
         (shared !== undefined && existsSync(shared) ? shared : undefined) ??
         spec.weights.url;
       return {

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { decodeImage, type FeatureExtractor, isBackboneError } from '@edgehead/backbones';
 import { ApiError, FEATURE_HEADERS, type FeatureSetRecord } from '@edgehead/contracts';
 import { apiApp, gpuRoutes } from '@edgehead/contracts/api';
-import { ensureFeatureSet, getFeatureSet, NotFoundError } from '@edgehead/db';
+import { ensureFeatureSet, getFeatureSet, NotFoundError, storedFeaturesByContent } from '@edgehead/db';
 import type { Context } from 'hono';
 import type { AppDeps } from '../deps.ts';
 import { limitBody } from '../http/limits.ts';
@@ -54,36 +55,48 @@ async function extractorFor(
   }
 }
 
-/** Frozen-backbone features on demand (the edge's image path): binary float32 or JSON, per the contract. */
+/** The decoded pixels of one request image, or the HTTP error that names it. */
+async function decodeRequestImage(deps: AppDeps, extractor: FeatureExtractor, image: Uint8Array, i: number) {
+  try {
+    return (await decodeImage(image, extractor.info.inputSize, { maxPixels: deps.env.limits.maxPixels }))
+      .pixels;
+  } catch (err) {
+    if (!isBackboneError(err)) throw err;
+    const [status, code] =
+      err.code === 'not_an_image'
+        ? ([415, 'unsupported_media_type'] as const)
+        : err.code === 'image_too_large'
+          ? ([413, 'payload_too_large'] as const)
+          : ([400, 'bad_request'] as const);
+    throw new ApiError(status, code, `image ${i}: ${err.message}`, { index: i, reason: err.code });
+  }
+}
+
+/**
+ * Frozen-backbone features on demand (the edge's image path): binary float32 or JSON, per the contract.
+ * An image whose bytes some dataset already holds with a vector of this feature set gets that stored vector
+ * (the same bytes and feature set give the same vector); only the others run through the backbone.
+ */
 export async function computeFeatures(
   deps: AppDeps,
   input: { backbone?: string | undefined; featureSet?: string | undefined; images: Uint8Array[] },
 ) {
   const { extractor, featureSet } = await extractorFor(deps, input);
+  const hashes = input.images.map((image) => createHash('sha256').update(image).digest('hex'));
+  const stored = await storedFeaturesByContent(deps.db, featureSet.id, hashes);
+  const missing = input.images.flatMap((image, i) => (stored.has(hashes[i] as string) ? [] : [{ image, i }]));
   const pixels: Uint8Array[] = [];
-  for (const [i, image] of input.images.entries()) {
-    try {
-      pixels.push(
-        (await decodeImage(image, extractor.info.inputSize, { maxPixels: deps.env.limits.maxPixels })).pixels,
-      );
-    } catch (err) {
-      if (!isBackboneError(err)) throw err;
-      const [status, code] =
-        err.code === 'not_an_image'
-          ? ([415, 'unsupported_media_type'] as const)
-          : err.code === 'image_too_large'
-            ? ([413, 'payload_too_large'] as const)
-            : ([400, 'bad_request'] as const);
-      throw new ApiError(status, code, `image ${i}: ${err.message}`, { index: i, reason: err.code });
-    }
-  }
-  const vectors = await extractor.extract(pixels);
+  for (const { image, i } of missing) pixels.push(await decodeRequestImage(deps, extractor, image, i));
+  const computed = pixels.length > 0 ? await extractor.extract(pixels) : [];
+  const vectors = hashes.map((h) => stored.get(h) as Float32Array);
+  for (const [k, { i }] of missing.entries()) vectors[i] = computed[k] as Float32Array;
   const info = extractor.info;
   return {
     backbone: info.name,
     featureSet: featureSet.id,
     shape: [vectors.length, ...info.featureShape],
     vectors,
+    stored: input.images.length - missing.length,
   };
 }
 
@@ -111,6 +124,7 @@ export function featureRoutes(deps: AppDeps) {
             shape: out.shape,
             dtype: 'float32' as const,
             features: out.vectors.map((v) => Array.from(v)),
+            stored: out.stored,
           },
           200,
         );
@@ -128,6 +142,7 @@ export function featureRoutes(deps: AppDeps) {
         [FEATURE_HEADERS.dtype]: 'float32',
         [FEATURE_HEADERS.backbone]: out.backbone,
         [FEATURE_HEADERS.featureSet]: out.featureSet,
+        [FEATURE_HEADERS.stored]: String(out.stored),
       });
     },
   );

@@ -15,6 +15,9 @@ const BACKBONE_STATUS: Record<BackboneErrorCode, [ContentfulStatusCode, ErrorCod
   invalid_config: [400, 'bad_request'],
   unknown_backbone: [400, 'bad_request'],
   invalid_input: [400, 'bad_request'],
+  // A fine-tuning request's `unfreeze` names a layer the backbone lacks, or one below frozen layers.
+  unknown_layer: [400, 'bad_request'],
+  layer_not_in_top: [400, 'bad_request'],
   not_an_image: [415, 'unsupported_media_type'],
   corrupt_image: [400, 'bad_request'],
   image_too_large: [413, 'payload_too_large'],

@@ -53,6 +53,15 @@ export const backboneName = z
   .string()
   .regex(NAME, 'expected 1-64 of a-z 0-9 _ . - starting with a letter or digit');
 
+/**
+ * A backbone name as the suffix of an environment variable (`EDGEHEAD_WEIGHTS_<KEY>`, the accuracy report's
+ * `ACCURACY_WEIGHTS_<KEY>`): upper case, every other character `_`.
+ * @example backboneEnvKey('mobilenet_v1_0.75') // 'MOBILENET_V1_0_75'
+ */
+export function backboneEnvKey(name: string): string {
+  return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
 /** How a user backbone's TF.js model is stored: a layers model or a graph model (SavedModel / TF Hub conversions). */
 export const backboneFormat = z.enum(['layers', 'graph']);
 /** [height, width] of the images a user model with an open input size is fed. */

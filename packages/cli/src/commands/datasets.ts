@@ -1,88 +1,107 @@
 import { createDatasetRequest, type DatasetDetail } from '@edgehead/contracts';
 import { z } from 'zod';
-import { commonSchema, parseCommand } from '../args.ts';
+import { type CommandGroup, defineCommand, flag } from '../args.ts';
+import { gpuOptions } from '../common-options.ts';
 import { createContext } from '../context.ts';
 import { CliError } from '../errors.ts';
 import { type GpuClient, ok } from '../http.ts';
 import { emit, table } from '../output.ts';
 import { EXTRACTION_COLUMNS, extractionRow } from './extractions.ts';
 
-/** `edgehead datasets create <name> --classes a,b | list | show <id> | rm <id>`. */
-export async function datasets(argv: readonly string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'create': {
-      const { options, positionals } = parseCommand(
-        rest,
-        { classes: { type: 'string' }, task: { type: 'string' } },
-        commonSchema.extend({
-          classes: z.string().min(1),
-          task: z.enum(['binary', 'multiclass']).optional(),
-        }),
-        { min: 1, max: 1, usage: 'edgehead datasets create <name> --classes cats,dogs' },
-      );
-      const body = createDatasetRequest.parse({
-        name: positionals[0],
-        classes: options.classes.split(',').map((c) => c.trim()),
-        ...(options.task ? { task: options.task } : {}),
-      });
-      const ctx = await createContext(options);
-      const created = await ok(ctx.gpu.v1.datasets.$post({ json: body }));
-      emit(
-        ctx.json,
-        created,
-        () => `created dataset ${created.name} (${created.id}): ${created.classes.join(', ')}`,
-      );
-      return 0;
-    }
-    case 'list': {
-      const { options } = parseCommand(rest, {}, commonSchema, { max: 0 });
-      const ctx = await createContext(options);
-      const answer = await ok(ctx.gpu.v1.datasets.$get());
-      emit(ctx.json, answer, () =>
-        answer.datasets.length === 0
-          ? 'no datasets yet: `edgehead datasets create <name> --classes a,b`'
-          : table(
-              answer.datasets.map((d) => ({
-                ...d,
-                classes: d.classes.join(','),
-                train: d.counts.train ?? 0,
-                validation: d.counts.validation ?? 0,
-                test: d.counts.test ?? 0,
-              })),
-              ['id', 'name', 'task', 'classes', 'train', 'validation', 'test', 'createdAt'],
-            ),
-      );
-      return 0;
-    }
-    case 'show': {
-      const { options, positionals } = parseCommand(rest, {}, commonSchema, {
-        min: 1,
-        max: 1,
-        usage: 'edgehead datasets show <id|name>',
-      });
-      const ctx = await createContext(options);
-      const id = await resolveDatasetId(ctx.gpu, positionals[0] as string);
-      const detail = await ok(ctx.gpu.v1.datasets[':id'].$get({ param: { id } }));
-      emit(ctx.json, detail, () => describeDataset(detail));
-      return 0;
-    }
-    case 'rm': {
-      const { options, positionals } = parseCommand(rest, {}, commonSchema, {
-        min: 1,
-        max: 1,
-        usage: 'edgehead datasets rm <id|name>',
-      });
-      const ctx = await createContext(options);
-      const id = await resolveDatasetId(ctx.gpu, positionals[0] as string);
-      await ctx.gpu.v1.datasets[':id'].$delete({ param: { id } });
-      emit(ctx.json, { id, deleted: true }, () => `deleted dataset ${id}`);
-      return 0;
-    }
-    default:
-      throw new CliError('usage', `datasets ${JSON.stringify(sub ?? '')}: expected create, list, show or rm`);
-  }
-}
+const nameArgument = ['<id|name>', 'the dataset, by id or by name'] as const;
+
+/** `edgehead datasets create <name> --classes a,b [--task binary|multiclass]`. */
+export const datasetsCreate = defineCommand({
+  name: 'create',
+  summary: 'create a dataset with its classes',
+  arguments: [['<name>', 'the dataset name']],
+  options: {
+    ...gpuOptions,
+    classes: flag('--classes <a,b,...>', 'class names, comma-separated', z.string().min(1)),
+    task: flag('--task <task>', 'what the head predicts', createDatasetRequest.shape.task, {
+      fallback: 'binary for two classes, else multiclass',
+    }),
+  },
+  examples: ['edgehead datasets create cats-vs-dogs --classes cats,dogs'],
+  async run(options, [name]) {
+    const body = createDatasetRequest.parse({
+      name,
+      classes: options.classes.split(',').map((c) => c.trim()),
+      ...(options.task ? { task: options.task } : {}),
+    });
+    const ctx = await createContext(options);
+    const created = await ok(ctx.gpu.v1.datasets.$post({ json: body }));
+    emit(
+      ctx.json,
+      created,
+      () => `created dataset ${created.name} (${created.id}): ${created.classes.join(', ')}`,
+    );
+    return 0;
+  },
+});
+
+/** `edgehead datasets list`. */
+export const datasetsList = defineCommand({
+  name: 'list',
+  summary: 'list the datasets with their image counts per split',
+  options: gpuOptions,
+  async run(options) {
+    const ctx = await createContext(options);
+    const answer = await ok(ctx.gpu.v1.datasets.$get());
+    emit(ctx.json, answer, () =>
+      answer.datasets.length === 0
+        ? 'no datasets yet: `edgehead datasets create <name> --classes a,b`'
+        : table(
+            answer.datasets.map((d) => ({
+              ...d,
+              classes: d.classes.join(','),
+              train: d.counts.train ?? 0,
+              validation: d.counts.validation ?? 0,
+              test: d.counts.test ?? 0,
+            })),
+            ['id', 'name', 'task', 'classes', 'train', 'validation', 'test', 'createdAt'],
+          ),
+    );
+    return 0;
+  },
+});
+
+/** `edgehead datasets show <id|name>`. */
+export const datasetsShow = defineCommand({
+  name: 'show',
+  summary: 'one dataset: images per split and label, failed images, its extractions',
+  arguments: [nameArgument],
+  options: gpuOptions,
+  async run(options, [ref]) {
+    const ctx = await createContext(options);
+    const id = await resolveDatasetId(ctx.gpu, ref as string);
+    const detail = await ok(ctx.gpu.v1.datasets[':id'].$get({ param: { id } }));
+    emit(ctx.json, detail, () => describeDataset(detail));
+    return 0;
+  },
+});
+
+/** `edgehead datasets rm <id|name>`. */
+export const datasetsRm = defineCommand({
+  name: 'rm',
+  summary: 'delete a dataset with its images, vectors and runs',
+  arguments: [nameArgument],
+  options: gpuOptions,
+  async run(options, [ref]) {
+    const ctx = await createContext(options);
+    const id = await resolveDatasetId(ctx.gpu, ref as string);
+    await ctx.gpu.v1.datasets[':id'].$delete({ param: { id } });
+    emit(ctx.json, { id, deleted: true }, () => `deleted dataset ${id}`);
+    return 0;
+  },
+});
+
+/** `edgehead datasets create|list|show|rm`. */
+export const datasets: CommandGroup = {
+  name: 'datasets',
+  summary: 'create, list, show or delete datasets',
+  commands: [datasetsCreate, datasetsList, datasetsShow, datasetsRm],
+};
 
 /** A dataset given by id or by name, as its id. */
 export async function resolveDatasetId(gpu: GpuClient, idOrName: string): Promise<string> {

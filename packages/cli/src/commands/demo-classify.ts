@@ -138,7 +138,29 @@ async function classifyFeatures(
   return { labels, requests, failures };
 }
 
-/** The image path: one classify-image request per image, `concurrency` at a time, within the key's budget. */
+/** Images per classify-image request of the image path (one multipart batch). */
+const IMAGE_BATCH = 32;
+
+/** Consecutive batches of at most `IMAGE_BATCH` images and, with room for the multipart framing, of the edge's body limit. */
+function imageBatches<T extends { bytes: Uint8Array }>(items: readonly T[]): T[][] {
+  const maxBytes = CLASSIFY_LIMITS.maxBodyBytes * 0.9;
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (current.length > 0 && (current.length === IMAGE_BATCH || bytes + item.bytes.length > maxBytes)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += item.bytes.length;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+/** The image path: the images in multipart classify-image batches, `concurrency` at a time, within the key's budget. */
 async function classifyImages(
   ctx: Context,
   alias: string,
@@ -150,35 +172,35 @@ async function classifyImages(
   const labels: (string | null)[] = files.map(() => null);
   const requests: Classified['requests'] = [];
   let fromCache = 0;
-  await inParallel(
-    files.map((f, i) => ({ f, i })),
-    concurrency,
-    async ({ f, i }) => {
-      const image = await readFile(f.file);
-      await budget.take();
-      const started = performance.now();
-      try {
-        const answer = await ok(
-          ctx.edge.v1.models[':alias']['classify-image'].$post(
-            { param: { alias } },
-            { headers: { 'content-type': imageType(f.file) }, init: { body: image } },
-          ),
-        );
-        requests.push({ ms: performance.now() - started });
-        labels[i] = answer.predictions[0]?.label ?? null;
-        if (answer.source === 'cache') fromCache++;
-      } catch (error) {
-        requests.push({ ms: performance.now() - started, error: (error as Error).message });
-      }
-      progress(requests.length);
-    },
-  );
+  let done = 0;
+  const items = await Promise.all(files.map(async (f, i) => ({ f, i, bytes: await readFile(f.file) })));
+  await inParallel(imageBatches(items), concurrency, async (batch) => {
+    const form = new FormData();
+    for (const { f, bytes } of batch)
+      form.append('file', new Blob([bytes], { type: imageType(f.file) }), path.basename(f.file));
+    await budget.take();
+    const started = performance.now();
+    try {
+      const answer = await ok(
+        ctx.edge.v1.models[':alias']['classify-image'].$post({ param: { alias } }, { init: { body: form } }),
+      );
+      requests.push({ ms: performance.now() - started });
+      batch.forEach(({ i }, k) => {
+        labels[i] = answer.predictions[k]?.label ?? null;
+      });
+      fromCache += answer.images?.filter((image) => image.source === 'cache').length ?? 0;
+    } catch (error) {
+      requests.push({ ms: performance.now() - started, error: (error as Error).message });
+    }
+    done += batch.length;
+    progress(done);
+  });
   return { labels, requests, failures: [], fromCache };
 }
 
 /**
  * Classifies every test image through the edge twice: by precomputed features (from the gpu service in
- * batches, classified in batches) and by the image itself (in parallel), both within one per-key budget of
+ * batches, classified in batches) and by the image itself (in multipart batches), both within one per-key budget of
  * `ratePerMinute` requests so that the edge never answers 429.
  */
 export async function classifyTestSet(
@@ -192,9 +214,12 @@ export async function classifyTestSet(
   const say = (line: string) => !options.quiet && process.stderr.write(`${line}\n`);
   const features = await classifyFeatures(ctx, alias, featureSet, files, budget);
   say(`  features path: ${files.length} test images in ${features.requests.length} edge requests`);
+  let reported = 0;
   const image = await classifyImages(ctx, alias, files, budget, options.concurrency, (done) => {
-    if (done % 100 === 0 || done === files.length)
+    if (done - reported >= 100 || done === files.length) {
+      reported = done;
       say(`  image path: classified ${done}/${files.length} test images through the edge`);
+    }
   });
   return {
     features: tally(files, features),

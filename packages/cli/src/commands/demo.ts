@@ -1,7 +1,14 @@
 import path from 'node:path';
-import { featureSetLabel, headPresetName, modelAlias, type RunEvaluation } from '@edgehead/contracts';
+import {
+  featureSetLabel,
+  headConfig,
+  headPresetName,
+  modelAlias,
+  type RunEvaluation,
+} from '@edgehead/contracts';
 import { z } from 'zod';
-import { commonSchema, intFlag, parseCommand } from '../args.ts';
+import { defineCommand, flag, intFlag, numberFlag, type Values } from '../args.ts';
+import { systemOptions } from '../common-options.ts';
 import { createContext, requireToken } from '../context.ts';
 import { CliError } from '../errors.ts';
 import { scanDataset } from '../ingest.ts';
@@ -9,42 +16,63 @@ import { emit, epochLine, formatDuration, formatNumber, table } from '../output.
 import { classifyTestSet, type PathResult } from './demo-classify.ts';
 import { extractAndWait, ingestTree, publishRun, startAndFollow, weightsArg } from './gpu.ts';
 
-export const DEMO_USAGE =
-  'edgehead demo --data <dir> --backbone <name> [--weights <path|url>] [--preset P] [--epochs N] [--alias A] ' +
-  '[--concurrency N] [--rate-limit N] [--limit N]';
-
-const spec = {
-  data: { type: 'string' },
-  backbone: { type: 'string', short: 'b' },
-  weights: { type: 'string' },
-  dataset: { type: 'string' },
-  preset: { type: 'string' },
-  epochs: { type: 'string' },
-  alias: { type: 'string' },
-  concurrency: { type: 'string' },
-  'rate-limit': { type: 'string' },
-  limit: { type: 'string' },
-} as const;
-
-const schema = commonSchema.extend({
-  data: z.string().min(1),
-  backbone: z.string().min(1),
-  weights: z.string().min(1).optional(),
-  dataset: z.string().min(1).optional(),
-  preset: headPresetName.default('keras-vgg16-feature-extraction'),
-  epochs: intFlag(1, 10000).optional(),
-  alias: modelAlias.default('demo'),
-  /** classify-image requests in flight. */
-  concurrency: intFlag(1, 64).default(4),
-  /** Requests per minute the API key may send: the edge's KEY_LIMITER (apps/edge/wrangler.jsonc). */
-  'rate-limit': intFlag(1).default(600),
-  /** Classify only the first N test images (all by default). */
-  limit: intFlag(1).optional(),
-});
+const demoOptions = {
+  ...systemOptions,
+  data: flag('--data <dir>', 'the split/class/file folder of the dataset', z.string().min(1)),
+  backbone: flag(
+    '-b, --backbone <name>',
+    'backbone of the feature set, e.g. mobilenet_v1_0.75+avg',
+    z.string().min(1),
+  ),
+  weights: flag('--weights <path|url>', 'weights of the backbone', z.string().min(1).optional(), {
+    fallback: "the gpu service's EDGEHEAD_WEIGHTS_<BACKBONE>",
+  }),
+  dataset: flag('--dataset <name>', 'the dataset name', z.string().min(1).optional(), {
+    fallback: "the folder's name",
+  }),
+  preset: flag('--preset <name>', 'hyperparameters of the head', headPresetName, {
+    default: 'keras-vgg16-feature-extraction',
+  }),
+  epochs: flag('--epochs <n>', 'epochs', numberFlag(headConfig.shape.epochs).optional(), {
+    fallback: "the preset's",
+  }),
+  alias: flag('--alias <alias>', 'the alias to publish under', modelAlias, { default: 'demo' }),
+  concurrency: flag(
+    '--concurrency <n>',
+    'classify-image requests in flight (each a batch of up to 32 images)',
+    intFlag(1, 64),
+    { default: 4 },
+  ),
+  // the edge's per-key limit: KEY_LIMITER in apps/edge/wrangler.jsonc
+  rateLimit: flag('--rate-limit <n>', 'requests per minute the API key may send', intFlag(1), {
+    default: 600,
+  }),
+  limit: flag('--limit <n>', 'classify only the first N test images', intFlag(1).optional(), {
+    fallback: 'all',
+  }),
+};
 
 /** `edgehead demo`: the Keras feature-extraction recipe end to end against a running system. */
-export async function demo(argv: readonly string[]): Promise<number> {
-  const { options } = parseCommand(argv, spec, schema, { max: 0, usage: DEMO_USAGE });
+export const demo = defineCommand({
+  name: 'demo',
+  summary: 'the Keras feature-extraction recipe end to end: ingest, extract, train, publish, classify',
+  description:
+    'Against a running system (`edgehead up`): creates the dataset from <data> (split/class/file), uploads ' +
+    'it, extracts the features, trains the preset, evaluates, publishes the head to the edge as --alias, ' +
+    'classifies every test image through the edge twice (by its precomputed features, in batches of up to ' +
+    '256 vectors, and by the images themselves, in multipart batches of 32, --concurrency requests at a ' +
+    "time) within the API key's --rate-limit, and prints the " +
+    'accuracy of both paths, the edge latency percentiles and the time of each stage.',
+  options: demoOptions,
+  examples: [
+    'edgehead demo --data ../shared/datasets/cats_and_dogs_small --backbone mobilenet_v1_0.75+avg \\\n' +
+      '    --weights ../shared/models/mobilenet_v1_0.75_224',
+  ],
+  run: runDemo,
+});
+
+/** Runs the demo's stages in order and prints the report. */
+async function runDemo(options: Values<typeof demoOptions>): Promise<number> {
   const ctx = await createContext(options);
   requireToken(ctx.endpoints.gpuToken, 'gpu service token', '--gpu-token', 'EDGEHEAD_GPU_TOKEN');
   requireToken(ctx.endpoints.apiKey, 'API key', '--api-key', 'EDGEHEAD_API_KEY');
@@ -99,7 +127,7 @@ export async function demo(argv: readonly string[]): Promise<number> {
   const edge = await stage('classify at the edge', () =>
     classifyTestSet(ctx, options.alias, extraction.featureSet.id, tests, {
       concurrency: options.concurrency,
-      ratePerMinute: options['rate-limit'],
+      ratePerMinute: options.rateLimit,
       quiet,
     }),
   );

@@ -1,107 +1,125 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type ClassifyResponse, headFeatureSetLabel, modelAlias } from '@edgehead/contracts';
+import { type ClassifyResponse, featureDtype, headFeatureSetLabel, modelAlias } from '@edgehead/contracts';
 import { z } from 'zod';
-import { commonSchema, parseCommand } from '../args.ts';
+import { type CommandGroup, defineCommand, flag } from '../args.ts';
+import { adminOptions, type CommonOptions, classifyOptions } from '../common-options.ts';
 import { type Context, createContext, requireToken } from '../context.ts';
-import { CliError } from '../errors.ts';
 import { ok } from '../http.ts';
 import { emit, formatNumber, table } from '../output.ts';
 
-const aliasFlag = modelAlias;
+const aliasArgument = ['<alias>', 'the model alias'] as const;
 
 /** `edgehead activate <alias> <version>`: points the alias at a published version. */
-export async function activate(argv: readonly string[]): Promise<number> {
-  const { options, positionals } = parseCommand(argv, {}, commonSchema, {
-    min: 2,
-    max: 2,
-    usage: 'edgehead activate <alias> <version>',
-  });
-  const ctx = await adminContext(options);
-  const alias = aliasFlag.parse(positionals[0]);
-  const answer = await ok(
-    ctx.admin.admin.models[':alias'].activate.$post({
-      param: { alias },
-      json: { version: positionals[1] as string },
-    }),
-  );
-  emit(ctx.json, answer, () => `${answer.alias}: active ${answer.active} (was ${answer.previous ?? 'none'})`);
-  return 0;
-}
-
-/** `edgehead rollback <alias>`: re-activates the previously active version. */
-export async function rollback(argv: readonly string[]): Promise<number> {
-  const { options, positionals } = parseCommand(argv, {}, commonSchema, {
-    min: 1,
-    max: 1,
-    usage: 'edgehead rollback <alias>',
-  });
-  const ctx = await adminContext(options);
-  const alias = aliasFlag.parse(positionals[0]);
-  const answer = await ok(ctx.admin.admin.models[':alias'].rollback.$post({ param: { alias } }));
-  emit(
-    ctx.json,
-    answer,
-    () => `${answer.alias}: rolled back to ${answer.active} (was ${answer.previous ?? 'none'})`,
-  );
-  return 0;
-}
-
-/** `edgehead models [alias]`: published aliases, or one alias's versions and activation history. */
-export async function models(argv: readonly string[]): Promise<number> {
-  const { options, positionals } = parseCommand(argv, {}, commonSchema, {
-    max: 1,
-    usage: 'edgehead models [alias]',
-  });
-  const ctx = await adminContext(options);
-  if (positionals[0]) {
-    const alias = aliasFlag.parse(positionals[0]);
-    const answer = await ok(ctx.admin.admin.models[':alias'].versions.$get({ param: { alias } }));
-    emit(ctx.json, answer, () =>
-      [
-        `${answer.alias}: active ${answer.active ?? 'none'}`,
-        table(
-          answer.versions.map((v) => ({
-            version: v.version,
-            active: v.version === answer.active ? '*' : '',
-            featureSet: headFeatureSetLabel(v.manifest),
-            classes: v.manifest.classes.join(','),
-            accuracy: v.manifest.metrics.accuracy ?? v.manifest.metrics.test_accuracy ?? null,
-            publishedAt: v.publishedAt,
-          })),
-          ['version', 'active', 'featureSet', 'classes', 'accuracy', 'publishedAt'],
-        ),
-      ].join('\n'),
+export const activate = defineCommand({
+  name: 'activate',
+  summary: 'make a published version the active one of its alias',
+  arguments: [
+    aliasArgument,
+    ['<version>', 'a published version of it (`edgehead models <alias>` lists them)'],
+  ],
+  options: adminOptions,
+  async run(options, positionals) {
+    const ctx = await adminContext(options);
+    const alias = modelAlias.parse(positionals[0]);
+    const version = positionals[1] as string;
+    const answer = await ok(
+      ctx.admin.admin.models[':alias'].activate.$post({ param: { alias }, json: { version } }),
+    );
+    emit(
+      ctx.json,
+      answer,
+      () => `${answer.alias}: active ${answer.active} (was ${answer.previous ?? 'none'})`,
     );
     return 0;
-  }
-  const answer = await ok(ctx.admin.admin.models.$get());
-  emit(ctx.json, answer, () =>
-    answer.models.length ? table(answer.models, ['alias', 'active', 'versions']) : 'no models published yet',
-  );
-  return 0;
-}
+  },
+});
+
+/** `edgehead rollback <alias>`: re-activates the previously active version. */
+export const rollback = defineCommand({
+  name: 'rollback',
+  summary: 'make the previously active version of an alias active again',
+  arguments: [aliasArgument],
+  options: adminOptions,
+  async run(options, positionals) {
+    const ctx = await adminContext(options);
+    const alias = modelAlias.parse(positionals[0]);
+    const answer = await ok(ctx.admin.admin.models[':alias'].rollback.$post({ param: { alias } }));
+    emit(
+      ctx.json,
+      answer,
+      () => `${answer.alias}: rolled back to ${answer.active} (was ${answer.previous ?? 'none'})`,
+    );
+    return 0;
+  },
+});
+
+/** `edgehead models [alias]`: published aliases, or one alias's versions and activation history. */
+export const models = defineCommand({
+  name: 'models',
+  summary: "the aliases published at the edge, or one alias's versions",
+  arguments: [['[alias]', 'list the versions of this alias']],
+  options: adminOptions,
+  async run(options, positionals) {
+    const ctx = await adminContext(options);
+    if (positionals[0]) {
+      const alias = modelAlias.parse(positionals[0]);
+      const answer = await ok(ctx.admin.admin.models[':alias'].versions.$get({ param: { alias } }));
+      emit(ctx.json, answer, () =>
+        [
+          `${answer.alias}: active ${answer.active ?? 'none'}`,
+          table(
+            answer.versions.map((v) => ({
+              version: v.version,
+              active: v.version === answer.active ? '*' : '',
+              featureSet: headFeatureSetLabel(v.manifest),
+              classes: v.manifest.classes.join(','),
+              accuracy: v.manifest.metrics.accuracy ?? v.manifest.metrics.test_accuracy ?? null,
+              publishedAt: v.publishedAt,
+            })),
+            ['version', 'active', 'featureSet', 'classes', 'accuracy', 'publishedAt'],
+          ),
+        ].join('\n'),
+      );
+      return 0;
+    }
+    const answer = await ok(ctx.admin.admin.models.$get());
+    emit(ctx.json, answer, () =>
+      answer.models.length
+        ? table(answer.models, ['alias', 'active', 'versions'])
+        : 'no models published yet',
+    );
+    return 0;
+  },
+});
 
 /** `edgehead keys create [--name N]`: a new API key for the classify routes (shown once). */
-export async function keys(argv: readonly string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'create') throw new CliError('usage', `keys ${JSON.stringify(sub ?? '')}: expected create`);
-  const { options } = parseCommand(
-    rest,
-    { name: { type: 'string' } },
-    commonSchema.extend({ name: z.string().min(1).max(100).optional() }),
-    { max: 0 },
-  );
-  const ctx = await adminContext(options);
-  const answer = await ok(ctx.admin.admin.keys.$post({ json: options.name ? { name: options.name } : {} }));
-  emit(
-    ctx.json,
-    answer,
-    () =>
-      `API key ${answer.id}${answer.name ? ` (${answer.name})` : ''}: ${answer.key}\nit is shown only now; send it as Authorization: Bearer <key>`,
-  );
-  return 0;
-}
+export const keysCreate = defineCommand({
+  name: 'create',
+  summary: 'a new API key for the classify routes (shown only now)',
+  options: {
+    ...adminOptions,
+    name: flag('--name <name>', 'a name to recognise the key by', z.string().min(1).max(100).optional()),
+  },
+  async run(options) {
+    const ctx = await adminContext(options);
+    const answer = await ok(ctx.admin.admin.keys.$post({ json: options.name ? { name: options.name } : {} }));
+    emit(
+      ctx.json,
+      answer,
+      () =>
+        `API key ${answer.id}${answer.name ? ` (${answer.name})` : ''}: ${answer.key}\nit is shown only now; send it as Authorization: Bearer <key>`,
+    );
+    return 0;
+  },
+});
+
+/** `edgehead keys create`. */
+export const keys: CommandGroup = {
+  name: 'keys',
+  summary: 'API keys of the classify routes',
+  commands: [keysCreate],
+};
 
 /** Image types the edge's classify-image accepts, by file extension. */
 const IMAGE_TYPES: Record<string, string> = {
@@ -142,41 +160,52 @@ export async function classifyFile(
 }
 
 /** `edgehead classify <file...> --alias A [--dtype float16]`: images (.jpg/.png/.webp) or feature files (.bin). */
-export async function classify(argv: readonly string[]): Promise<number> {
-  const { options, positionals } = parseCommand(
-    argv,
-    { alias: { type: 'string', short: 'a' }, dtype: { type: 'string' } },
-    commonSchema.extend({ alias: modelAlias, dtype: z.enum(['float32', 'float16']).default('float32') }),
-    { min: 1, usage: 'edgehead classify <image|features.bin>... --alias <alias>' },
-  );
-  const ctx = await createContext(options);
-  requireToken(ctx.endpoints.apiKey, 'API key', '--api-key', 'EDGEHEAD_API_KEY');
-  const results: (ClassifyResponse & { file: string; ms: number })[] = [];
-  for (const file of positionals) {
-    const { answer, ms } = await classifyFile(ctx, options.alias, file, options.dtype);
-    results.push({ file, ...answer, ms });
-  }
-  emit(ctx.json, results, () =>
-    table(
-      results.map((r) => {
-        const p = r.predictions[0];
-        const top = p ? Math.max(...Object.values(p.probabilities).map(Number)) : null;
-        return {
-          file: r.file,
-          label: p?.label ?? '-',
-          p: top === null ? '-' : formatNumber(top),
-          version: r.version,
-          source: r.source ?? 'features',
-          ms: Math.round(r.ms),
-        };
-      }),
-      ['file', 'label', 'p', 'version', 'source', 'ms'],
-    ),
-  );
-  return 0;
-}
+export const classify = defineCommand({
+  name: 'classify',
+  summary: 'classify images, or files of feature vectors, through the edge',
+  description:
+    'Sends each file to the edge: an image (.jpg, .jpeg, .png, .webp) to classify-image, which finds its ' +
+    'features in the edge cache or has the gpu service compute them; any other file as raw little-endian ' +
+    'feature vectors (--dtype) to classify. Prints the label, its probability, the version and the latency.',
+  arguments: [['<files...>', 'images, or feature files (.bin)']],
+  options: {
+    ...classifyOptions,
+    alias: flag('-a, --alias <alias>', 'the model alias', modelAlias),
+    dtype: flag('--dtype <dtype>', 'number type of the values in feature files', featureDtype, {
+      default: 'float32',
+    }),
+  },
+  examples: ['edgehead classify cat.jpg dog.png --alias cats-vs-dogs'],
+  async run(options, files) {
+    const ctx = await createContext(options);
+    requireToken(ctx.endpoints.apiKey, 'API key', '--api-key', 'EDGEHEAD_API_KEY');
+    const results: (ClassifyResponse & { file: string; ms: number })[] = [];
+    for (const file of files) {
+      const { answer, ms } = await classifyFile(ctx, options.alias, file, options.dtype);
+      results.push({ file, ...answer, ms });
+    }
+    emit(ctx.json, results, () =>
+      table(
+        results.map((r) => {
+          const p = r.predictions[0];
+          const top = p ? Math.max(...Object.values(p.probabilities).map(Number)) : null;
+          return {
+            file: r.file,
+            label: p?.label ?? '-',
+            p: top === null ? '-' : formatNumber(top),
+            version: r.version,
+            source: r.source ?? 'features',
+            ms: Math.round(r.ms),
+          };
+        }),
+        ['file', 'label', 'p', 'version', 'source', 'ms'],
+      ),
+    );
+    return 0;
+  },
+});
 
-async function adminContext(options: z.infer<typeof commonSchema>): Promise<Context> {
+async function adminContext(options: CommonOptions): Promise<Context> {
   const ctx = await createContext(options);
   requireToken(ctx.endpoints.adminToken, 'edge admin token', '--admin-token', 'EDGEHEAD_ADMIN_TOKEN');
   return ctx;

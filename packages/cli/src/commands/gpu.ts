@@ -4,11 +4,16 @@ import {
   type EpochMetrics,
   type ExtractionProgress,
   featureSetLabel,
+  headConfig,
   headPresetName,
+  modelAlias,
+  pooling,
+  RUNS_MAX_PAGE_SIZE,
   type RunDetailResponse,
 } from '@edgehead/contracts';
 import { z } from 'zod';
-import { commonSchema, intFlag, numberFlag, parseCommand } from '../args.ts';
+import { type CommandGroup, defineCommand, flag, intFlag, numberFlag, type Values } from '../args.ts';
+import { type CommonOptions, classifyOptions, gpuOptions } from '../common-options.ts';
 import { type Context, createContext, requireToken } from '../context.ts';
 import { CliError } from '../errors.ts';
 import { type GpuClient, ok } from '../http.ts';
@@ -35,7 +40,7 @@ export async function patiently<T>(request: () => Promise<T>, patienceMs = 120_0
   }
 }
 
-async function writeContext(options: z.infer<typeof commonSchema>): Promise<Context> {
+async function writeContext(options: CommonOptions): Promise<Context> {
   const ctx = await createContext(options);
   requireToken(ctx.endpoints.gpuToken, 'gpu service token', '--gpu-token', 'EDGEHEAD_GPU_TOKEN');
   return ctx;
@@ -78,26 +83,41 @@ export async function ingestTree(
   return { ...result, datasetId: id };
 }
 
-/** `edgehead ingest <dir> --dataset <id|name>`. */
-export async function ingest(argv: readonly string[]): Promise<number> {
-  const { options, positionals } = parseCommand(
-    argv,
-    { dataset: { type: 'string', short: 'd' } },
-    commonSchema.extend({ dataset: z.string().min(1).optional() }),
-    { min: 1, max: 1, usage: 'edgehead ingest <dir> --dataset <id|name>' },
-  );
-  const dir = positionals[0] as string;
-  const ctx = await writeContext(options);
-  const result = await ingestTree(ctx, dir, options.dataset ?? path.basename(path.resolve(dir)), ctx.json);
-  emit(ctx.json, result, () => {
-    const lines = [
-      `${result.accepted} accepted, ${result.duplicates} duplicates, ${result.rejected.length} rejected of ${result.files} files in ${formatDuration(result.ms)} (${((result.files * 1000) / Math.max(1, result.ms)).toFixed(1)} files/s)`,
-    ];
-    for (const r of result.rejected) lines.push(`  rejected ${r.name}: ${r.reason}: ${r.message}`);
-    return lines.join('\n');
-  });
-  return result.rejected.length > 0 && result.accepted + result.duplicates === 0 ? 1 : 0;
-}
+/** `edgehead ingest <dir> [--dataset <id|name>]`. */
+export const ingest = defineCommand({
+  name: 'ingest',
+  summary: 'upload a split/class/file tree (creates the dataset when missing)',
+  description:
+    'Uploads every image under <dir>/<split>/<class>/ (split: train, validation, test) in multipart batches, ' +
+    'with a progress bar; duplicates are skipped, rejected files listed at the end. Creates the dataset, with ' +
+    'the class folders as its classes, when it does not exist. Exits 1 when every file was rejected.',
+  arguments: [['<dir>', 'the folder holding train/, validation/ and test/']],
+  options: {
+    ...gpuOptions,
+    dataset: flag('-d, --dataset <id|name>', 'the dataset to upload into', z.string().min(1).optional(), {
+      fallback: "the folder's name",
+    }),
+  },
+  examples: ['edgehead ingest ./cats_and_dogs_small --dataset cats-vs-dogs'],
+  async run(options, [dir]) {
+    const folder = dir as string;
+    const ctx = await writeContext(options);
+    const result = await ingestTree(
+      ctx,
+      folder,
+      options.dataset ?? path.basename(path.resolve(folder)),
+      ctx.json,
+    );
+    emit(ctx.json, result, () => {
+      const lines = [
+        `${result.accepted} accepted, ${result.duplicates} duplicates, ${result.rejected.length} rejected of ${result.files} files in ${formatDuration(result.ms)} (${((result.files * 1000) / Math.max(1, result.ms)).toFixed(1)} files/s)`,
+      ];
+      for (const r of result.rejected) lines.push(`  rejected ${r.name}: ${r.reason}: ${r.message}`);
+      return lines.join('\n');
+    });
+    return result.rejected.length > 0 && result.accepted + result.duplicates === 0 ? 1 : 0;
+  },
+});
 
 /**
  * Starts (or joins) an extraction and waits for it, reporting progress; used by `extract` and `demo`.
@@ -150,92 +170,108 @@ export async function extractAndWait(
   return progress;
 }
 
-export const EXTRACT_USAGE =
-  'edgehead extract --dataset <d> [--backbone <name>] [--weights <path|url>] [--pooling avg] [--no-wait] | ' +
-  '--dataset <d> --cancel [--backbone <name>] | --list [--dataset <d>]';
-
 /**
  * `edgehead extract --dataset <d> --backbone <name> [--weights <path|url>] [--pooling avg] [--no-wait]`;
  * `--cancel` stops the dataset's running extractions (of that backbone when given), `--list` shows them.
  */
-export async function extract(argv: readonly string[]): Promise<number> {
-  const { options } = parseCommand(
-    argv,
-    {
-      dataset: { type: 'string', short: 'd' },
-      backbone: { type: 'string', short: 'b' },
-      weights: { type: 'string' },
-      pooling: { type: 'string' },
-      'no-wait': { type: 'boolean' },
-      cancel: { type: 'boolean' },
-      list: { type: 'boolean' },
-    },
-    commonSchema.extend({
-      dataset: z.string().min(1).optional(),
-      backbone: z.string().min(1).optional(),
-      weights: z.string().min(1).optional(),
-      pooling: z.enum(['none', 'avg']).optional(),
-      'no-wait': z.boolean().default(false),
-      cancel: z.boolean().default(false),
-      list: z.boolean().default(false),
+export const extract = defineCommand({
+  name: 'extract',
+  summary: 'compute the feature vectors of a dataset (start, or join, an extraction and follow it)',
+  description:
+    'Starts the extraction of a feature set (a backbone with its weights, pooling and preprocessing) for ' +
+    'every image of a dataset, or joins the one running, and follows it: state, done/total, images/s, ETA. ' +
+    "A failed extraction ends with its reason (exit 1). With --cancel, stops the dataset's running " +
+    'extractions (queued batches are dropped, stored vectors kept); with --list, lists every extraction.',
+  options: {
+    ...gpuOptions,
+    dataset: flag(
+      '-d, --dataset <id|name>',
+      'the dataset (optional with --list)',
+      z.string().min(1).optional(),
+    ),
+    backbone: flag(
+      '-b, --backbone <name>',
+      'backbone of the feature set, e.g. vgg16, mobilenet_v1_0.75+avg (with --cancel: only its extractions)',
+      z.string().min(1).optional(),
+      { fallback: "the gpu service's EDGEHEAD_DEFAULT_BACKBONE" },
+    ),
+    weights: flag(
+      '--weights <path|url>',
+      'weights of the backbone: a Keras .h5/.weights.h5/.keras file, a TF.js folder or an https URL',
+      z.string().min(1).optional(),
+      { fallback: "the gpu service's EDGEHEAD_WEIGHTS_<BACKBONE>" },
+    ),
+    pooling: flag('--pooling <pooling>', 'pooling over the feature map', pooling.optional(), {
+      fallback: 'none, or the +avg of --backbone',
     }),
-    { max: 0, usage: EXTRACT_USAGE },
-  );
-  if (options.list) {
-    const ctx = await createContext(options);
-    const dataset = options.dataset ? await resolveDatasetId(ctx.gpu, options.dataset) : undefined;
-    const answer = await ok(ctx.gpu.v1.extractions.$get({ query: { dataset } }));
-    emit(ctx.json, answer, () =>
-      answer.extractions.length === 0
-        ? 'no extractions yet: `edgehead extract --dataset <d> --backbone <name>`'
-        : table(answer.extractions.map(extractionRow), EXTRACTION_COLUMNS),
-    );
-    return 0;
-  }
-  if (!options.dataset) throw new CliError('usage', `extract: --dataset is required; ${EXTRACT_USAGE}`);
-  const ctx = await writeContext(options);
-  const id = await resolveDatasetId(ctx.gpu, options.dataset);
-  if (options.cancel) {
-    const filter = {
+    wait: flag('--no-wait', 'queue the extraction and return without following it', z.boolean()),
+    cancel: flag('--cancel', "cancel the dataset's running extractions", z.boolean().default(false)),
+    list: flag('--list', 'list the extractions (of --dataset when given)', z.boolean().default(false)),
+  },
+  examples: [
+    'edgehead extract --dataset cats-vs-dogs --backbone mobilenet_v1_0.75+avg --weights ./mobilenet_v1_0.75_224',
+    'edgehead extract --list',
+    'edgehead extract --dataset cats-vs-dogs --cancel',
+  ],
+  async run(options) {
+    if (options.list) {
+      const ctx = await createContext(options);
+      const dataset = options.dataset ? await resolveDatasetId(ctx.gpu, options.dataset) : undefined;
+      const answer = await ok(ctx.gpu.v1.extractions.$get({ query: { dataset } }));
+      emit(ctx.json, answer, () =>
+        answer.extractions.length === 0
+          ? 'no extractions yet: `edgehead extract --dataset <d> --backbone <name>`'
+          : table(answer.extractions.map(extractionRow), EXTRACTION_COLUMNS),
+      );
+      return 0;
+    }
+    if (!options.dataset) throw new CliError('usage', 'extract: --dataset is required (except with --list)');
+    const ctx = await writeContext(options);
+    const id = await resolveDatasetId(ctx.gpu, options.dataset);
+    if (options.cancel) {
+      const filter = {
+        ...(options.backbone ? { backbone: options.backbone } : {}),
+        ...(options.pooling ? { pooling: options.pooling } : {}),
+      };
+      const answer = await ok(
+        ctx.gpu.v1.datasets[':id'].extract.cancel.$post({ param: { id }, json: filter }),
+      );
+      emit(ctx.json, answer, () =>
+        answer.cancelled.length === 0
+          ? 'no running extraction to cancel'
+          : [
+              `cancelled ${answer.cancelled.length} extraction(s), dropped ${answer.droppedJobs} queued batch(es); stored vectors are kept`,
+              table(answer.cancelled.map(extractionRow), EXTRACTION_COLUMNS),
+            ].join('\n'),
+      );
+      return 0;
+    }
+    const body = {
       ...(options.backbone ? { backbone: options.backbone } : {}),
+      ...(options.weights ? { weights: weightsArg(options.weights) } : {}),
       ...(options.pooling ? { pooling: options.pooling } : {}),
     };
-    const answer = await ok(ctx.gpu.v1.datasets[':id'].extract.cancel.$post({ param: { id }, json: filter }));
-    emit(ctx.json, answer, () =>
-      answer.cancelled.length === 0
-        ? 'no running extraction to cancel'
-        : [
-            `cancelled ${answer.cancelled.length} extraction(s), dropped ${answer.droppedJobs} queued batch(es); stored vectors are kept`,
-            table(answer.cancelled.map(extractionRow), EXTRACTION_COLUMNS),
-          ].join('\n'),
-    );
-    return 0;
-  }
-  const body = {
-    ...(options.backbone ? { backbone: options.backbone } : {}),
-    ...(options.weights ? { weights: weightsArg(options.weights) } : {}),
-    ...(options.pooling ? { pooling: options.pooling } : {}),
-  };
-  if (options['no-wait']) {
-    const queued = await ok(ctx.gpu.v1.datasets[':id'].extract.$post({ param: { id }, json: body }));
+    if (!options.wait) {
+      const queued = await ok(ctx.gpu.v1.datasets[':id'].extract.$post({ param: { id }, json: body }));
+      emit(
+        ctx.json,
+        queued,
+        () =>
+          `extraction ${queued.progress.id} of ${featureSetLabel(queued.progress.featureSet)}: queued ${queued.queuedImages} images in ${queued.queuedJobs} batches`,
+      );
+      return 0;
+    }
+    const started = Date.now();
+    const done = await extractAndWait(ctx, id, body, ctx.json);
     emit(
       ctx.json,
-      queued,
+      done,
       () =>
-        `extraction ${queued.progress.id} of ${featureSetLabel(queued.progress.featureSet)}: queued ${queued.queuedImages} images in ${queued.queuedJobs} batches`,
+        `features ${featureSetLabel(done.featureSet)} (feature set ${done.featureSet.id}): ${done.done}/${done.total} images${done.failed ? `, ${done.failed} failed` : ''} in ${formatDuration(Date.now() - started)}`,
     );
     return 0;
-  }
-  const started = Date.now();
-  const done = await extractAndWait(ctx, id, body, ctx.json);
-  emit(
-    ctx.json,
-    done,
-    () =>
-      `features ${featureSetLabel(done.featureSet)} (feature set ${done.featureSet.id}): ${done.done}/${done.total} images${done.failed ? `, ${done.failed} failed` : ''} in ${formatDuration(Date.now() - started)}`,
-  );
-  return 0;
-}
+  },
+});
 
 /** Local paths are sent absolute (the gpu service runs elsewhere in the tree); URLs unchanged. */
 export function weightsArg(weights: string): string {
@@ -261,60 +297,88 @@ export async function followRun(
   }
 }
 
-const trainSpec = {
-  dataset: { type: 'string', short: 'd' },
-  backbone: { type: 'string', short: 'b' },
-  'feature-set': { type: 'string' },
-  preset: { type: 'string' },
-  epochs: { type: 'string' },
-  'batch-size': { type: 'string' },
-  'learning-rate': { type: 'string' },
-  optimizer: { type: 'string' },
-  'hidden-units': { type: 'string' },
-  dropout: { type: 'string' },
-  pooling: { type: 'string' },
-  seed: { type: 'string' },
-  threshold: { type: 'string' },
-  'no-wait': { type: 'boolean' },
-} as const;
+const field = headConfig.shape;
+const fromPreset = "the preset's";
 
-const trainSchema = commonSchema.extend({
-  dataset: z.string().min(1),
-  backbone: z.string().min(1).optional(),
-  'feature-set': z.string().min(1).optional(),
-  preset: headPresetName.optional(),
-  epochs: intFlag(1, 10000).optional(),
-  'batch-size': intFlag(1, 65536).optional(),
-  'learning-rate': numberFlag.optional(),
-  optimizer: z.enum(['rmsprop', 'adam', 'sgd']).optional(),
-  'hidden-units': intFlag(0, 16384).optional(),
-  dropout: numberFlag.optional(),
-  pooling: z.enum(['flatten', 'avg']).optional(),
-  seed: intFlag(0).optional(),
-  threshold: z.enum(['fixed', 'accuracy', 'f1']).optional(),
-  'no-wait': z.boolean().default(false),
-});
+const trainOptions = {
+  ...gpuOptions,
+  dataset: flag('-d, --dataset <id|name>', 'the dataset to train on', z.string().min(1)),
+  backbone: flag(
+    '-b, --backbone <name>',
+    'train on the vectors of this backbone (a feature-set shorthand: <backbone>[+avg][@preprocessing])',
+    z.string().min(1).optional(),
+  ),
+  featureSet: flag(
+    '--feature-set <id>',
+    'train on this feature set (instead of --backbone)',
+    z.string().min(1).optional(),
+  ),
+  preset: flag(
+    '--preset <name>',
+    'hyperparameters to start from; the options below override them',
+    headPresetName.optional(),
+    { fallback: 'edgehead-default' },
+  ),
+  epochs: flag('--epochs <n>', 'epochs', numberFlag(field.epochs).optional(), { fallback: fromPreset }),
+  batchSize: flag('--batch-size <n>', 'batch size', numberFlag(field.batchSize).optional(), {
+    fallback: fromPreset,
+  }),
+  learningRate: flag('--learning-rate <x>', 'learning rate', numberFlag(field.learningRate).optional(), {
+    fallback: fromPreset,
+  }),
+  optimizer: flag('--optimizer <name>', 'optimizer', field.optimizer.optional(), { fallback: fromPreset }),
+  hiddenUnits: flag(
+    '--hidden-units <n>',
+    'units of the hidden Dense(relu) layer; 0: none',
+    numberFlag(field.hiddenUnits).optional(),
+    { fallback: fromPreset },
+  ),
+  dropout: flag(
+    '--dropout <x>',
+    'dropout rate after the hidden layer',
+    numberFlag(field.dropout).optional(),
+    { fallback: fromPreset },
+  ),
+  pooling: flag('--pooling <pooling>', 'how the head reads [h, w, c] features', field.pooling.optional(), {
+    fallback: fromPreset,
+  }),
+  seed: flag('--seed <n>', 'seed of initializers, shuffling and dropout', numberFlag(field.seed).optional(), {
+    fallback: fromPreset,
+  }),
+  threshold: flag(
+    '--threshold <rule>',
+    'how the binary threshold is chosen on validation data',
+    field.threshold.optional(),
+    { fallback: fromPreset },
+  ),
+  wait: flag('--no-wait', 'queue the run and return without following it', z.boolean()),
+};
 
-/** The `POST /v1/runs` body of the train flags (only those given). */
-export function trainBody(o: z.infer<typeof trainSchema>): CreateRunRequest {
-  if (!o.backbone && !o['feature-set'])
+/** The head-config fields of `POST /v1/runs` that `train` takes as options. */
+const RUN_FIELDS = [
+  'dataset',
+  'backbone',
+  'featureSet',
+  'preset',
+  'epochs',
+  'batchSize',
+  'learningRate',
+  'optimizer',
+  'hiddenUnits',
+  'dropout',
+  'pooling',
+  'seed',
+  'threshold',
+] as const;
+
+/** The `POST /v1/runs` body of the train options (only those given). */
+export function trainBody(o: Values<typeof trainOptions>): CreateRunRequest {
+  if (!o.backbone && !o.featureSet)
     throw new CliError('usage', 'train: pass --backbone <name> or --feature-set <id>');
-  const pick: [string, unknown][] = [
-    ['dataset', o.dataset],
-    ['backbone', o.backbone],
-    ['featureSet', o['feature-set']],
-    ['preset', o.preset],
-    ['epochs', o.epochs],
-    ['batchSize', o['batch-size']],
-    ['learningRate', o['learning-rate']],
-    ['optimizer', o.optimizer],
-    ['hiddenUnits', o['hidden-units']],
-    ['dropout', o.dropout],
-    ['pooling', o.pooling],
-    ['seed', o.seed],
-    ['threshold', o.threshold],
-  ];
-  return Object.fromEntries(pick.filter(([, v]) => v !== undefined)) as CreateRunRequest;
+  const given = RUN_FIELDS.flatMap((key): [string, unknown][] =>
+    o[key] === undefined ? [] : [[key, o[key]]],
+  );
+  return Object.fromEntries(given) as CreateRunRequest;
 }
 
 /** Starts a run and (unless `--no-wait`) prints one line per epoch as it happens, then the evaluation. */
@@ -330,20 +394,32 @@ export async function startAndFollow(
   });
 }
 
-/** `edgehead train --dataset <d> --backbone <b> [--preset P] [--epochs N] ...`. */
-export async function train(argv: readonly string[]): Promise<number> {
-  const { options } = parseCommand(argv, trainSpec, trainSchema, { max: 0 });
-  const ctx = await writeContext(options);
-  const body = trainBody(options);
-  if (options['no-wait']) {
-    const started = await ok(ctx.gpu.v1.runs.$post({ json: body }));
-    emit(ctx.json, started, () => `queued run ${started.id}`);
-    return 0;
-  }
-  const detail = await startAndFollow(ctx, body, ctx.json);
-  emit(ctx.json, detail, () => describeRun(detail));
-  return detail.run.status === 'succeeded' ? 0 : 1;
-}
+/** `edgehead train --dataset <d> --backbone <b> | --feature-set <id> [--preset P] [--epochs N] ...`. */
+export const train = defineCommand({
+  name: 'train',
+  summary: 'train a head on stored vectors; one line per epoch as it happens, then the evaluation',
+  description:
+    'Trains a dense head on the vectors of one feature set of a dataset (extract them first), printing one ' +
+    'line per epoch as it happens and then the evaluation on the validation and test splits. Exits 1 when ' +
+    'the run fails or is cancelled.',
+  options: trainOptions,
+  examples: [
+    'edgehead train --dataset cats-vs-dogs --backbone mobilenet_v1_0.75+avg',
+    'edgehead train --dataset cats-vs-dogs --backbone vgg16 --preset keras-vgg16-feature-extraction --epochs 10',
+  ],
+  async run(options) {
+    const ctx = await writeContext(options);
+    const body = trainBody(options);
+    if (!options.wait) {
+      const started = await ok(ctx.gpu.v1.runs.$post({ json: body }));
+      emit(ctx.json, started, () => `queued run ${started.id}`);
+      return 0;
+    }
+    const detail = await startAndFollow(ctx, body, ctx.json);
+    emit(ctx.json, detail, () => describeRun(detail));
+    return detail.run.status === 'succeeded' ? 0 : 1;
+  },
+});
 
 /** A run's detail as text: status, config, evaluation per split, registered model. */
 export function describeRun(d: RunDetailResponse): string {
@@ -370,16 +446,16 @@ export function describeRun(d: RunDetailResponse): string {
   return lines.join('\n');
 }
 
-/** `edgehead runs list|show <id>|compare <a> <b>`. */
-export async function runs(argv: readonly string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === 'list') {
-    const { options } = parseCommand(
-      rest,
-      { dataset: { type: 'string' }, limit: { type: 'string' } },
-      commonSchema.extend({ dataset: z.string().optional(), limit: intFlag(1, 500).default(50) }),
-      { max: 0 },
-    );
+/** `edgehead runs list [--dataset <d>] [--limit N]`. */
+export const runsList = defineCommand({
+  name: 'list',
+  summary: 'list the training runs, newest first',
+  options: {
+    ...gpuOptions,
+    dataset: flag('-d, --dataset <id|name>', 'only the runs of this dataset', z.string().optional()),
+    limit: flag('--limit <n>', 'at most this many runs', intFlag(1, RUNS_MAX_PAGE_SIZE), { default: 50 }),
+  },
+  async run(options) {
     const ctx = await createContext(options);
     const dataset = options.dataset ? await resolveDatasetId(ctx.gpu, options.dataset) : undefined;
     const list = await ok(ctx.gpu.v1.runs.$get({ query: { dataset, pageSize: String(options.limit) } }));
@@ -407,41 +483,51 @@ export async function runs(argv: readonly string[]): Promise<number> {
           ),
     );
     return 0;
-  }
-  if (sub === 'show') {
-    const { options, positionals } = parseCommand(rest, {}, commonSchema, {
-      min: 1,
-      max: 1,
-      usage: 'edgehead runs show <id>',
-    });
+  },
+});
+
+/** `edgehead runs show <id>`. */
+export const runsShow = defineCommand({
+  name: 'show',
+  summary: 'one run: config, every epoch, the evaluation, its model',
+  arguments: [['<id>', 'the run id']],
+  options: gpuOptions,
+  async run(options, [id]) {
     const ctx = await createContext(options);
-    const detail = await ok(ctx.gpu.v1.runs[':id'].$get({ param: { id: positionals[0] as string } }));
+    const detail = await ok(ctx.gpu.v1.runs[':id'].$get({ param: { id: id as string } }));
     emit(ctx.json, detail, () =>
       [describeRun(detail), ...detail.epochs.map((m) => `  ${epochLine(m, detail.run.epochsTotal)}`)].join(
         '\n',
       ),
     );
     return 0;
-  }
-  if (sub === 'compare') {
-    const { options, positionals } = parseCommand(rest, {}, commonSchema, {
-      min: 2,
-      max: 2,
-      usage: 'edgehead runs compare <a> <b>',
-    });
+  },
+});
+
+/** `edgehead runs compare <a> <b>`. */
+export const runsCompare = defineCommand({
+  name: 'compare',
+  summary: 'two runs side by side: the config fields that differ, then their metrics',
+  arguments: [
+    ['<a>', 'a run id'],
+    ['<b>', 'another run id'],
+  ],
+  options: gpuOptions,
+  async run(options, ids) {
     const ctx = await createContext(options);
-    const [a, b] = await Promise.all(
-      positionals.map((id) => ok(ctx.gpu.v1.runs[':id'].$get({ param: { id } }))),
-    );
+    const [a, b] = await Promise.all(ids.map((id) => ok(ctx.gpu.v1.runs[':id'].$get({ param: { id } }))));
     const rows = compareRuns(a as RunDetailResponse, b as RunDetailResponse);
     emit(ctx.json, { a, b, rows }, () => table(rows, ['field', 'a', 'b']));
     return 0;
-  }
-  throw new CliError(
-    'usage',
-    `runs ${JSON.stringify(sub ?? '')}: expected list, show <id> or compare <a> <b>`,
-  );
-}
+  },
+});
+
+/** `edgehead runs list|show|compare`. */
+export const runs: CommandGroup = {
+  name: 'runs',
+  summary: 'list training runs, show one, or compare two',
+  commands: [runsList, runsShow, runsCompare],
+};
 
 /** Side-by-side rows of two runs: config fields that differ, then outcome metrics. */
 export function compareRuns(
@@ -502,20 +588,29 @@ export async function publishRun(ctx: Context, runId: string, alias: string, act
 }
 
 /** `edgehead publish <run> --alias <alias> [--no-activate]`. */
-export async function publish(argv: readonly string[]): Promise<number> {
-  const { options, positionals } = parseCommand(
-    argv,
-    { alias: { type: 'string', short: 'a' }, 'no-activate': { type: 'boolean' } },
-    commonSchema.extend({ alias: z.string().min(1), 'no-activate': z.boolean().default(false) }),
-    { min: 1, max: 1, usage: 'edgehead publish <run> --alias <alias>' },
-  );
-  const ctx = await writeContext(options);
-  const answer = await publishRun(ctx, positionals[0] as string, options.alias, !options['no-activate']);
-  emit(
-    ctx.json,
-    answer,
-    () =>
-      `published ${answer.alias} ${answer.version}${answer.active ? ' (active)' : ''}; classify at ${ctx.endpoints.edgeUrl}/v1/models/${answer.alias}/classify`,
-  );
-  return 0;
-}
+export const publish = defineCommand({
+  name: 'publish',
+  summary: "publish a run's head to the edge under an alias",
+  description:
+    "Publishes the head a run trained to the edge (the gpu service uploads it through the edge's admin API) " +
+    'as the next version of the alias, and activates it unless --no-activate.',
+  arguments: [['<run>', 'the run id']],
+  options: {
+    ...gpuOptions,
+    edgeUrl: classifyOptions.edgeUrl,
+    alias: flag('-a, --alias <alias>', 'the alias to publish under', modelAlias),
+    activate: flag('--no-activate', 'publish the version without making it the active one', z.boolean()),
+  },
+  examples: ['edgehead publish 5f0c... --alias cats-vs-dogs'],
+  async run(options, [runId]) {
+    const ctx = await writeContext(options);
+    const answer = await publishRun(ctx, runId as string, options.alias, options.activate);
+    emit(
+      ctx.json,
+      answer,
+      () =>
+        `published ${answer.alias} ${answer.version}${answer.active ? ' (active)' : ''}; classify at ${ctx.endpoints.edgeUrl}/v1/models/${answer.alias}/classify`,
+    );
+    return 0;
+  },
+});

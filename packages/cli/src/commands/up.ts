@@ -1,60 +1,56 @@
 import path from 'node:path';
 import { signInLinkResponse } from '@edgehead/contracts';
 import { z } from 'zod';
-import { commonSchema, intFlag, parseCommand, portFlag } from '../args.ts';
+import { defineCommand, flag, intFlag, portFlag, type Values } from '../args.ts';
+import { homeOptions, outputOptions } from '../common-options.ts';
 import { configPath, DEFAULT_PORTS, homeDir } from '../config.ts';
+import type { CliEnv } from '../env.ts';
 import { CliError } from '../errors.ts';
 import { edgeClient, ok } from '../http.ts';
 import { prefixedSink } from '../up/supervisor.ts';
 import { redact, startSystem } from '../up/system.ts';
 
-export const UP_USAGE = `edgehead up [--gpu-port N] [--edge-port N] [--db-port N] [--database-url URL] [--home DIR]
+const upOptions = {
+  ...outputOptions,
+  ...homeOptions,
+  gpuPort: flag('--gpu-port <port>', 'port of the gpu service', portFlag, {
+    default: DEFAULT_PORTS.gpu,
+    env: 'EDGEHEAD_GPU_PORT',
+  }),
+  edgePort: flag('--edge-port <port>', 'port of the edge worker (and the dashboard)', portFlag, {
+    default: DEFAULT_PORTS.edge,
+    env: 'EDGEHEAD_EDGE_PORT',
+  }),
+  dbPort: flag('--db-port <port>', 'port of the embedded PostgreSQL', portFlag, {
+    default: DEFAULT_PORTS.db,
+    env: 'EDGEHEAD_DB_PORT',
+  }),
+  databaseUrl: flag(
+    '--database-url <url>',
+    'a PostgreSQL server to use instead of the embedded one',
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
+      .optional(),
+    { env: 'DATABASE_URL', fallback: 'the embedded PostgreSQL under <home>/pg' },
+  ),
+  healthTimeout: flag(
+    '--health-timeout <seconds>',
+    'how long each service may take to answer its health check',
+    intFlag(1, 3600),
+    { default: 180 },
+  ),
+};
 
-Runs the whole system: Postgres (embedded under <home>/pg, or --database-url / DATABASE_URL), migrations,
-the gpu service and the edge worker (wrangler dev), wired together; a crashed service is restarted
-(1 s, 2 s, 4 s... at most 30 s), and one that crashes 5 times within a minute ends up. Ctrl-C stops
-everything cleanly.
-Ports: --gpu-port / EDGEHEAD_GPU_PORT (${DEFAULT_PORTS.gpu}), --edge-port / EDGEHEAD_EDGE_PORT (${DEFAULT_PORTS.edge}),
---db-port / EDGEHEAD_DB_PORT (${DEFAULT_PORTS.db}). --health-timeout seconds (180).`;
-
-const spec = {
-  'gpu-port': { type: 'string' },
-  'edge-port': { type: 'string' },
-  'db-port': { type: 'string' },
-  'database-url': { type: 'string' },
-  'health-timeout': { type: 'string' },
-} as const;
-
-const schema = commonSchema.extend({
-  'gpu-port': portFlag.optional(),
-  'edge-port': portFlag.optional(),
-  'db-port': portFlag.optional(),
-  'database-url': z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
-    .optional(),
-  'health-timeout': intFlag(1, 3600).default(180),
-});
-
-/** Resolved settings of `up` (flags > env > defaults); exported for tests. */
-export function upSettings(argv: readonly string[], env: NodeJS.ProcessEnv) {
-  const { options } = parseCommand(argv, spec, schema, { max: 0, usage: 'edgehead up [flags]' });
-  const fromEnv = (name: string, fallback: number) => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const parsed = portFlag.safeParse(raw);
-    if (!parsed.success)
-      throw new CliError('usage', `${name}=${JSON.stringify(raw)}: expected a port 1-65535`);
-    return parsed.data;
-  };
+/** Resolved settings of `up` from its options (flags > variables > defaults); exported for tests. */
+export function upSettings(options: Values<typeof upOptions>) {
   return {
-    help: options.help,
-    home: homeDir(options.home, env),
-    gpuPort: options['gpu-port'] ?? fromEnv('EDGEHEAD_GPU_PORT', DEFAULT_PORTS.gpu),
-    edgePort: options['edge-port'] ?? fromEnv('EDGEHEAD_EDGE_PORT', DEFAULT_PORTS.edge),
-    dbPort: options['db-port'] ?? fromEnv('EDGEHEAD_DB_PORT', DEFAULT_PORTS.db),
-    databaseUrl: options['database-url'] ?? (env.DATABASE_URL || null),
-    healthTimeoutMs: options['health-timeout'] * 1000,
+    home: homeDir(options.home),
+    gpuPort: options.gpuPort,
+    edgePort: options.edgePort,
+    dbPort: options.dbPort,
+    databaseUrl: options.databaseUrl ?? null,
+    healthTimeoutMs: options.healthTimeout * 1000,
   };
 }
 
@@ -70,12 +66,24 @@ async function dashboardLine(edgeUrl: string, adminToken: string): Promise<strin
 }
 
 /** `edgehead up`: starts everything, prints where it is, and runs until Ctrl-C / SIGTERM. */
-export async function up(argv: readonly string[]): Promise<number> {
-  const settings = upSettings(argv, process.env);
-  if (settings.help) {
-    process.stdout.write(`${UP_USAGE}\n`);
-    return 0;
-  }
+export const up = defineCommand({
+  name: 'up',
+  summary: 'run the whole system: PostgreSQL, the gpu service and the edge worker, supervised',
+  description:
+    'Runs the whole system: PostgreSQL (embedded under <home>/pg, or --database-url), the migrations, the gpu ' +
+    'service and the edge worker (wrangler dev), wired together, with one log stream. Prints the URLs and ' +
+    'tokens (kept in <home>/config.json) and a dashboard link that signs you in once. A crashed service is ' +
+    'restarted after 1 s, 2 s, 4 s... (at most 30 s); one that crashes 5 times within a minute stops ' +
+    'everything (exit 1). A busy port is named before anything starts (exit 4). Ctrl-C stops the gpu ' +
+    'service, then the edge, then the database.',
+  options: upOptions,
+  examples: ['edgehead up', 'edgehead up --database-url postgres://postgres@127.0.0.1:5432/edgehead'],
+  run: runUp,
+});
+
+/** Starts the system, prints the banner, and waits for Ctrl-C or a service that keeps crashing. */
+async function runUp(options: Values<typeof upOptions>, _args: string[], env: CliEnv): Promise<number> {
+  const settings = upSettings(options);
   const log = prefixedSink(process.stdout);
   let signalled: NodeJS.Signals | null = null;
   let onSignal: (signal: NodeJS.Signals) => void = (signal) => {
@@ -86,7 +94,7 @@ export async function up(argv: readonly string[]): Promise<number> {
   process.on('SIGTERM', handler);
   try {
     const started = Date.now();
-    const system = await startSystem({ ...settings, log });
+    const system = await startSystem({ ...settings, env, log });
     if (signalled) {
       await system.stop();
       return 0;

@@ -3,6 +3,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ConfigFile, loadOrCreateConfig, newToken, saveConfig } from '../config.ts';
+import { type CliEnv, parseCliEnv } from '../env.ts';
 import { CliError } from '../errors.ts';
 import { migrate, startEmbeddedDatabase } from './database.ts';
 import { assertPortsFree, freePort, type WantedPort } from './ports.ts';
@@ -23,6 +24,8 @@ export interface SystemOptions {
   databaseUrl: string | null;
   /** How long each service may take to answer its health check. */
   healthTimeoutMs: number;
+  /** The environment the services inherit, and `EDGEHEAD_GPU_ENTRY` / `EDGEHEAD_SHARED_DIR` (default: this process's). */
+  env?: CliEnv;
   log: LogSink;
 }
 
@@ -93,6 +96,7 @@ function withPassword(url: string): string {
  */
 export async function startSystem(options: SystemOptions): Promise<System> {
   const { home, log } = options;
+  const env = options.env ?? parseCliEnv();
   const wanted: WantedPort[] = [
     { service: 'gpu service', port: options.gpuPort, hint: '--gpu-port or EDGEHEAD_GPU_PORT' },
     { service: 'edge', port: options.edgePort, hint: '--edge-port or EDGEHEAD_EDGE_PORT' },
@@ -150,8 +154,8 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     await saveConfig(home, config);
 
     const baseEnv = {
-      ...process.env,
-      NO_COLOR: process.env.NO_COLOR ?? (process.stdout.isTTY ? undefined : '1'),
+      ...env.inherited,
+      NO_COLOR: env.NO_COLOR ?? (process.stdout.isTTY ? undefined : '1'),
     };
     const gpu = new SupervisedService(
       'gpu',
@@ -162,7 +166,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
           args: [
             '--import',
             tsx,
-            path.resolve(process.env.EDGEHEAD_GPU_ENTRY ?? path.join(REPO_ROOT, 'apps/gpu/src/server.ts')),
+            path.resolve(env.EDGEHEAD_GPU_ENTRY ?? path.join(REPO_ROOT, 'apps/gpu/src/server.ts')),
           ],
           cwd: path.join(REPO_ROOT, 'apps/gpu'),
           env: {
@@ -174,7 +178,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
             EDGEHEAD_EDGE_URL: edgeUrl,
             EDGEHEAD_EDGE_ADMIN_TOKEN: config.adminToken,
             // pretrained weights in place (../shared/models beside the repository) unless configured
-            ...(process.env.EDGEHEAD_SHARED_DIR || !existsSync(SHARED_DIR)
+            ...(env.EDGEHEAD_SHARED_DIR || !existsSync(SHARED_DIR)
               ? {}
               : { EDGEHEAD_SHARED_DIR: SHARED_DIR }),
           },

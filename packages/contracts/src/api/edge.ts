@@ -1,6 +1,6 @@
 // The edge worker's routes: what each takes and answers. The worker implements exactly these
 // (`app.openapi(edgeRoutes.x, handler)`), its OpenAPI document and the clients' types come from them.
-import { classifyJsonRequest, classifyQuery, classifyResponse } from '../classify.ts';
+import { CLASSIFY_LIMITS, classifyJsonRequest, classifyQuery, classifyResponse } from '../classify.ts';
 import { compareQuery, comparison, modelOverview, runFacets } from '../dashboard.ts';
 import { datasetList } from '../datasets.ts';
 import { extractionList } from '../extraction.ts';
@@ -78,10 +78,22 @@ export const edgeRoutes = namedRoutes({
   classifyImage: route({
     method: 'post',
     path: '/v1/models/{alias}/classify-image',
-    summary: 'Classify an image (features from the edge cache or the gpu service)',
+    summary:
+      'Classify an image, or a multipart batch of images (features from the edge cache or the gpu service)',
     tags: ['classify'],
     security: AUTH.apiKey,
-    request: { params: aliasParams, body: rawBody(IMAGE_TYPES, 'the image bytes') },
+    request: {
+      params: aliasParams,
+      body: {
+        required: true,
+        content: {
+          ...rawBody(IMAGE_TYPES, 'the image bytes').content,
+          ...multipartBody(`up to ${CLASSIFY_LIMITS.maxImages} image file parts`, {
+            files: { type: 'string', format: 'binary', description: 'image parts, any part name' },
+          }).content,
+        },
+      },
+    },
     responses: { 200: classified },
   }),
   publishVersion: route({

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { serverProgramEnv } from '../env.ts';
 import { postgresBinaries } from './binaries.ts';
 import { inspectDataDir } from './data-dir.ts';
 import { EmbeddedPostgresError } from './errors.ts';
@@ -70,7 +71,7 @@ function runProgram(command: string, args: string[], user: ServerUser | null): P
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C' },
+      env: serverProgramEnv(),
       ...(user ? { uid: user.uid, gid: user.gid } : {}),
     });
     let output = '';
@@ -162,7 +163,7 @@ export async function prepareEmbeddedPostgres(
       'unix_socket_directories=',
       ...(durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
     ],
-    env: { ...process.env, LC_ALL: 'C' },
+    env: serverProgramEnv(),
     user,
     state: found.kind === 'empty' ? 'created' : found.crashedPid ? 'recovering' : 'existing',
     crashedPid: found.kind === 'cluster' ? found.crashedPid : null,

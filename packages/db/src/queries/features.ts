@@ -1,5 +1,5 @@
 import type { Split } from '@edgehead/contracts';
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db.ts';
 import { InvalidInputError } from '../errors.ts';
 import { features, images } from '../schema/index.ts';
@@ -99,4 +99,37 @@ export async function loadFeatureMatrix(
     fromBytes(row.vector, data, i * d);
   });
   return { imageIds: rows.map((r) => r.imageId), labels: rows.map((r) => r.label), shape, data };
+}
+
+/**
+ * Stored vectors of a feature set by the content hash of their images, for the images of `sha256s` that any
+ * dataset holds with a vector of that feature set (the same bytes and the same feature set give the same
+ * vector, so a request for an image already extracted needs no forward pass).
+ */
+export async function storedFeaturesByContent(
+  db: Db,
+  featureSetId: string,
+  sha256s: readonly string[],
+): Promise<Map<string, Float32Array>> {
+  const found = new Map<string, Float32Array>();
+  if (sha256s.length === 0) return found;
+  const rows = await db
+    .selectDistinctOn([images.sha256], { sha256: images.sha256, vector: features.vector })
+    .from(features)
+    .innerJoin(images, eq(images.id, features.imageId))
+    .where(
+      and(
+        eq(features.featureSetId, featureSetId),
+        eq(features.dtype, 'float32'),
+        inArray(images.sha256, [...new Set(sha256s)]),
+      ),
+    )
+    .orderBy(asc(images.sha256));
+  for (const row of rows) {
+    if (!row.vector) continue;
+    const values = new Float32Array(row.vector.byteLength / 4);
+    fromBytes(row.vector, values, 0);
+    found.set(row.sha256, values);
+  }
+  return found;
 }
