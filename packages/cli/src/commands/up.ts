@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { signInLinkResponse } from '@edgehead/contracts';
 import { z } from 'zod';
 import { defineCommand, flag, intFlag, portFlag, type Values } from '../args.ts';
 import { homeOptions, outputOptions } from '../common-options.ts';

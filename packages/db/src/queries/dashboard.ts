@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db.ts';
 import { NotFoundError } from '../errors.ts';
 import { datasets, deployments, epochs, evaluations, featureSets, models, runs } from '../schema/index.ts';
