@@ -1,5 +1,6 @@
 import type { RunSortKey, RunsQuery } from '@edgehead/contracts';
 import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import type { PgSelect } from 'drizzle-orm/pg-core';
 import type { Db } from '../db.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import { datasets, epochs, evaluations, featureSets, models, runs } from '../schema/index.ts';
@@ -264,23 +265,12 @@ export async function listRuns(db: Db, options: ListRunsOptions = {}) {
   const sortKey = options.sort ?? 'created_at';
   if (sortKey === 'best_val_accuracy' || sortKey === 'test_accuracy')
     return listRunsByAggregate(db, { ...options, sort: sortKey });
-  const where = runListFilter(options);
   const column = { created_at: sql`${runs.createdAt}`, duration: runDurationMs, status: sql`${runs.status}` }[
     sortKey
   ];
-  const direction = options.order === 'asc' ? asc : desc;
-
-  const [page, [counted]] = await Promise.all([
-    db
-      .select(runListColumns)
-      .from(runs)
-      .innerJoin(datasets, eq(datasets.id, runs.datasetId))
-      .innerJoin(featureSets, eq(featureSets.id, runs.featureSetId))
-      .where(where)
-      .orderBy(sql`${direction(column)} nulls last`, desc(runs.id))
-      .limit(options.limit ?? 50)
-      .offset(options.offset ?? 0),
-    db.select({ n: count() }).from(runs).where(where),
+  const [page, total] = await Promise.all([
+    paged(db.select(runListColumns).from(runs).$dynamic(), options, column),
+    countRuns(db, options),
   ]);
   const ids = page.map((r) => r.id);
   const [stats, tests] =
@@ -309,7 +299,28 @@ export async function listRuns(db: Db, options: ListRunsOptions = {}) {
     bestValAccuracy: statsOf.get(r.id)?.bestValAccuracy ?? null,
     testAccuracy: testOf.get(r.id) ?? null,
   }));
-  return { items, total: counted?.n ?? 0 };
+  return { items, total };
+}
+
+/**
+ * One page of a runs query: each run's dataset and feature set joined (the list's columns name both), the
+ * filters, the sort (nulls last, ties by id), limit and offset.
+ */
+function paged<T extends PgSelect>(query: T, options: ListRunsOptions, column: SQL) {
+  const direction = options.order === 'asc' ? asc : desc;
+  return query
+    .innerJoin(datasets, eq(datasets.id, runs.datasetId))
+    .innerJoin(featureSets, eq(featureSets.id, runs.featureSetId))
+    .where(runListFilter(options))
+    .orderBy(sql`${direction(column)} nulls last`, desc(runs.id))
+    .limit(options.limit ?? 50)
+    .offset(options.offset ?? 0);
+}
+
+/** How many runs pass the filters. */
+async function countRuns(db: Db, options: ListRunsOptions): Promise<number> {
+  const [counted] = await db.select({ n: count() }).from(runs).where(runListFilter(options));
+  return counted?.n ?? 0;
 }
 
 /**
@@ -352,26 +363,23 @@ async function listRunsByAggregate(
     .as('test_eval');
   const column =
     options.sort === 'best_val_accuracy' ? sql`${epochStats.bestValAccuracy}` : sql`${test.accuracy}`;
-  const direction = options.order === 'asc' ? asc : desc;
-
-  const [items, [counted]] = await Promise.all([
-    db
-      .select({
-        ...runListColumns,
-        epochsDone: sql<number>`coalesce(${epochStats.epochsDone}, 0)`.mapWith(Number),
-        bestValAccuracy: sql<number | null>`${epochStats.bestValAccuracy}`.mapWith(nullableNumber),
-        testAccuracy: test.accuracy,
-      })
-      .from(runs)
-      .innerJoin(datasets, eq(datasets.id, runs.datasetId))
-      .innerJoin(featureSets, eq(featureSets.id, runs.featureSetId))
-      .leftJoin(epochStats, eq(epochStats.runId, runs.id))
-      .leftJoin(test, eq(test.runId, runs.id))
-      .where(where)
-      .orderBy(sql`${direction(column)} nulls last`, desc(runs.id))
-      .limit(options.limit ?? 50)
-      .offset(options.offset ?? 0),
-    db.select({ n: count() }).from(runs).where(where),
+  const [items, total] = await Promise.all([
+    paged(
+      db
+        .select({
+          ...runListColumns,
+          epochsDone: sql<number>`coalesce(${epochStats.epochsDone}, 0)`.mapWith(Number),
+          bestValAccuracy: sql<number | null>`${epochStats.bestValAccuracy}`.mapWith(nullableNumber),
+          testAccuracy: test.accuracy,
+        })
+        .from(runs)
+        .leftJoin(epochStats, eq(epochStats.runId, runs.id))
+        .leftJoin(test, eq(test.runId, runs.id))
+        .$dynamic(),
+      options,
+      column,
+    ),
+    countRuns(db, options),
   ]);
-  return { items: items.map(withFeatureSetLabel), total: counted?.n ?? 0 };
+  return { items: items.map(withFeatureSetLabel), total };
 }
