@@ -346,7 +346,6 @@ async function listRunsByAggregate(
   db: Db,
   options: ListRunsOptions & { sort: 'best_val_accuracy' | 'test_accuracy' },
 ) {
-  const where = runListFilter(options);
   const epochStats = db
     .select({
       runId: epochs.runId,
