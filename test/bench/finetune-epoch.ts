@@ -100,7 +100,7 @@ try {
         result.history.length === epochs && losses.every((l) => Number.isFinite(l)),
         `${name} on ${backend}: ${result.history.length} of ${epochs} epochs, losses ${losses.join(', ')}`,
       );
-      const epochS = (((result.history.at(-1)?.duration_ms as number) / 1000) * TRAIN) / n;
+      const epochS = (((result.history.at(-1)?.durationMs as number) / 1000) * TRAIN) / n;
       rows.push({ backbone: name, cut: split.cutLayer, backend, images: n, secondsPer2000: epochS, frozenS });
       result.backbone.dispose();
       result.head.dispose();

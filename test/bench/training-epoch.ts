@@ -79,7 +79,7 @@ async function secondsPerEpoch(backend: TrainingBackend, engine: Engine) {
   const mean = (values: number[]) => values.slice(1).reduce((s, v) => s + v, 0) / (values.length - 1);
   const scale = TRAIN / rows;
   return {
-    wall: (mean(history.map((m) => m.duration_ms)) / 1000) * scale,
+    wall: (mean(history.map((m) => m.durationMs)) / 1000) * scale,
     cpu: mean(cpu) * scale,
   };
 }
@@ -151,7 +151,7 @@ const valCurve = async (engine: Engine, seed: number, dropout: number) => {
   );
   model.dispose();
   report.check(history.length === EPOCHS, `${engine} seed ${seed}: ${history.length} epochs of ${EPOCHS}`);
-  return history.map((m) => m.val_accuracy as number);
+  return history.map((m) => m.valAccuracy as number);
 };
 const SEEDS = envNumber('BENCH_SEEDS', 8, 1);
 const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;

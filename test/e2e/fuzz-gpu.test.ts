@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { HeadManifest, HeadManifestV2 } from '@edgehead/contracts';
+import type { HeadManifestV2 } from '@edgehead/contracts';
 import {
   createRun,
   type Db,
@@ -37,7 +37,11 @@ interface HeadModule {
   writeHeadArtifact(
     artifacts: tf.io.ModelArtifacts,
     fields: Omit<HeadManifestV2, 'format' | 'files' | 'createdAt' | 'metrics'>,
-  ): Promise<Record<ArtifactFile, Uint8Array>>;
+  ): Promise<{
+    files: Record<ArtifactFile, Uint8Array>;
+    manifest: HeadManifestV2;
+    sha256: Record<ArtifactFile, string>;
+  }>;
 }
 interface GpuApp {
   request(path: string, init?: RequestInit): Response | Promise<Response>;
@@ -193,7 +197,7 @@ async function seedTrainedRun(db: Db, datasetName: string): Promise<{ runId: str
   head.dispose();
   const { HEAD_ARTIFACT_FILES, writeHeadArtifact } = (await import(HEAD_MODULE)) as HeadModule;
   if (!saved) throw new Error('seed: the head was not saved');
-  const raw = await writeHeadArtifact(saved, {
+  const written = await writeHeadArtifact(saved, {
     featureSet,
     featureShape: [2, 2, 6],
     task: 'binary',
@@ -201,13 +205,16 @@ async function seedTrainedRun(db: Db, datasetName: string): Promise<{ runId: str
     threshold: 0.5,
     runId: run.id,
   });
-  const sha = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
   const model = await registerModel(db, {
     runId: run.id,
     name: 'fz-model',
-    manifest: JSON.parse(new TextDecoder().decode(raw['manifest.json'])) as HeadManifest,
-    artifactSha256: sha(raw['manifest.json']),
-    files: HEAD_ARTIFACT_FILES.map((file) => ({ path: file, sha256: sha(raw[file]), data: raw[file] })),
+    manifest: written.manifest,
+    artifactSha256: written.sha256['manifest.json'],
+    files: HEAD_ARTIFACT_FILES.map((file) => ({
+      path: file,
+      sha256: written.sha256[file],
+      data: written.files[file],
+    })),
   });
   if (!(await finishRun(db, run.id, { epochs: 2 }))) throw new Error(`seed: run ${run.id} did not finish`);
   return { runId: run.id, modelId: model.id };
@@ -600,7 +607,7 @@ describe('gpu routes under seeded fuzz', () => {
       case 13:
         return {
           method: 'GET',
-          path: `/v1/runs?${pick(r, ['status', 'sort', 'order', 'limit', 'offset', 'dataset'])}=${encodeURIComponent(pick(r, weird))}`,
+          path: `/v1/runs?${pick(r, ['status', 'sort', 'order', 'page', 'pageSize', 'dataset'])}=${encodeURIComponent(pick(r, weird))}`,
           headers: AUTH,
           mayPass: true,
         };

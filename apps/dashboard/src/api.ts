@@ -1,20 +1,13 @@
-import {
-  type ActiveResponse,
-  activeResponse,
-  CSRF_HEADER,
-  type ErrorBody,
-  errorBody,
-  type SessionResponse,
-  sessionResponse,
-  type VersionList,
-  versionList,
-} from '@edgehead/contracts';
-// type-only: the page never bundles server code, but a route change in the edge breaks this build
-import type { DashboardApi } from '@edgehead/edge/dashboard-api';
+import { CSRF_HEADER, type ErrorBody, errorBody } from '@edgehead/contracts';
+// type-only: the page bundles no route definitions, but a route change in the contract breaks this build
+import type { EdgeApi, SuccessBody } from '@edgehead/contracts/api';
 import { hc, type InferResponseType } from 'hono/client';
 
-/** The typed client of the edge's `/api` routes. */
-export const api = hc<DashboardApi>(new URL('/api', location.origin).toString());
+/** The typed client of the edge, the page's own origin. */
+const edge = hc<EdgeApi>(location.origin);
+
+/** The edge's `/api` routes (the dashboard's data). */
+export const api = edge.api;
 
 export type RunsPage = InferResponseType<typeof api.runs.$get, 200>;
 export type RunRow = RunsPage['items'][number];
@@ -60,11 +53,12 @@ export function toSignIn(): void {
 }
 
 /**
- * A fetch's JSON, parsed, or an ApiCallError for a non-2xx answer or no answer; a 401 (no session, or it
- * expired) also sends the browser to the sign-in page.
+ * The JSON of a client call's 2xx answer, typed by its route, or an ApiCallError for any other answer or
+ * none; a 401 (no session, or it expired) also sends the browser to the sign-in page.
+ * @example const runs = await ok(api.runs.$get({ query }));
  */
-async function answer<T>(sent: Promise<Response>, parse: (value: unknown) => T): Promise<T> {
-  let res: Response;
+export async function ok<R extends Response>(sent: Promise<R>): Promise<SuccessBody<R>> {
+  let res: R;
   try {
     res = await sent;
   } catch (cause) {
@@ -76,30 +70,24 @@ async function answer<T>(sent: Promise<Response>, parse: (value: unknown) => T):
   }
   if (res.status === 401) toSignIn();
   if (!res.ok) throw await toError(res);
-  return parse(await res.json());
+  return (await res.json()) as SuccessBody<R>;
 }
 
-/** Awaits an `hc` call and returns its JSON (see `answer`). */
-export function ok<T>(call: Promise<{ json(): Promise<T> } & Response>): Promise<T> {
-  return answer(call, (value) => value as T);
-}
-
-let session: Promise<SessionResponse> | undefined;
+type Session = SuccessBody<Awaited<ReturnType<typeof edge.auth.session.$get>>>;
+let session: Promise<Session> | undefined;
 
 /** Who is signed in and the session's CSRF token (`GET /auth/session`, read once per page load). */
-export function currentSession(): Promise<SessionResponse> {
-  session ??= answer(fetch('/auth/session'), (v) => sessionResponse.parse(v));
+export function currentSession(): Promise<Session> {
+  session ??= ok(edge.auth.session.$get());
   session.catch(() => {
     session = undefined;
   });
   return session;
 }
 
-/** A change through the session (its same-origin cookie, or Access): it carries the CSRF token. */
-async function change<T>(path: string, init: RequestInit, parse: (value: unknown) => T): Promise<T> {
-  const headers = new Headers(init.headers);
-  headers.set(CSRF_HEADER, (await currentSession()).csrfToken);
-  return answer(fetch(path, { ...init, headers }), parse);
+/** The headers of a change through the session (its same-origin cookie, or Access): the CSRF token. */
+async function csrf(): Promise<{ headers: Record<string, string> }> {
+  return { headers: { [CSRF_HEADER]: (await currentSession()).csrfToken } };
 }
 
 /** Signs out: clears the session cookie, or leaves Cloudflare Access, then shows the sign-in page. */
@@ -109,27 +97,23 @@ export async function signOut(): Promise<void> {
     location.assign('/cdn-cgi/access/logout');
     return;
   }
-  await change('/auth/logout', { method: 'POST' }, (v) => v);
+  await ok(edge.auth.logout.$post(undefined, await csrf()));
   location.assign('/signin');
 }
 
+const models = edge.admin.models[':alias'];
+
 /** The edge's registry of an alias (KV: the version that really serves), through the admin routes. */
-export function edgeVersions(alias: string): Promise<VersionList> {
-  return answer(fetch(`/admin/models/${encodeURIComponent(alias)}/versions`), (v) => versionList.parse(v));
+export function edgeVersions(alias: string) {
+  return ok(models.versions.$get({ param: { alias } }));
 }
 
 /** Activates a version at the edge. */
-export function activate(alias: string, version: string): Promise<ActiveResponse> {
-  return change(
-    `/admin/models/${encodeURIComponent(alias)}/activate`,
-    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version }) },
-    (v) => activeResponse.parse(v),
-  );
+export async function activate(alias: string, version: string) {
+  return ok(models.activate.$post({ param: { alias }, json: { version } }, await csrf()));
 }
 
 /** Rolls an alias back to the version active before the current one. */
-export function rollback(alias: string): Promise<ActiveResponse> {
-  return change(`/admin/models/${encodeURIComponent(alias)}/rollback`, { method: 'POST' }, (v) =>
-    activeResponse.parse(v),
-  );
+export async function rollback(alias: string) {
+  return ok(models.rollback.$post({ param: { alias } }, await csrf()));
 }

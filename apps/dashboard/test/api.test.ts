@@ -28,7 +28,7 @@ async function get(path: string, connectionString = testDb.url) {
     passThroughOnException: () => undefined,
     props: {},
   };
-  const res = await dashboardApi.request(path, {}, { HYPERDRIVE: { connectionString } }, ctx);
+  const res = await dashboardApi.request(`/api${path}`, {}, { HYPERDRIVE: { connectionString } }, ctx);
   await Promise.all(pending);
   // biome-ignore lint/suspicious/noExplicitAny: the assertions check the body shape
   return { res, body: (await res.json()) as any, pending: pending.length };
@@ -120,7 +120,7 @@ describe('GET /runs', () => {
     expect(res.status).toBe(400);
     expect(body.error.code).toBe('validation_failed');
     expect(body.error.message).toContain(field);
-    expect(body.error.details[0].field).toBe(field);
+    expect(body.error.details.field).toBe(field);
   });
 
   it('answers 400 for an unknown parameter, naming it', async () => {
@@ -165,7 +165,7 @@ describe('GET /runs/:id', () => {
     });
     const bad = await get('/runs/42');
     expect(bad.res.status).toBe(400);
-    expect(bad.body.error.details[0].field).toBe('id');
+    expect(bad.body.error.details.field).toBe('id');
   });
 });
 
@@ -191,7 +191,7 @@ describe('GET /compare', () => {
     const { res, body } = await get(`/compare?${query}`);
     expect(res.status).toBe(400);
     expect(body.error.message).toContain(text);
-    expect(body.error.details[0].field).toMatch(/^ids/);
+    expect(body.error.details.field).toMatch(/^ids/);
   });
 
   it('answers 400 for a repeated id and 404 naming a run that does not exist', async () => {

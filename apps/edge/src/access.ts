@@ -1,5 +1,5 @@
+import { ApiError } from '@edgehead/contracts';
 import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
-import { ApiError } from './errors.ts';
 
 /** Header in which Cloudflare Access hands the signed-in user's JWT to the origin. */
 export const ACCESS_JWT_HEADER = 'cf-access-jwt-assertion';

@@ -1,8 +1,7 @@
-import { CSRF_HEADER, type SessionVia } from '@edgehead/contracts';
+import { ApiError, CSRF_HEADER, type SessionVia } from '@edgehead/contracts';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { ACCESS_JWT_HEADER, accessConfig, verifyAccessJwt } from './access.ts';
-import { ApiError } from './errors.ts';
 import { findApiKey } from './keys.ts';
 import { checkCsrfToken, readSession, SESSION_COOKIE } from './session.ts';
 import { timingSafeEqualString } from './timing-safe.ts';

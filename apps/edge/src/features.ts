@@ -1,12 +1,12 @@
 import {
+  ApiError,
   BYTES_PER_VALUE,
   CLASSIFY_LIMITS,
   classifyJsonRequest,
   type FeatureDtype,
-  issuesToDetails,
+  validationFailed,
 } from '@edgehead/contracts';
 import { decodeFloat16, decodeFloat32 } from '@edgehead/head';
-import { ApiError } from './errors.ts';
 
 /** Feature vectors decoded from a request body: `rows` vectors of `d` floats, back to back. */
 export interface FeatureBatch {
@@ -109,15 +109,7 @@ export function decodeJsonFeatures(text: string, d: number): FeatureBatch {
     );
   }
   const parsed = classifyJsonRequest.safeParse(body);
-  if (!parsed.success) {
-    const details = issuesToDetails(parsed.error.issues);
-    throw new ApiError(
-      400,
-      'validation_failed',
-      `invalid features: ${details[0]?.field}: ${details[0]?.message}`,
-      details,
-    );
-  }
+  if (!parsed.success) throw validationFailed('features', parsed.error.issues);
   const { features } = parsed.data;
   const single = typeof features[0] === 'number';
   const mixed = features.findIndex((f) => (typeof f === 'number') !== single);

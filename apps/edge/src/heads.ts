@@ -1,6 +1,6 @@
+import { ApiError } from '@edgehead/contracts';
 import { HEAD_ARTIFACT_FILES, type HeadArtifactFiles, type LoadedHead, loadHead } from '@edgehead/head';
 import denseWasm from '@edgehead/head/dense.wasm';
-import { ApiError } from './errors.ts';
 import { artifactKey } from './registry.ts';
 
 // one compiled head per (alias, version) per isolate; versions are immutable, so entries never go stale

@@ -1,4 +1,5 @@
 import {
+  ApiError,
   FEATURE_HEADERS,
   type FeatureSource,
   featureCacheKey,
@@ -6,8 +7,9 @@ import {
   type HeadManifest,
   parseShapeHeader,
 } from '@edgehead/contracts';
+import type { GpuApi } from '@edgehead/contracts/api';
 import { decodeFloat16, decodeFloat32, sha256Hex } from '@edgehead/head';
-import { ApiError } from './errors.ts';
+import { hc } from 'hono/client';
 
 /** What the image path needs: the cache bucket and how to reach the gpu service. */
 export interface ImageFeatureDeps {
@@ -39,10 +41,12 @@ async function fromGpu(
   manifest: HeadManifest,
   images: readonly RequestImage[],
 ): Promise<Float32Array[]> {
-  const url = new URL('/v1/features', deps.gpuUrl);
+  const gpu = hc<GpuApi>(deps.gpuUrl);
   // a v2 head names its feature set (exactly its weights); a v1 head only the backbone shorthand
-  if (manifest.format === 'edgehead-head/2') url.searchParams.set('featureSet', manifest.featureSet.id);
-  else url.searchParams.set('backbone', manifest.backbone);
+  const query =
+    manifest.format === 'edgehead-head/2'
+      ? { featureSet: manifest.featureSet.id }
+      : { backbone: manifest.backbone };
   let body: Uint8Array | FormData;
   const headers: Record<string, string> = {
     accept: 'application/octet-stream, application/json;q=0.5',
@@ -57,12 +61,12 @@ async function fromGpu(
     for (const [i, image] of images.entries())
       body.append('file', new Blob([image.bytes], { type: image.contentType }), image.name ?? `image-${i}`);
   }
-  let res: Response;
+  let res: Awaited<ReturnType<typeof gpu.v1.features.$post>>;
   try {
-    res = await fetch(url, { method: 'POST', body, headers });
+    res = await gpu.v1.features.$post({ query }, { headers, init: { body } });
   } catch (cause) {
     // the gpu service's address is internal: it goes to the log, not to the caller
-    console.error('gpu service unreachable', url.origin, (cause as Error).message);
+    console.error('gpu service unreachable', new URL(deps.gpuUrl).origin, (cause as Error).message);
     throw new ApiError(503, 'unavailable', 'the gpu service is unreachable', undefined, { cause });
   }
   if (!res.ok) {

@@ -1,5 +1,4 @@
-import { errorJson, openApiDocument } from '@edgehead/contracts';
-import { Hono } from 'hono';
+import { apiApp, describeService, edgeRoutes, notFound } from '@edgehead/contracts/api';
 import { callerAuth } from './auth.ts';
 import { onError } from './errors.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -10,36 +9,34 @@ import { pageRoutes } from './routes/pages.ts';
 import type { AppEnv } from './types.ts';
 
 /**
- * The edge worker: classify routes, the model registry, health, and the dashboard (its page, `/api` and
- * sign-in), which needs a signed-in user.
+ * The edge worker: the routes of `edgeRoutes` (classify, the model registry, health, the dashboard's
+ * sign-in and `/api`, which needs a signed-in user), each module mounted at the root, then the dashboard's
+ * static assets.
  */
-const app = new Hono<AppEnv>();
+const app = apiApp<AppEnv>();
+app.onError(onError);
+app.notFound(notFound);
 
-let openApi: ReturnType<typeof openApiDocument> | undefined;
-/** The edge's OpenAPI document, built on first request (not at isolate start-up). */
+let openApi: ReturnType<typeof app.getOpenAPI31Document> | undefined;
+/** The worker's OpenAPI document, from the routes registered here, built on first request (not at start-up). */
 function edgeOpenApi() {
-  openApi ??= openApiDocument('edge');
+  openApi ??= app.getOpenAPI31Document(describeService(app, 'edge'));
   return openApi;
 }
 
 const routes = app
-  .get('/health', (c) => c.json({ status: 'ok' as const }))
-  .get('/openapi.json', (c) => c.json(edgeOpenApi()))
-  .route('/v1', classifyRoutes)
-  .route('/admin', adminRoutes)
-  .route('/auth', authRoutes)
+  .openapi(edgeRoutes.health, (c) => c.json({ status: 'ok' as const }, 200))
+  .openapi(edgeRoutes.openApi, (c) => c.json(edgeOpenApi(), 200))
+  .route('/', classifyRoutes)
+  .route('/', adminRoutes)
+  .route('/', authRoutes)
   .use('/api/*', callerAuth({ what: 'dashboard API' }))
-  .route('/api', dashboardApi)
+  .route('/', dashboardApi)
   .route('/', pageRoutes);
-
-app.notFound((c) =>
-  c.json(errorJson('not_found', `no route ${c.req.method} ${new URL(c.req.url).pathname}`), 404),
-);
-app.onError(onError);
 
 export { RegistryWriter } from './registry-writer.ts';
 
-/** Route types for `hc<AppType>()` clients (dashboard, CLI). */
+/** Type of the worker's routes; it equals `EdgeApi` of the route definitions (see test/app-type.test.ts). */
 export type AppType = typeof routes;
 
 export default app;

@@ -1,5 +1,5 @@
+import { ApiError } from '@edgehead/contracts';
 import type { Context, MiddlewareHandler } from 'hono';
-import { ApiError } from './errors.ts';
 import type { AppEnv } from './types.ts';
 
 /** Seconds of one rate-limit window: the Workers binding accepts only these. */

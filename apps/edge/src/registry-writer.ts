@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import type { Activation, ActiveResponse, ModelVersion } from '@edgehead/contracts';
+import type { Activation, ActiveResponse, ErrorDetails, ModelVersion } from '@edgehead/contracts';
 import { type ActivationChange, mirrorActivation } from './deployments.ts';
 
 /** Versions and activation history of one alias; KV `registry:<alias>` holds the copy that readers use. */
@@ -14,9 +14,8 @@ export interface RegistryRecord {
  */
 export interface RegistryRefusal {
   status: 404 | 409;
-  code: 'not_found' | 'conflict';
   message: string;
-  details: Record<string, unknown>;
+  details: ErrorDetails;
 }
 
 /** What a writer call returns: the value, or the refusal. */
@@ -57,11 +56,8 @@ const MIRROR_GIVE_UP_MS = 24 * 60 * 60_000;
 const refuse = (
   status: RegistryRefusal['status'],
   message: string,
-  details: Record<string, unknown>,
-): { ok: false; refusal: RegistryRefusal } => ({
-  ok: false,
-  refusal: { status, code: status === 404 ? 'not_found' : 'conflict', message, details },
-});
+  details: ErrorDetails,
+): { ok: false; refusal: RegistryRefusal } => ({ ok: false, refusal: { status, message, details } });
 const unknownAlias = (alias: string) =>
   refuse(404, `unknown model alias ${JSON.stringify(alias)}`, { alias });
 

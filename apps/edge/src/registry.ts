@@ -1,4 +1,10 @@
-import type { HeadManifest, ModelList, VersionList } from '@edgehead/contracts';
+import {
+  ApiError,
+  errorCodeOf,
+  type HeadManifest,
+  type ModelList,
+  type VersionList,
+} from '@edgehead/contracts';
 import {
   HEAD_ARTIFACT_FILES,
   type HeadArtifactFiles,
@@ -6,7 +12,6 @@ import {
   type VerifiedHead,
   verifyHeadArtifact,
 } from '@edgehead/head';
-import { ApiError } from './errors.ts';
 import {
   activeKey,
   type RegistryRecord,
@@ -54,8 +59,8 @@ const writerOf = (deps: RegistryDeps, alias: string) => deps.writers.getByName(a
 /** The writer's value, or its refusal as the HTTP error. */
 function unwrap<T>(outcome: WriteOutcome<T>): T {
   if (outcome.ok) return outcome.value;
-  const { status, code, message, details } = outcome.refusal;
-  throw new ApiError(status, code, message, details);
+  const { status, message, details } = outcome.refusal;
+  throw new ApiError(status, errorCodeOf(status), message, details);
 }
 
 /** This isolate serves a switch it just made at once (others within ACTIVE_CACHE_MS plus KV propagation). */
@@ -102,7 +107,7 @@ export async function publishVersion(
       400,
       'validation_failed',
       `artifact refused: ${err.message}`,
-      { code: err.code, ...err.details },
+      { reason: err.code, ...err.details },
       { cause: err },
     );
   }

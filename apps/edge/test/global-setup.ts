@@ -61,7 +61,7 @@ async function save(model: tf.LayersModel): Promise<TfjsModelArtifacts> {
 }
 
 async function fixture(model: tf.LayersModel, fields: HeadManifestFields, seed: number): Promise<Fixture> {
-  const files = await writeHeadArtifact(await save(model), fields);
+  const { files } = await writeHeadArtifact(await save(model), fields);
   const x = tf.randomUniform([4, ...fields.featureShape], -1, 1, 'float32', seed);
   const y = model.predict(x) as tf.Tensor;
   const d = fields.featureShape.reduce((a, b) => a * b, 1);

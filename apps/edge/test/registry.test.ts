@@ -96,10 +96,10 @@ describe('model registry', () => {
     });
     expect(res.status).toBe(400);
     const body = (await res.json()) as {
-      error: { code: string; message: string; details: { code: string; file: string } };
+      error: { code: string; message: string; details: { reason: string; file: string } };
     };
     expect(body.error.code).toBe('validation_failed');
-    expect(body.error.details).toMatchObject({ code: 'checksum_mismatch', file: 'weights.bin' });
+    expect(body.error.details).toMatchObject({ reason: 'checksum_mismatch', file: 'weights.bin' });
     expect((await call('/admin/models/broken/versions', { headers: ADMIN })).status).toBe(404);
     expect((await env.ARTIFACTS.list({ prefix: 'models/broken/' })).objects).toHaveLength(0);
     expect((await classify('broken', key, binary(fixtures.v1.inputs))).status).toBe(404);
@@ -127,7 +127,7 @@ describe('model registry', () => {
     const badName = await publish('pets', 'bad%20name!', fixtures.v1);
     expect(badName.status).toBe(400);
     expect(await badName.json()).toMatchObject({
-      error: { code: 'validation_failed', details: [{ field: 'version' }] },
+      error: { code: 'validation_failed', details: { field: 'version' } },
     });
 
     const unknown = await call('/admin/models/pets/activate', {

@@ -1,5 +1,4 @@
-import { errorJson, openApiDocument } from '@edgehead/contracts';
-import { Hono } from 'hono';
+import { apiApp, describeService, gpuRoutes, notFound } from '@edgehead/contracts/api';
 import { datasetRoutes } from './datasets/routes.ts';
 import type { AppDeps } from './deps.ts';
 import { extractionRoutes } from './extraction/routes.ts';
@@ -13,26 +12,30 @@ import { runRoutes } from './runs/index.ts';
 export type { AppDeps } from './deps.ts';
 
 /**
- * The gpu service's HTTP app, without a server (tests call `app.request()`).
- * Every `/v1` write route and `/v1/features` need `Authorization: Bearer <EDGEHEAD_GPU_TOKEN>`; GET
- * routes too when `EDGEHEAD_GPU_PROTECT_READS` is set.
+ * The gpu service's HTTP app, without a server (tests call `app.request()`): the routes of `gpuRoutes`,
+ * each module mounted at the root (the definitions carry full paths). Every `/v1` write route and
+ * `/v1/features` need `Authorization: Bearer <EDGEHEAD_GPU_TOKEN>`; GET routes too when
+ * `EDGEHEAD_GPU_PROTECT_READS` is set.
  * @example const app = createApp(deps); const res = await app.request('/health');
  */
 export function createApp(deps: AppDeps) {
-  const app = new Hono();
+  const app = apiApp();
   app.onError(onError);
-  app.notFound((c) => c.json(errorJson('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
-  app.route('/health', healthRoutes(deps));
-  const openApi = openApiDocument('gpu');
-  app.get('/openapi.json', (c) => c.json(openApi));
-  app.use('/v1/*', requireToken({ token: deps.env.token, openReads: !deps.env.protectReads }));
-  app.route('/v1/datasets', datasetRoutes(deps));
-  app.route('/v1/extractions', extractionRoutes(deps));
-  app.route('/v1/features', featureRoutes(deps));
-  app.route('/v1/runs', runRoutes(deps));
-  app.route('/v1/models', modelRoutes(deps));
-  return app;
+  app.notFound(notFound);
+  let openApi: ReturnType<typeof app.getOpenAPI31Document> | undefined;
+  return app
+    .openapi(gpuRoutes.openApi, (c) => {
+      openApi ??= app.getOpenAPI31Document(describeService(app, 'gpu'));
+      return c.json(openApi, 200);
+    })
+    .route('/', healthRoutes(deps))
+    .use('/v1/*', requireToken({ token: deps.env.token, openReads: !deps.env.protectReads }))
+    .route('/', datasetRoutes(deps))
+    .route('/', extractionRoutes(deps))
+    .route('/', featureRoutes(deps))
+    .route('/', runRoutes(deps))
+    .route('/', modelRoutes(deps));
 }
 
-/** Type of the app, for `hc<GpuAppType>()` clients. */
+/** Type of the app, for `hc` clients; it equals `GpuApi` of the route definitions (see app-type.test.ts). */
 export type GpuAppType = ReturnType<typeof createApp>;

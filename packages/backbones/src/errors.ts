@@ -1,3 +1,5 @@
+import type { ErrorDetails } from '@edgehead/contracts';
+
 /** Machine-readable reasons a backbone operation failed. */
 export type BackboneErrorCode =
   | 'invalid_config'
@@ -23,12 +25,12 @@ export type BackboneErrorCode =
 export class BackboneError extends Error {
   override readonly name = 'BackboneError';
   readonly code: BackboneErrorCode;
-  readonly details: Record<string, unknown> | undefined;
+  readonly details: ErrorDetails | undefined;
 
   constructor(
     code: BackboneErrorCode,
     message: string,
-    options?: { cause?: unknown; details?: Record<string, unknown> },
+    options?: { cause?: unknown; details?: ErrorDetails },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;

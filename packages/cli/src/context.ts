@@ -1,18 +1,18 @@
 import type { CommonOptions } from './common-options.ts';
 import { type Endpoints, homeDir, loadConfig, resolveEndpoints } from './config.ts';
 import { CliError } from './errors.ts';
-import { ApiClient } from './http.ts';
+import { type EdgeClient, edgeClient, type GpuClient, gpuClient } from './http.ts';
 
 /** What a command runs with: the clients of both services and the output mode. */
 export interface Context {
   json: boolean;
   endpoints: Endpoints;
   /** gpu service, with its token. */
-  gpu: ApiClient;
+  gpu: GpuClient;
   /** edge admin routes, with the admin token. */
-  admin: ApiClient;
+  admin: EdgeClient;
   /** edge classify routes, with the API key. */
-  edge: ApiClient;
+  edge: EdgeClient;
 }
 
 /** Builds the context from the common options (flags, else variables) and `<home>/config.json`. */
@@ -22,9 +22,9 @@ export async function createContext(options: CommonOptions): Promise<Context> {
   return {
     json: options.json,
     endpoints,
-    gpu: new ApiClient('gpu service', endpoints.gpuUrl, endpoints.gpuToken),
-    admin: new ApiClient('edge', endpoints.edgeUrl, endpoints.adminToken),
-    edge: new ApiClient('edge', endpoints.edgeUrl, endpoints.apiKey),
+    gpu: gpuClient(endpoints.gpuUrl, endpoints.gpuToken),
+    admin: edgeClient(endpoints.edgeUrl, endpoints.adminToken),
+    edge: edgeClient(endpoints.edgeUrl, endpoints.apiKey),
   };
 }
 

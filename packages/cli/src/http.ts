@@ -1,58 +1,40 @@
 import { errorBody } from '@edgehead/contracts';
-import type { z } from 'zod';
+import type { EdgeApi, GpuApi, SuccessBody } from '@edgehead/contracts/api';
+import { hc } from 'hono/client';
 import { CliError } from './errors.ts';
-
-/** Options of one request. */
-export interface RequestOptions {
-  query?: Record<string, string | number | boolean | undefined>;
-  json?: unknown;
-  body?: string | Uint8Array | FormData | Blob;
-  headers?: Record<string, string>;
-  signal?: AbortSignal;
-}
 
 /** How often a request refused with 429 is sent again, and the longest `Retry-After` honoured (s). */
 const RATE_LIMIT_RETRIES = 5;
 const MAX_RETRY_AFTER_S = 120;
 
 /**
- * A small fetch client for one service: base URL + bearer token; error bodies become CliErrors. A 429 is
- * waited out as its `Retry-After` says (a few times), so long jobs such as the demo stay within rate limits.
+ * The fetch of one service's client: the bearer token on every request, a 429 waited out as its
+ * `Retry-After` says (a few times, so that long jobs such as the demo stay within rate limits), a service
+ * that cannot be reached as CliError('unreachable') and any other non-2xx answer as CliError('api') carrying
+ * the service's `{ error: { code, message } }`. What reaches the caller is always a 2xx answer.
  */
-export class ApiClient {
-  constructor(
-    /** Name used in messages ("gpu service", "edge"). */
-    readonly name: string,
-    readonly baseUrl: string,
-    private readonly token: string | null,
-  ) {}
-
-  /** The absolute URL of `path` with `query`. */
-  url(path: string, query?: RequestOptions['query']): URL {
-    const url = new URL(path, `${this.baseUrl}/`);
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    return url;
-  }
-
-  /** Sends a request and returns the raw response when it is 2xx; throws a CliError otherwise. */
-  async raw(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
-    const url = this.url(path, options.query);
-    const headers: Record<string, string> = { ...options.headers };
-    if (this.token && !headers.authorization) headers.authorization = `Bearer ${this.token}`;
-    let body = options.body;
-    if (options.json !== undefined) {
-      headers['content-type'] = 'application/json';
-      body = JSON.stringify(options.json);
-    }
+export function serviceFetch(name: string, token: string | null): typeof fetch {
+  return async (input, init) => {
+    const request = new Request(input, init);
+    if (token && !request.headers.has('authorization'))
+      request.headers.set('authorization', `Bearer ${token}`);
+    // the body is read once here, so that a refused request can be sent again
+    const body = request.body === null ? null : await request.arrayBuffer();
+    const url = new URL(request.url);
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       try {
-        res = await fetch(url, { method, headers, body: body ?? null, signal: options.signal ?? null });
+        res = await fetch(url, {
+          method: request.method,
+          headers: request.headers,
+          body,
+          signal: request.signal,
+        });
       } catch (cause) {
         const reason = (cause as { cause?: { code?: string } }).cause?.code ?? (cause as Error).message;
         throw new CliError(
           'unreachable',
-          `${this.name} at ${url.origin} is unreachable (${reason}); is \`edgehead up\` running?`,
+          `${name} at ${url.origin} is unreachable (${reason}); is \`edgehead up\` running?`,
           undefined,
           { cause },
         );
@@ -70,29 +52,28 @@ export class ApiClient {
         await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
         continue;
       }
-      throw await responseError(this.name, method, url, res);
+      throw await responseError(name, request.method, url, res);
     }
-  }
+  };
+}
 
-  /** Sends a request and parses the JSON answer with `schema` (or returns it untyped without one). */
-  async call<T = unknown>(
-    method: string,
-    path: string,
-    options: RequestOptions = {},
-    schema?: z.ZodType<T>,
-  ): Promise<T> {
-    const res = await this.raw(method, path, options);
-    const json = res.status === 204 ? null : await res.json();
-    if (!schema) return json as T;
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      throw new CliError(
-        'api',
-        `${this.name} sent an unexpected answer to ${method} ${path}: ${parsed.error.message}`,
-      );
-    }
-    return parsed.data;
-  }
+/** The typed client of the gpu service (`hc` over the gpu route definitions). */
+export const gpuClient = (baseUrl: string, token: string | null) =>
+  hc<GpuApi>(baseUrl, { fetch: serviceFetch('gpu service', token) });
+export type GpuClient = ReturnType<typeof gpuClient>;
+
+/** The typed client of the edge (`hc` over the edge route definitions). */
+export const edgeClient = (baseUrl: string, token: string | null) =>
+  hc<EdgeApi>(baseUrl, { fetch: serviceFetch('edge', token) });
+export type EdgeClient = ReturnType<typeof edgeClient>;
+
+/**
+ * The JSON answer of a client call, typed by its route (the clients' fetch has turned every other answer
+ * into a CliError already).
+ * @example const { datasets } = await ok(ctx.gpu.v1.datasets.$get());
+ */
+export async function ok<R extends { json(): Promise<unknown> }>(call: Promise<R>): Promise<SuccessBody<R>> {
+  return (await (await call).json()) as SuccessBody<R>;
 }
 
 /** Turns a non-2xx answer into a CliError('api') carrying the service's `{ error: { code, message } }`. */

@@ -1,8 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { type Split, split as splitSchema, type UploadFileResult, uploadResponse } from '@edgehead/contracts';
+import { type Split, split as splitSchema, type UploadFileResult } from '@edgehead/contracts';
 import { CliError } from './errors.ts';
-import type { ApiClient } from './http.ts';
+import { type GpuClient, ok } from './http.ts';
 
 /** One file found in a `split/label/file` tree. */
 export interface FoundFile {
@@ -91,7 +91,7 @@ export interface IngestResult {
  * called after each batch with the number of files done.
  */
 export async function uploadFiles(
-  gpu: ApiClient,
+  gpu: GpuClient,
   datasetId: string,
   files: readonly FoundFile[],
   options: {
@@ -109,11 +109,8 @@ export async function uploadFiles(
     for (let batch = queue.shift(); batch; batch = queue.shift()) {
       const form = new FormData();
       for (const f of batch) form.append('files', new Blob([await readFile(f.file)]), f.name);
-      const answer = await gpu.call(
-        'POST',
-        `/v1/datasets/${datasetId}/images`,
-        { body: form },
-        uploadResponse,
+      const answer = await ok(
+        gpu.v1.datasets[':id'].images.$post({ param: { id: datasetId } }, { init: { body: form } }),
       );
       result.accepted += answer.accepted;
       result.duplicates += answer.duplicates;

@@ -40,7 +40,7 @@ describe('output', () => {
 
   it('prints one epoch per line with nulls as -', () => {
     const line = epochLine(
-      { epoch: 3, loss: 0.5, accuracy: 0.75, val_loss: null, val_accuracy: null, duration_ms: 1500 },
+      { epoch: 3, loss: 0.5, accuracy: 0.75, valLoss: null, valAccuracy: null, durationMs: 1500 },
       30,
     );
     expect(line).toBe('epoch  3/30  loss 0.5000  acc 0.7500  val_loss -  val_acc -  1.5 s');
@@ -107,8 +107,8 @@ describe('command helpers', () => {
         attempts: 1,
         timings: {},
       },
-      dataset: null,
-      epochs: [{ epoch: 1, loss: 1, accuracy: 0.5, val_loss: 1, val_accuracy: acc, duration_ms: 1 }],
+      dataset: { name: 'pets', classes: ['cat', 'dog'], task: 'binary' as const },
+      epochs: [{ epoch: 1, loss: 1, accuracy: 0.5, valLoss: 1, valAccuracy: acc, durationMs: 1 }],
       evaluations: [],
       model: null,
     });

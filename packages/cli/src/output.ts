@@ -1,4 +1,5 @@
 /** Human and machine output of the CLI: tables, durations, percentiles, a progress bar. */
+import type { EpochMetrics } from '@edgehead/contracts';
 
 /** Formats rows as an aligned text table; columns are taken from `columns` (header = key unless given). */
 export function table<T extends Record<string, unknown>>(
@@ -111,20 +112,10 @@ export class Progress {
 }
 
 /** One epoch as a line: `epoch  3/30  loss 0.4123  acc 0.8125  val_loss 0.3999  val_acc 0.8300  1.2 s`. */
-export function epochLine(
-  m: {
-    epoch: number;
-    loss: number;
-    accuracy: number;
-    val_loss: number | null;
-    val_accuracy: number | null;
-    duration_ms: number;
-  },
-  epochs?: number,
-): string {
+export function epochLine(m: EpochMetrics, epochs?: number): string {
   const f = (v: number | null) => (v === null ? '-' : v.toFixed(4));
   const of = epochs ? `/${epochs}` : '';
-  return `epoch ${`${m.epoch}${of}`.padStart(epochs ? String(epochs).length * 2 + 1 : 3)}  loss ${f(m.loss)}  acc ${f(m.accuracy)}  val_loss ${f(m.val_loss)}  val_acc ${f(m.val_accuracy)}  ${formatDuration(m.duration_ms)}`;
+  return `epoch ${`${m.epoch}${of}`.padStart(epochs ? String(epochs).length * 2 + 1 : 3)}  loss ${f(m.loss)}  acc ${f(m.accuracy)}  val_loss ${f(m.valLoss)}  val_acc ${f(m.valAccuracy)}  ${formatDuration(m.durationMs)}`;
 }
 
 /** Writes `value` as JSON (with `--json`) or the human text. */

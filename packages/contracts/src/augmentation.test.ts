@@ -4,7 +4,7 @@ import { issuesToDetails } from './errors.ts';
 
 const fieldsOf = (input: unknown) => {
   const r = augmentationRequest.safeParse(input);
-  return r.success ? [] : issuesToDetails(r.error.issues).map((d) => d.field);
+  return r.success ? [] : (issuesToDetails(r.error.issues).issues ?? []).map((d) => d.field);
 };
 
 describe('augmentation config', () => {

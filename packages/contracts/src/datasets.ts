@@ -5,11 +5,21 @@ import { extractionProgress } from './extraction.ts';
 export const split = z.enum(['train', 'validation', 'test']);
 export type Split = z.infer<typeof split>;
 
+/** Every split, in the order they are listed. */
+export const SPLITS = split.options;
+
+/** What a head decides: one of two classes (a sigmoid) or one of many (a softmax). */
+export const task = z.enum(['binary', 'multiclass']);
+export type Task = z.infer<typeof task>;
+
+/** Path params of the `/v1/datasets/:id` routes: a dataset's id or its name. */
+export const datasetParams = z.object({ id: z.string().min(1).max(200) });
+
 /** `POST /v1/datasets`: a name and the class names in head output order. */
 export const createDatasetRequest = z.strictObject({
   name: z.string().trim().min(1).max(128),
   classes: z.array(z.string().trim().min(1).max(128)).min(2).max(10_000),
-  task: z.enum(['binary', 'multiclass']).optional(),
+  task: task.optional(),
 });
 export type CreateDatasetRequest = z.infer<typeof createDatasetRequest>;
 
@@ -17,12 +27,16 @@ export type CreateDatasetRequest = z.infer<typeof createDatasetRequest>;
 export const datasetSummary = z.object({
   id: z.string(),
   name: z.string(),
-  task: z.enum(['binary', 'multiclass']),
+  task,
   classes: z.array(z.string()),
   createdAt: z.string(),
   counts: z.record(split, z.number().int()),
 });
 export type DatasetSummary = z.infer<typeof datasetSummary>;
+
+/** `GET /v1/datasets` (and the dashboard's `/api/datasets`): every dataset, newest first. */
+export const datasetList = z.object({ datasets: z.array(datasetSummary) });
+export type DatasetList = z.infer<typeof datasetList>;
 
 /** `GET /v1/datasets/:id`: the summary plus counts per split and label and its extractions. */
 export const datasetDetail = datasetSummary.extend({

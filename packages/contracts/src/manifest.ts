@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { task } from './datasets.ts';
 import { featureSetLabel, featureSetRecord, preprocessing, sha256Hex } from './feature-sets.ts';
 
 /** One file of a head artifact with its checksum. */
@@ -12,7 +13,7 @@ export type ArtifactFile = z.infer<typeof artifactFile>;
 const headFields = {
   /** Shape of one feature vector the head takes, e.g. [4, 4, 512]. */
   featureShape: z.array(z.number().int().positive()).min(1),
-  task: z.enum(['binary', 'multiclass']),
+  task,
   /** Class names in output order; for binary heads the sigmoid is P(classes[1]). */
   classes: z.array(z.string().min(1)).min(2),
   /** Decision threshold on P(classes[1]) for binary heads (chosen on validation data); null for multiclass. */

@@ -98,3 +98,6 @@ export type CreateKeyResponse = z.infer<typeof createKeyResponse>;
 export const keyParams = z.object({
   id: z.string().regex(/^[a-f0-9]{16}$/, 'expected 16 lowercase hex characters'),
 });
+
+/** Answer of `DELETE /admin/keys/:id`. */
+export const deletedKeyResponse = z.object({ id: z.string(), deleted: z.literal(true) });

@@ -87,31 +87,51 @@ export const headPresets: Readonly<Record<HeadPresetName, HeadConfig>> = {
   },
 };
 
+/** Every head config field, optional: the overrides a request may give on top of its preset. */
+export const headConfigOverrides = Object.fromEntries(
+  Object.entries(fields).map(([k, s]) => [k, s.optional()]),
+) as { [K in keyof typeof fields]: z.ZodOptional<(typeof fields)[K]> };
+export type HeadConfigOverrides = Partial<HeadConfig>;
+
+/** A preset with the overrides given (undefined ones left out) as a full `HeadConfig`. */
+export function resolveHeadConfig(preset: HeadPresetName, overrides: HeadConfigOverrides): HeadConfig {
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  return { ...headPresets[preset], ...defined };
+}
+
 /**
  * A head config as a request carries it: a preset plus any overrides, resolved into a full `HeadConfig`.
  * @example headConfigRequest.parse({ preset: 'keras-vgg16-feature-extraction', epochs: 10 })
  */
 export const headConfigRequest = z
-  .strictObject({ preset: headPresetName.default('edgehead-default'), ...partialFields() })
-  .transform(({ preset, ...overrides }): HeadConfig => {
-    const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-    return { ...headPresets[preset], ...defined };
-  });
+  .strictObject({ preset: headPresetName.default('edgehead-default'), ...headConfigOverrides })
+  .transform(({ preset, ...overrides }): HeadConfig => resolveHeadConfig(preset, overrides));
 export type HeadConfigRequest = z.input<typeof headConfigRequest>;
 
-function partialFields() {
-  return Object.fromEntries(Object.entries(fields).map(([k, s]) => [k, s.optional()])) as {
-    [K in keyof typeof fields]: z.ZodOptional<(typeof fields)[K]>;
-  };
-}
-
-/** One epoch's metrics as the trainer reports them (val_* are null without validation data). */
+/**
+ * One epoch's metrics as the trainer reports them, the database stores them and every API serves them
+ * (`val*` are null without validation data; `accuracy` is null only on rows written without it).
+ */
 export const epochMetrics = z.object({
   epoch: z.number().int().min(1),
   loss: z.number(),
-  accuracy: z.number(),
-  val_loss: z.number().nullable(),
-  val_accuracy: z.number().nullable(),
-  duration_ms: z.number().nonnegative(),
+  accuracy: z.number().nullable(),
+  valLoss: z.number().nullable(),
+  valAccuracy: z.number().nullable(),
+  durationMs: z.number().nonnegative(),
 });
 export type EpochMetrics = z.infer<typeof epochMetrics>;
+
+/** Precision, recall, F1 and support of one class (one-vs-rest), the class named by `label`. */
+export const classMetrics = z.object({
+  label: z.string(),
+  precision: z.number(),
+  recall: z.number(),
+  f1: z.number(),
+  support: z.number().int(),
+});
+export type ClassMetrics = z.infer<typeof classMetrics>;
+
+/** One point of a ROC curve: false and true positive rate at a threshold on P(classes[1]). */
+export const rocPoint = z.object({ fpr: z.number(), tpr: z.number(), threshold: z.number() });
+export type RocPoint = z.infer<typeof rocPoint>;

@@ -26,3 +26,9 @@ export type SessionResponse = z.infer<typeof sessionResponse>;
 /** `POST /admin/sign-in-links`: a dashboard URL that signs its first visitor in (then it is spent). */
 export const signInLinkResponse = z.object({ url: z.string(), expiresAt: z.string() });
 export type SignInLinkResponse = z.infer<typeof signInLinkResponse>;
+
+/** Answer of `POST /auth/logout`: how the ended session was opened. */
+export const signOutResponse = z.object({ signedOut: z.literal(true), via: sessionVia });
+
+/** Query of `GET /auth/link`: the one-time token of a sign-in link. */
+export const signInLinkQuery = z.object({ token: z.string().max(4096).optional() });

@@ -1,7 +1,16 @@
 import { z } from 'zod';
+import { split, task } from './datasets.ts';
 import { headManifest } from './manifest.ts';
 import { modelAlias, modelVersionName } from './models.ts';
-import { epochMetrics, headConfigRequest, runStatus } from './runs.ts';
+import {
+  classMetrics,
+  epochMetrics,
+  headConfigOverrides,
+  headPresetName,
+  resolveHeadConfig,
+  rocPoint,
+  runStatus,
+} from './runs.ts';
 
 /**
  * `POST /v1/runs`: train a head on a dataset's stored features. `featureSet` is a feature-set id, or a
@@ -11,92 +20,115 @@ import { epochMetrics, headConfigRequest, runStatus } from './runs.ts';
  * @example { dataset: 'cats-vs-dogs', backbone: 'mobilenet_v1_0.75', preset: 'keras-vgg16-feature-extraction', epochs: 10 }
  */
 export const createRunRequest = z
-  .looseObject({
+  .strictObject({
     dataset: z.string().min(1).max(200),
     featureSet: z.string().min(1).max(100).optional(),
     backbone: z.string().min(1).max(64).optional(),
     /** Model name the trained head is registered under (default: the dataset's name). */
     modelName: z.string().min(1).max(100).optional(),
+    preset: headPresetName.default('edgehead-default'),
+    ...headConfigOverrides,
   })
   .superRefine((value, ctx) => {
     if (value.featureSet === undefined && value.backbone === undefined) {
       ctx.addIssue({ code: 'custom', message: 'expected featureSet or backbone', path: ['featureSet'] });
     }
   })
-  .transform((value, ctx) => {
-    const { dataset, featureSet, backbone, modelName, ...rest } = value;
-    const config = headConfigRequest.safeParse(rest);
-    if (!config.success) {
-      for (const issue of config.error.issues) {
-        // an unknown key is named by its own path, so `details.field` points at it
-        const keys = 'keys' in issue && Array.isArray(issue.keys) ? (issue.keys as string[]) : [];
-        const path = issue.path.length === 0 && keys[0] !== undefined ? [keys[0]] : issue.path;
-        ctx.addIssue({ code: 'custom', message: issue.message, path, input: rest });
-      }
-      return z.NEVER;
-    }
-    return {
-      dataset,
-      featureSet: featureSet ?? (backbone as string),
-      backbone,
-      modelName,
-      preset: (rest as { preset?: string }).preset ?? 'edgehead-default',
-      config: config.data,
-    };
-  });
+  .transform(({ dataset, featureSet, backbone, modelName, preset, ...overrides }) => ({
+    dataset,
+    featureSet: featureSet ?? (backbone as string),
+    backbone,
+    modelName,
+    preset,
+    config: resolveHeadConfig(preset, overrides),
+  }));
 export type CreateRunRequest = z.input<typeof createRunRequest>;
 
-/** `GET /v1/runs` query: filters, sort and pagination. */
-export const listRunsQuery = z.object({
-  dataset: z.string().min(1).optional(),
-  /** A feature-set id. */
-  featureSet: z.uuid().optional(),
-  status: runStatus.optional(),
-  sort: z
-    .enum(['created_at', 'best_val_accuracy', 'test_accuracy', 'duration', 'status'])
-    .default('created_at'),
-  order: z.enum(['asc', 'desc']).default('desc'),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  offset: z.coerce.number().int().min(0).default(0),
-});
-export type ListRunsQuery = z.input<typeof listRunsQuery>;
+const uuid = z.uuid({ error: 'expected a UUID' });
 
-/** A run as `GET /v1/runs` lists it. */
-export const runSummary = z.object({
+/** Path params of the routes of one run or model (`/v1/runs/:id`, `/api/runs/:id`, `/v1/models/:id`). */
+export const idParams = z.object({ id: uuid });
+
+/** Columns a runs list sorts by, server-side. */
+export const runSortKey = z.enum(['created_at', 'best_val_accuracy', 'test_accuracy', 'duration', 'status']);
+export type RunSortKey = z.infer<typeof runSortKey>;
+
+/** Largest page of a runs list. */
+export const RUNS_MAX_PAGE_SIZE = 500;
+
+// query strings carry text only: numbers are parsed here so a bad one names its parameter
+const positiveInt = (max: number) =>
+  z
+    .string()
+    .regex(/^[0-9]{1,9}$/, 'expected a positive integer')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(max));
+
+/**
+ * Query of every runs list (`GET /v1/runs` of the gpu service, `GET /api/runs` of the dashboard): filters,
+ * sort and a 1-based page.
+ * @example runsQuery.parse({ status: 'running', sort: 'best_val_accuracy', page: '2' })
+ */
+export const runsQuery = z.strictObject({
+  /** A dataset id. */
+  dataset: uuid.optional(),
+  /** A feature-set id. */
+  featureSet: uuid.optional(),
+  status: runStatus.optional(),
+  sort: runSortKey.default('created_at'),
+  order: z.enum(['asc', 'desc']).default('desc'),
+  page: positiveInt(1_000_000).default(1),
+  pageSize: positiveInt(RUNS_MAX_PAGE_SIZE).default(25),
+});
+export type RunsQuery = z.infer<typeof runsQuery>;
+export type RunsQueryInput = z.input<typeof runsQuery>;
+
+/** A run as stored: its config, state, attempts and stage timings. */
+export const runRecord = z.object({
   id: z.string(),
   datasetId: z.string(),
-  datasetName: z.string(),
   featureSetId: z.string(),
-  /** `featureSetLabel` of the run's feature set, e.g. `vgg16@rescale#3f2a9c1b`. */
-  featureSet: z.string(),
   preset: z.string().nullable(),
   config: z.record(z.string(), z.unknown()),
   status: runStatus,
   error: z.string().nullable(),
+  /** tfjs backend the run trained on. */
   backend: z.string().nullable(),
   epochsTotal: z.number().int(),
-  epochsDone: z.number().int(),
-  bestValAccuracy: z.number().nullable(),
-  testAccuracy: z.number().nullable(),
-  durationMs: z.number().nullable(),
+  attempts: z.number().int(),
+  /** Stage durations in ms (load, train, evaluate, save...). */
+  timings: z.record(z.string(), z.number()),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
 });
+export type RunRecord = z.infer<typeof runRecord>;
+
+/** A run as the runs lists show it: progress, best metrics and duration. */
+export const runSummary = runRecord.omit({ attempts: true, timings: true }).extend({
+  datasetName: z.string(),
+  /** `featureSetLabel` of the run's feature set, e.g. `vgg16@rescale#3f2a9c1b`. */
+  featureSet: z.string(),
+  epochsDone: z.number().int(),
+  bestValAccuracy: z.number().nullable(),
+  testAccuracy: z.number().nullable(),
+  durationMs: z.number().nullable(),
+});
 export type RunSummary = z.infer<typeof runSummary>;
 
-/** `GET /v1/runs` answer. */
+/** Answer of every runs list: one page and where it is. */
 export const runList = z.object({
   items: z.array(runSummary),
   total: z.number().int(),
-  limit: z.number().int(),
-  offset: z.number().int(),
+  page: z.number().int(),
+  pageSize: z.number().int(),
+  pages: z.number().int(),
 });
 export type RunList = z.infer<typeof runList>;
 
 /** Metrics of a finished run on one split (`threshold` on P(classes[1]) for binary heads). */
 export const runEvaluation = z.object({
-  split: z.enum(['train', 'validation', 'test']),
+  split,
   n: z.number().int(),
   accuracy: z.number(),
   precision: z.number(),
@@ -104,40 +136,30 @@ export const runEvaluation = z.object({
   f1: z.number(),
   rocAuc: z.number().nullable(),
   threshold: z.number().nullable(),
+  /** confusion[actual][predicted] counts. */
   confusion: z.array(z.array(z.number().int())),
-  perClass: z.array(
-    z.object({
-      label: z.string(),
-      precision: z.number(),
-      recall: z.number(),
-      f1: z.number(),
-      support: z.number().int(),
-    }),
-  ),
-  roc: z.array(z.object({ fpr: z.number(), tpr: z.number(), threshold: z.number() })).nullable(),
+  perClass: z.array(classMetrics),
+  roc: z.array(rocPoint).nullable(),
 });
 export type RunEvaluation = z.infer<typeof runEvaluation>;
 
-/** `GET /v1/runs/:id`: the run, its epochs as they were written, evaluations and registered model. */
-export const runDetailResponse = z.object({
-  run: runSummary
-    .omit({
-      datasetName: true,
-      epochsDone: true,
-      bestValAccuracy: true,
-      testAccuracy: true,
-      durationMs: true,
-    })
-    .extend({
-      attempts: z.number().int(),
-      timings: z.record(z.string(), z.number()),
-    }),
-  dataset: z.object({ name: z.string(), classes: z.array(z.string()), task: z.string() }).nullable(),
+/** A run with its feature set's label, its dataset, every epoch and every evaluation. */
+const runWithMetrics = z.object({
+  run: runRecord.extend({ featureSet: z.string() }),
+  dataset: z.object({ name: z.string(), classes: z.array(z.string()), task }),
   epochs: z.array(epochMetrics),
   evaluations: z.array(runEvaluation),
+});
+
+/** `GET /v1/runs/:id` (and the dashboard's `/api/runs/:id`): the run with its epochs, evaluations and model. */
+export const runDetailResponse = runWithMetrics.extend({
   model: z.object({ id: z.string(), name: z.string(), version: z.number().int() }).nullable(),
 });
 export type RunDetailResponse = z.infer<typeof runDetailResponse>;
+
+/** One run of the dashboard's comparison. */
+export const comparedRun = runWithMetrics;
+export type ComparedRun = z.infer<typeof comparedRun>;
 
 /** A registered model version. */
 export const registeredModel = z.object({
@@ -153,11 +175,15 @@ export const registeredModel = z.object({
 });
 export type RegisteredModel = z.infer<typeof registeredModel>;
 
-/** `GET /v1/models` query. */
+/** `GET /v1/models` query: the newest `limit` versions, of every model or of one name. */
 export const listModelsQuery = z.object({
   name: z.string().min(1).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
+  limit: positiveInt(500).default(100),
 });
+
+/** `GET /v1/models` answer, newest first. */
+export const registeredModelList = z.object({ items: z.array(registeredModel) });
+export type RegisteredModelList = z.infer<typeof registeredModelList>;
 
 /**
  * `GET /v1/models/:id/artifact`: the three artifact files base64-encoded in one JSON document.
@@ -198,6 +224,13 @@ export const deploymentRecord = z.object({
 });
 export type DeploymentRecord = z.infer<typeof deploymentRecord>;
 
+/** `GET /v1/models/deployments` query: the deployments of one alias, or of all. */
+export const listDeploymentsQuery = z.object({ alias: modelAlias.optional() });
+
+/** `GET /v1/models/deployments` answer. */
+export const deploymentList = z.object({ items: z.array(deploymentRecord) });
+export type DeploymentList = z.infer<typeof deploymentList>;
+
 /** `POST /v1/models/:id/publish` answer. */
 export const publishModelResponse = z.object({
   modelId: z.string(),
@@ -207,6 +240,3 @@ export const publishModelResponse = z.object({
   deployment: deploymentRecord,
 });
 export type PublishModelResponse = z.infer<typeof publishModelResponse>;
-
-/** `POST /v1/deployments/:alias/activate` (pass-through to the edge, mirrored in Postgres). */
-export const activateDeploymentRequest = z.object({ version: modelVersionName });

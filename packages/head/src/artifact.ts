@@ -1,4 +1,10 @@
-import { type HeadManifest, type HeadManifestV2, headManifest } from '@edgehead/contracts';
+import {
+  type HeadManifest,
+  type HeadManifestV2,
+  headManifest,
+  headManifestV2,
+  issuesToDetails,
+} from '@edgehead/contracts';
 import { HeadError } from './errors.ts';
 import { HeadModel, type HeadModelOptions } from './runtime.ts';
 import { sha256Hex } from './sha256.ts';
@@ -30,6 +36,14 @@ export type HeadManifestFields = Omit<HeadManifestV2, 'format' | 'files' | 'crea
   metrics?: Record<string, number>;
 };
 
+/** A written artifact: its files, the manifest they were verified against and each file's sha256. */
+export interface WrittenHead {
+  files: HeadArtifactFiles;
+  manifest: HeadManifestV2;
+  /** sha256 of each file; that of manifest.json identifies the artifact (it lists the other two). */
+  sha256: Record<keyof HeadArtifactFiles, string>;
+}
+
 /** A verified artifact: its manifest, topology plan and weights by name (nothing compiled yet). */
 export interface VerifiedHead {
   manifest: HeadManifest;
@@ -58,13 +72,13 @@ function concat(parts: ArrayBuffer[]): Uint8Array {
 /**
  * Writes a head artifact from tfjs model artifacts: model.json (layers format, weights in weights.bin),
  * weights.bin and manifest.json (`edgehead-head/2`: the feature-set record, each file's sha256 and size).
- * Refuses what `verifyHeadArtifact` would.
- * @example const files = await writeHeadArtifact(await saveArtifacts(model), { featureSet, featureShape, ... });
+ * Refuses what `verifyHeadArtifact` would; the manifest and checksums it returns are the verified ones.
+ * @example const { files } = await writeHeadArtifact(await saveArtifacts(model), { featureSet, featureShape, ... });
  */
 export async function writeHeadArtifact(
   artifacts: TfjsModelArtifacts,
   fields: HeadManifestFields,
-): Promise<HeadArtifactFiles> {
+): Promise<WrittenHead> {
   const { modelTopology, weightSpecs, weightData } = artifacts;
   if (!modelTopology || modelTopology instanceof ArrayBuffer) {
     throw new HeadError(
@@ -84,27 +98,35 @@ export async function writeHeadArtifact(
     weightsManifest: [{ paths: ['weights.bin'], weights: weightSpecs }],
   };
   const modelBytes = encoder.encode(JSON.stringify(model));
-  const manifest = headManifest.safeParse({
+  const [modelSha, weightsSha] = [await sha256Hex(modelBytes), await sha256Hex(weights)];
+  const manifest = headManifestV2.safeParse({
     ...fields,
     format: 'edgehead-head/2',
     metrics: fields.metrics ?? {},
     createdAt: fields.createdAt ?? new Date().toISOString(),
     files: [
-      { path: 'model.json', sha256: await sha256Hex(modelBytes), bytes: modelBytes.byteLength },
-      { path: 'weights.bin', sha256: await sha256Hex(weights), bytes: weights.byteLength },
+      { path: 'model.json', sha256: modelSha, bytes: modelBytes.byteLength },
+      { path: 'weights.bin', sha256: weightsSha, bytes: weights.byteLength },
     ],
   });
   if (!manifest.success)
-    throw new HeadError('bad_manifest', `manifest fields: ${manifest.error.message}`, {
-      issues: manifest.error.issues,
-    });
+    throw new HeadError(
+      'bad_manifest',
+      `manifest fields: ${manifest.error.message}`,
+      issuesToDetails(manifest.error.issues),
+    );
   const files: HeadArtifactFiles = {
     'model.json': modelBytes,
     'weights.bin': weights,
     'manifest.json': encoder.encode(JSON.stringify(manifest.data, null, 2)),
   };
   await verifyHeadArtifact(files);
-  return files;
+  const sha256 = {
+    'model.json': modelSha,
+    'weights.bin': weightsSha,
+    'manifest.json': await sha256Hex(files['manifest.json']),
+  };
+  return { files, manifest: manifest.data, sha256 };
 }
 
 function parseJson(file: string, bytes: Uint8Array): unknown {
@@ -128,10 +150,7 @@ export function parseHeadManifest(bytes: Uint8Array): HeadManifest {
     throw new HeadError(
       'bad_manifest',
       `manifest.json: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`,
-      {
-        file: 'manifest.json',
-        issues: parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })),
-      },
+      { file: 'manifest.json', ...issuesToDetails(parsed.error.issues) },
     );
   }
   return parsed.data;

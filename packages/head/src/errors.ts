@@ -1,3 +1,5 @@
+import type { ErrorDetails } from '@edgehead/contracts';
+
 /** Why a head artifact or a runtime call was refused. */
 export type HeadErrorCode =
   | 'bad_manifest'
@@ -15,7 +17,7 @@ export class HeadError extends Error {
   constructor(
     readonly code: HeadErrorCode,
     message: string,
-    readonly details?: Record<string, unknown>,
+    readonly details?: ErrorDetails,
     options?: { cause?: unknown },
   ) {
     super(message, options);

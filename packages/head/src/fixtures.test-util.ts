@@ -78,5 +78,5 @@ export async function artifactOf(
   model: tf.LayersModel,
   fields: HeadManifestFields,
 ): Promise<HeadArtifactFiles> {
-  return writeHeadArtifact(await saveArtifacts(model), fields);
+  return (await writeHeadArtifact(await saveArtifacts(model), fields)).files;
 }

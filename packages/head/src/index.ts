@@ -8,6 +8,7 @@ export {
   type TfjsModelArtifacts,
   type VerifiedHead,
   verifyHeadArtifact,
+  type WrittenHead,
   writeHeadArtifact,
 } from './artifact.ts';
 export { HeadError, type HeadErrorCode } from './errors.ts';

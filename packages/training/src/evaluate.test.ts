@@ -16,7 +16,7 @@ describe('scorePredictions', () => {
     expect(ev.precision).toBe(3 / 4);
     expect(ev.recall).toBe(3 / 4);
     expect(ev.f1).toBeCloseTo(0.75, 12);
-    expect(ev.perClass[0]).toEqual({ class: 'cat', precision: 0.75, recall: 0.75, f1: 0.75, support: 4 });
+    expect(ev.perClass[0]).toEqual({ label: 'cat', precision: 0.75, recall: 0.75, f1: 0.75, support: 4 });
   });
 
   it('computes ROC AUC as the fraction of correctly ordered positive/negative pairs', () => {

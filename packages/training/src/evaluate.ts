@@ -1,21 +1,6 @@
+import type { ClassMetrics, RocPoint } from '@edgehead/contracts';
 import * as tf from '@tensorflow/tfjs';
 import { TrainingError } from './errors.ts';
-
-/** Precision, recall, F1 and support of one class (one-vs-rest). */
-export interface ClassMetrics {
-  class: string;
-  precision: number;
-  recall: number;
-  f1: number;
-  support: number;
-}
-
-/** One point of a ROC curve (false positive rate, true positive rate) at a threshold. */
-export interface RocPoint {
-  threshold: number;
-  fpr: number;
-  tpr: number;
-}
 
 /** Metrics of a head on one labelled split. */
 export interface Evaluation {
@@ -208,7 +193,7 @@ function classMetrics(confusion: number[][], c: number, name: string): ClassMetr
   const precision = predicted === 0 ? 0 : tp / predicted;
   const recall = support === 0 ? 0 : tp / support;
   const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
-  return { class: name, precision, recall, f1, support };
+  return { label: name, precision, recall, f1, support };
 }
 
 function argMax(values: ArrayLike<number>, offset: number, k: number): number {

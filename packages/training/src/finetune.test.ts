@@ -123,8 +123,8 @@ describe('fineTune', { timeout: 120_000 }, () => {
   it('improves over the head alone on a separable set', async () => {
     const result = await fineTune(input(), tune, { backend: 'cpu' });
     // The head alone plateaus (60 epochs): the frozen conv_b averaged over the image hides the orientation.
-    const headBest = Math.max(...headOnly.history.map((m) => m.val_accuracy as number));
-    const after = result.history.at(-1)?.val_accuracy as number;
+    const headBest = Math.max(...headOnly.history.map((m) => m.valAccuracy as number));
+    const after = result.history.at(-1)?.valAccuracy as number;
     expect(result.status).toBe('completed');
     expect(result.history).toHaveLength(10);
     expect(after).toBeGreaterThanOrEqual(0.95);

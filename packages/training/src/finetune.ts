@@ -269,9 +269,9 @@ class FineTuneRun {
           epoch,
           loss: lossSum / n,
           accuracy: correct / n,
-          val_loss: val?.loss ?? null,
-          val_accuracy: val?.accuracy ?? null,
-          duration_ms: performance.now() - started,
+          valLoss: val?.loss ?? null,
+          valAccuracy: val?.accuracy ?? null,
+          durationMs: performance.now() - started,
         };
         history.push(metrics);
         await hooks.onEpoch?.(metrics);

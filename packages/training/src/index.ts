@@ -3,12 +3,10 @@ export type { FeatureSplit, TrainInput } from './data.ts';
 export { TrainingError, type TrainingErrorCode } from './errors.ts';
 export {
   aucOf,
-  type ClassMetrics,
   chooseThreshold,
   type Evaluation,
   evaluateHead,
   predictProbabilities,
-  type RocPoint,
   rocCurve,
   scorePredictions,
 } from './evaluate.ts';

@@ -52,8 +52,8 @@ describe('trainHead with the parallel engine', { timeout: 60_000 }, () => {
       if (config === base) {
         // Same seed again: bit-identical, whatever the thread timing was.
         const again = await run(config, { engine: 'parallel', workers: 2 }, data);
-        expect(again.history.map((m) => [m.loss, m.val_loss])).toEqual(
-          parallel.history.map((m) => [m.loss, m.val_loss]),
+        expect(again.history.map((m) => [m.loss, m.valLoss])).toEqual(
+          parallel.history.map((m) => [m.loss, m.valLoss]),
         );
         expect(again.weights).toEqual(parallel.weights);
       }
@@ -64,8 +64,8 @@ describe('trainHead with the parallel engine', { timeout: 60_000 }, () => {
         const s = single.history[i];
         expect(p.loss).toBeCloseTo(s?.loss as number, 5);
         expect(p.accuracy).toBe(s?.accuracy);
-        expect(p.val_loss as number).toBeCloseTo(s?.val_loss as number, 5);
-        expect(p.val_accuracy).toBe(s?.val_accuracy);
+        expect(p.valLoss as number).toBeCloseTo(s?.valLoss as number, 5);
+        expect(p.valAccuracy).toBe(s?.valAccuracy);
       }
       expect(parallel.weights.map((w) => w.length)).toEqual(single.weights.map((w) => w.length));
       expect(maxDifference(parallel.weights, single.weights)).toBeLessThan(1e-5);

@@ -19,7 +19,7 @@ describe('trainHead', () => {
   it('learns a separable synthetic feature set to >= 0.95 validation accuracy', async () => {
     const { model, history, status } = await trainHead(input, base);
     expect(status).toBe('completed');
-    expect(history.at(-1)?.val_accuracy).toBeGreaterThanOrEqual(0.95);
+    expect(history.at(-1)?.valAccuracy).toBeGreaterThanOrEqual(0.95);
     expect(model.getWeights()[0]?.shape).toEqual([32, 16]);
     model.dispose();
   });
@@ -30,7 +30,7 @@ describe('trainHead', () => {
       { featureShape: [12], numClasses: 3, ...data },
       { ...base, epochs: 8 },
     );
-    expect(history.at(-1)?.val_accuracy).toBeGreaterThanOrEqual(0.95);
+    expect(history.at(-1)?.valAccuracy).toBeGreaterThanOrEqual(0.95);
     expect(model.outputs[0]?.shape).toEqual([null, 3]);
     model.dispose();
   });
@@ -49,7 +49,7 @@ describe('trainHead', () => {
     );
     expect(seen.map((m) => m.epoch)).toEqual([1, 2, 3]);
     for (const m of seen) {
-      for (const v of [m.loss, m.accuracy, m.val_loss, m.val_accuracy, m.duration_ms])
+      for (const v of [m.loss, m.accuracy, m.valLoss, m.valAccuracy, m.durationMs])
         expect(Number.isFinite(v)).toBe(true);
     }
     model.dispose();
@@ -81,7 +81,7 @@ describe('trainHead', () => {
       const { model, history } = await trainHead(input, { ...base, epochs: 3, seed });
       const weights = Array.from(model.getWeights()[0]?.dataSync() ?? []);
       model.dispose();
-      return { losses: history.map((m) => [m.loss, m.val_loss]), weights };
+      return { losses: history.map((m) => [m.loss, m.valLoss]), weights };
     };
     const a = await run(11);
     const b = await run(11);
@@ -100,7 +100,7 @@ describe('trainHead', () => {
     };
     const { model, history, status, weightsEpoch } = await trainHead(input, config);
     expect(status).toBe('early-stopped');
-    const losses = history.map((m) => m.val_loss as number);
+    const losses = history.map((m) => m.valLoss as number);
     const best = losses.indexOf(Math.min(...losses)) + 1;
     expect(weightsEpoch).toBe(best);
     expect(history.length).toBe(best + 2);
@@ -109,7 +109,7 @@ describe('trainHead', () => {
       'a',
       'b',
     ]);
-    expect(restored.accuracy).toBeCloseTo(history[best - 1]?.val_accuracy as number, 5);
+    expect(restored.accuracy).toBeCloseTo(history[best - 1]?.valAccuracy as number, 5);
     model.dispose();
   });
 
@@ -140,8 +140,8 @@ describe('trainHead', () => {
       for (const [i, f] of fast.history.entries()) {
         const l = layers.history[i] as EpochMetrics;
         expect(f.loss).toBeCloseTo(l.loss, 4);
-        expect(f.val_loss as number).toBeCloseTo(l.val_loss as number, 4);
-        expect(f.val_accuracy as number).toBeCloseTo(l.val_accuracy as number, 6);
+        expect(f.valLoss as number).toBeCloseTo(l.valLoss as number, 4);
+        expect(f.valAccuracy as number).toBeCloseTo(l.valAccuracy as number, 6);
       }
       fast.model.dispose();
       layers.model.dispose();

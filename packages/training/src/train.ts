@@ -155,9 +155,9 @@ export async function trainHead(
         epoch,
         loss: train.loss,
         accuracy: train.accuracy,
-        val_loss: val?.loss ?? null,
-        val_accuracy: val?.accuracy ?? null,
-        duration_ms: performance.now() - started,
+        valLoss: val?.loss ?? null,
+        valAccuracy: val?.accuracy ?? null,
+        durationMs: performance.now() - started,
       };
       history.push(metrics);
       await hooks.onEpoch?.(metrics);

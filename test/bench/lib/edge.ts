@@ -182,13 +182,14 @@ export async function recipeArtifact(): Promise<HeadArtifactFiles> {
     key: featureSetKey(vgg16),
     createdAt: new Date().toISOString(),
   };
-  return writeHeadArtifact(saved as TfjsModelArtifacts, {
+  const { files } = await writeHeadArtifact(saved as TfjsModelArtifacts, {
     featureSet,
     featureShape: [4, 4, 512],
     task: 'binary',
     classes: ['cats', 'dogs'],
     threshold: 0.5,
   });
+  return files;
 }
 
 /** Publishes `files` as version v1 of alias `recipe` at the edge on `base`. */

@@ -250,7 +250,10 @@ export function runPage(root: HTMLElement, id: string): () => void {
           : '';
 
     // the metric sections change only when evaluations or the config do: rebuild them then
-    const key = JSON.stringify([d.evaluations.map((e) => e.id + e.createdAt), run.status]);
+    const key = JSON.stringify([
+      d.evaluations.map((e) => [e.split, e.n, e.accuracy, e.threshold]),
+      run.status,
+    ]);
     if (key === lastKey) return;
     lastKey = key;
     roc?.destroy();

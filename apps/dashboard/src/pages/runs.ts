@@ -1,7 +1,7 @@
 import {
   COMPARE_MAX_RUNS,
   COMPARE_MIN_RUNS,
-  type RunSortKeyName,
+  type RunSortKey,
   type RunsQueryInput,
   runsQuery,
 } from '@edgehead/contracts';
@@ -14,7 +14,7 @@ import { statusBadge } from './status.ts';
 
 const LIVE = new Set(['queued', 'running']);
 
-const SORTABLE: { key: RunSortKeyName; label: string }[] = [
+const SORTABLE: { key: RunSortKey; label: string }[] = [
   { key: 'status', label: 'Status' },
   { key: 'best_val_accuracy', label: 'Best val acc' },
   { key: 'test_accuracy', label: 'Test acc' },
@@ -34,7 +34,7 @@ function readQuery(params: URLSearchParams): RunsQueryInput {
 /** The runs table: filters, server-side sort and pages, live status of training runs. */
 export function runsPage(root: HTMLElement, params: URLSearchParams): () => void {
   const query = readQuery(params);
-  const sort = (query.sort ?? 'created_at') as RunSortKeyName;
+  const sort = (query.sort ?? 'created_at') as RunSortKey;
   const order = query.order ?? 'desc';
   const go = (patch: Partial<Record<keyof RunsQueryInput, string | undefined>>) => {
     location.hash = href('/runs', { ...query, page: undefined, ...patch });

@@ -1,19 +1,8 @@
-import {
-  type ActiveResponse,
-  activateRequest,
-  aliasParams,
-  createKeyRequest,
-  keyParams,
-  PUBLISH_PARTS,
-  type PublishResponse,
-  publishQuery,
-  versionParams,
-} from '@edgehead/contracts';
+import { ApiError, PUBLISH_PARTS } from '@edgehead/contracts';
+import { apiApp, edgeRoutes } from '@edgehead/contracts/api';
 import type { HeadArtifactFiles } from '@edgehead/head';
-import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { adminOnly, callerAuth } from '../auth.ts';
-import { ApiError } from '../errors.ts';
 import { createApiKey, deleteApiKey } from '../keys.ts';
 import {
   activateVersion,
@@ -25,7 +14,6 @@ import {
 } from '../registry.ts';
 import { createSignInLink } from '../sign-in-links.ts';
 import type { AppEnv } from '../types.ts';
-import { validate } from '../validate.ts';
 
 /** Largest accepted artifact upload. */
 const MAX_PUBLISH_BYTES = 100 * 1024 * 1024;
@@ -67,72 +55,57 @@ async function readParts(req: Request): Promise<HeadArtifactFiles> {
   return files as HeadArtifactFiles;
 }
 
+const limited = bodyLimit({
+  maxSize: MAX_PUBLISH_BYTES,
+  onError: () => {
+    throw new ApiError(413, 'payload_too_large', `artifact upload larger than ${MAX_PUBLISH_BYTES} bytes`, {
+      max: MAX_PUBLISH_BYTES,
+    });
+  },
+});
+
 /**
  * `/admin/*`: the model registry, API keys and sign-in links, behind the admin token; a dashboard session
  * may list, activate and roll back (with its CSRF token), nothing else. Registry writes go through the
  * alias's `RegistryWriter`, which also mirrors every switch into Postgres' `deployments` later (an alarm).
  */
-export const adminRoutes = new Hono<AppEnv>()
-  .use(callerAuth({ what: 'admin route' }))
-  .put(
-    '/models/:alias/versions/:version',
-    adminOnly(),
-    bodyLimit({
-      maxSize: MAX_PUBLISH_BYTES,
-      onError: () => {
-        throw new ApiError(
-          413,
-          'payload_too_large',
-          `artifact upload larger than ${MAX_PUBLISH_BYTES} bytes`,
-        );
-      },
-    }),
-    validate('param', versionParams),
-    validate('query', publishQuery),
-    async (c) => {
-      const { alias, version } = c.req.valid('param');
-      const files = await readParts(c.req.raw);
-      const { manifest, active } = await publishVersion(registryOf(c.env), {
-        alias,
-        version,
-        files,
-        activate: c.req.valid('query').activate === 'true',
-      });
-      const body: PublishResponse = { alias, version, active, manifest };
-      return c.json(body, 201);
-    },
-  )
-  .get('/models', async (c) => c.json(await listModels(registryOf(c.env))))
-  .get('/models/:alias/versions', validate('param', aliasParams), async (c) =>
-    c.json(await listVersions(registryOf(c.env), c.req.valid('param').alias)),
-  )
-  .post(
-    '/models/:alias/activate',
-    validate('param', aliasParams),
-    validate('json', activateRequest),
-    async (c) => {
-      const { alias } = c.req.valid('param');
-      const body: ActiveResponse = await activateVersion(
-        registryOf(c.env),
-        alias,
-        c.req.valid('json').version,
-      );
-      return c.json(body);
-    },
-  )
-  .post('/models/:alias/rollback', validate('param', aliasParams), async (c) => {
-    const body: ActiveResponse = await rollback(registryOf(c.env), c.req.valid('param').alias);
-    return c.json(body);
+const admin = apiApp<AppEnv>();
+admin.use('/admin/*', callerAuth({ what: 'admin route' }));
+
+export const adminRoutes = admin
+  .openapi({ ...edgeRoutes.publishVersion, middleware: [adminOnly(), limited] }, async (c) => {
+    const { alias, version } = c.req.valid('param');
+    const files = await readParts(c.req.raw);
+    const { manifest, active } = await publishVersion(registryOf(c.env), {
+      alias,
+      version,
+      files,
+      activate: c.req.valid('query').activate === 'true',
+    });
+    return c.json({ alias, version, active, manifest }, 201);
   })
-  .post('/keys', adminOnly(), validate('json', createKeyRequest), async (c) =>
+  .openapi(edgeRoutes.listModels, async (c) => c.json(await listModels(registryOf(c.env)), 200))
+  .openapi(edgeRoutes.listVersions, async (c) =>
+    c.json(await listVersions(registryOf(c.env), c.req.valid('param').alias), 200),
+  )
+  .openapi(edgeRoutes.activate, async (c) =>
+    c.json(
+      await activateVersion(registryOf(c.env), c.req.valid('param').alias, c.req.valid('json').version),
+      200,
+    ),
+  )
+  .openapi(edgeRoutes.rollback, async (c) =>
+    c.json(await rollback(registryOf(c.env), c.req.valid('param').alias), 200),
+  )
+  .openapi({ ...edgeRoutes.createKey, middleware: [adminOnly()] }, async (c) =>
     c.json(await createApiKey(c.env.REGISTRY, c.req.valid('json').name ?? null), 201),
   )
-  .delete('/keys/:id', adminOnly(), validate('param', keyParams), async (c) => {
+  .openapi({ ...edgeRoutes.deleteKey, middleware: [adminOnly()] }, async (c) => {
     const { id } = c.req.valid('param');
     if (!(await deleteApiKey(c.env.REGISTRY, id)))
-      throw new ApiError(404, 'not_found', `no API key with id ${id}`, { id });
-    return c.json({ id, deleted: true as const });
+      throw new ApiError(404, 'not_found', `no API key with id ${id}`, { field: 'id', id });
+    return c.json({ id, deleted: true as const }, 200);
   })
-  .post('/sign-in-links', adminOnly(), async (c) =>
+  .openapi({ ...edgeRoutes.createSignInLink, middleware: [adminOnly()] }, async (c) =>
     c.json(await createSignInLink(c.env.REGISTRY, new URL(c.req.url).origin), 201),
   );

@@ -1,14 +1,13 @@
-import { type SessionResponse, signInRequest } from '@edgehead/contracts';
-import { type Context, Hono } from 'hono';
+import { ApiError, type SessionResponse } from '@edgehead/contracts';
+import { apiApp, edgeRoutes } from '@edgehead/contracts/api';
+import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { adminTokenOf, requireSameSite, type SessionCaller, sessionOf } from '../auth.ts';
-import { ApiError } from '../errors.ts';
 import { signInRateLimit } from '../rate-limit.ts';
 import { csrfToken, issueSession, SESSION_COOKIE, SESSION_TTL_S } from '../session.ts';
 import { consumeSignInLink } from '../sign-in-links.ts';
 import { timingSafeEqualString } from '../timing-safe.ts';
 import type { AppEnv } from '../types.ts';
-import { validate } from '../validate.ts';
 
 /** What `GET /auth/session` tells the page about a session. */
 async function describe(env: Env, session: SessionCaller): Promise<SessionResponse> {
@@ -65,31 +64,31 @@ const SIGNED_IN_PAGE = `<!doctype html>
  * `GET /auth/link?token=` with a one-time link (`POST /admin/sign-in-links`), `GET /auth/session`,
  * `POST /auth/logout`. Where Cloudflare Access is set up, its JWT is a session without any of these.
  */
-export const authRoutes = new Hono<AppEnv>()
-  .post('/login', signInRateLimit(), validate('json', signInRequest), async (c) => {
+export const authRoutes = apiApp<AppEnv>()
+  .openapi({ ...edgeRoutes.signIn, middleware: [signInRateLimit()] }, async (c) => {
     requireOwnOrigin(c);
     if (!(await timingSafeEqualString(c.req.valid('json').token, adminTokenOf(c.env))))
       throw new ApiError(403, 'forbidden', 'the admin token is wrong', { field: 'token' });
-    return c.json(await signIn(c, 'token'));
+    return c.json(await signIn(c, 'token'), 200);
   })
-  .get('/link', signInRateLimit(), async (c) => {
+  .openapi({ ...edgeRoutes.signInLink, middleware: [signInRateLimit()] }, async (c) => {
     c.header('cache-control', 'no-store');
     c.header('referrer-policy', 'no-referrer');
-    if (!(await consumeSignInLink(c.env.REGISTRY, c.req.query('token') ?? '')))
+    if (!(await consumeSignInLink(c.env.REGISTRY, c.req.valid('query').token ?? '')))
       return c.redirect('/signin?error=link', 303);
     await signIn(c, 'link');
     return c.html(SIGNED_IN_PAGE);
   })
-  .get('/session', async (c) => {
+  .openapi(edgeRoutes.session, async (c) => {
     c.header('cache-control', 'no-store');
     const session = await sessionOf(c);
     if (typeof session === 'string') throw new ApiError(401, 'unauthorized', session);
-    return c.json(await describe(c.env, session));
+    return c.json(await describe(c.env, session), 200);
   })
-  .post('/logout', async (c) => {
+  .openapi(edgeRoutes.signOut, async (c) => {
     const session = await sessionOf(c);
     if (typeof session === 'string') throw new ApiError(401, 'unauthorized', session);
     await requireSameSite(c, session);
     deleteCookie(c, SESSION_COOKIE, { prefix: 'host', path: '/', secure: true });
-    return c.json({ signedOut: true as const, via: session.via });
+    return c.json({ signedOut: true as const, via: session.via }, 200);
   });

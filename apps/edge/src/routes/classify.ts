@@ -1,23 +1,14 @@
-import {
-  aliasParams,
-  CLASSIFY_LIMITS,
-  type ClassifyResponse,
-  classifyQuery,
-  FEATURE_DTYPE_HEADER,
-  featureDtype,
-} from '@edgehead/contracts';
+import { ApiError, CLASSIFY_LIMITS, FEATURE_DTYPE_HEADER, featureDtype } from '@edgehead/contracts';
+import { apiApp, edgeRoutes, IMAGE_TYPES } from '@edgehead/contracts/api';
 import { toPredictions } from '@edgehead/head';
-import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { apiKeyAuth } from '../auth.ts';
-import { ApiError } from '../errors.ts';
 import { decodeBinaryFeatures, decodeJsonFeatures, type FeatureBatch } from '../features.ts';
 import { getHead } from '../heads.ts';
 import { imageFeatures, type RequestImage } from '../image-features.ts';
 import { keyRateLimit } from '../rate-limit.ts';
 import { resolveActive } from '../registry.ts';
 import type { AppEnv } from '../types.ts';
-import { validate } from '../validate.ts';
 
 const limit = bodyLimit({
   maxSize: CLASSIFY_LIMITS.maxBodyBytes,
@@ -28,66 +19,57 @@ const limit = bodyLimit({
   },
 });
 
-const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
+const isImageType = (type: string) => (IMAGE_TYPES as readonly string[]).includes(type);
 
 function mediaType(header: string | undefined): string {
   return (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
-/** `POST /v1/models/:alias/classify` and `/classify-image`, behind an API key. */
-export const classifyRoutes = new Hono<AppEnv>()
-  .use(apiKeyAuth(), keyRateLimit())
-  .post(
-    '/models/:alias/classify',
-    limit,
-    validate('param', aliasParams),
-    validate('query', classifyQuery),
-    async (c) => {
-      const { alias } = c.req.valid('param');
-      const type = mediaType(c.req.header('content-type'));
-      if (type !== 'application/json' && type !== 'application/octet-stream') {
+/** `POST /v1/models/:alias/classify` and `/classify-image`, behind an API key and its rate limit. */
+const classify = apiApp<AppEnv>();
+classify.use('/v1/models/*', apiKeyAuth(), keyRateLimit());
+
+export const classifyRoutes = classify
+  .openapi({ ...edgeRoutes.classify, middleware: [limit] }, async (c) => {
+    const { alias } = c.req.valid('param');
+    const type = mediaType(c.req.header('content-type'));
+    if (type !== 'application/json' && type !== 'application/octet-stream') {
+      throw new ApiError(
+        415,
+        'unsupported_media_type',
+        `content-type ${JSON.stringify(type || '(none)')}, expected application/json or application/octet-stream`,
+        {
+          field: 'content-type',
+        },
+      );
+    }
+    const deps = { kv: c.env.REGISTRY, bucket: c.env.ARTIFACTS };
+    const version = await resolveActive(deps, alias);
+    const head = await getHead(c.env.ARTIFACTS, alias, version);
+    const d = head.model.inputSize;
+    let batch: FeatureBatch;
+    if (type === 'application/json') batch = decodeJsonFeatures(await c.req.text(), d);
+    else {
+      const headerDtype = c.req.header(FEATURE_DTYPE_HEADER);
+      const dtype =
+        c.req.valid('query').dtype ?? (headerDtype ? featureDtype.safeParse(headerDtype).data : 'float32');
+      if (!dtype)
         throw new ApiError(
-          415,
-          'unsupported_media_type',
-          `content-type ${JSON.stringify(type || '(none)')}, expected application/json or application/octet-stream`,
-          {
-            field: 'content-type',
-          },
+          400,
+          'validation_failed',
+          `${FEATURE_DTYPE_HEADER} ${JSON.stringify(headerDtype)}, expected float32 or float16`,
+          { field: FEATURE_DTYPE_HEADER },
         );
-      }
-      const deps = { kv: c.env.REGISTRY, bucket: c.env.ARTIFACTS };
-      const version = await resolveActive(deps, alias);
-      const head = await getHead(c.env.ARTIFACTS, alias, version);
-      const d = head.model.inputSize;
-      let batch: FeatureBatch;
-      if (type === 'application/json') batch = decodeJsonFeatures(await c.req.text(), d);
-      else {
-        const headerDtype = c.req.header(FEATURE_DTYPE_HEADER);
-        const dtype =
-          c.req.valid('query').dtype ?? (headerDtype ? featureDtype.safeParse(headerDtype).data : 'float32');
-        if (!dtype)
-          throw new ApiError(
-            400,
-            'validation_failed',
-            `${FEATURE_DTYPE_HEADER} ${JSON.stringify(headerDtype)}, expected float32 or float16`,
-            { field: FEATURE_DTYPE_HEADER },
-          );
-        batch = decodeBinaryFeatures(new Uint8Array(await c.req.arrayBuffer()), d, dtype);
-      }
-      const output = head.model.predict(batch.data, batch.rows);
-      const body: ClassifyResponse = {
-        alias,
-        version,
-        predictions: toPredictions(head.manifest, output, batch.rows),
-      };
-      return c.json(body);
-    },
-  )
-  .post('/models/:alias/classify-image', limit, validate('param', aliasParams), async (c) => {
+      batch = decodeBinaryFeatures(new Uint8Array(await c.req.arrayBuffer()), d, dtype);
+    }
+    const output = head.model.predict(batch.data, batch.rows);
+    return c.json({ alias, version, predictions: toPredictions(head.manifest, output, batch.rows) }, 200);
+  })
+  .openapi({ ...edgeRoutes.classifyImage, middleware: [limit] }, async (c) => {
     const { alias } = c.req.valid('param');
     const type = mediaType(c.req.header('content-type'));
     const batch = type === 'multipart/form-data';
-    if (!batch && !IMAGE_TYPES.includes(type)) {
+    if (!batch && !isImageType(type)) {
       throw new ApiError(
         415,
         'unsupported_media_type',
@@ -121,14 +103,16 @@ export const classifyRoutes = new Hono<AppEnv>()
       source: f.source,
     }));
     const [single] = found;
-    const body: ClassifyResponse = {
-      alias,
-      version,
-      predictions: toPredictions(head.manifest, output, found.length),
-      images: classified,
-      ...(batch || !single ? {} : { source: single.source, imageSha256: single.imageSha256 }),
-    };
-    return c.json(body);
+    return c.json(
+      {
+        alias,
+        version,
+        predictions: toPredictions(head.manifest, output, found.length),
+        images: classified,
+        ...(batch || !single ? {} : { source: single.source, imageSha256: single.imageSha256 }),
+      },
+      200,
+    );
   });
 
 /** The image file parts of a multipart classify-image request, each checked (field `file[<i>]` on errors). */
@@ -159,7 +143,7 @@ async function imageParts(request: Request): Promise<RequestImage[]> {
   return Promise.all(
     files.map(async (file, i) => {
       const contentType = mediaType(file.type);
-      if (!IMAGE_TYPES.includes(contentType)) {
+      if (!isImageType(contentType)) {
         throw new ApiError(
           415,
           'unsupported_media_type',

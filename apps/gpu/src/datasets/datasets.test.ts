@@ -1,5 +1,11 @@
 import { gzipSync } from 'node:zlib';
 import { errorBody, uploadResponse } from '@edgehead/contracts';
+import {
+  documentedOperations,
+  documentProblems,
+  openApiDocument,
+  operationRequests,
+} from '@edgehead/contracts/api';
 import { listImages } from '@edgehead/db';
 import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
@@ -294,12 +300,32 @@ describe('health', () => {
 });
 
 describe('openapi', () => {
-  it('serves the OpenAPI 3.1 document of the gpu routes without a token', async () => {
-    const res = await ctx().app.request('/openapi.json');
+  it('serves the OpenAPI 3.1 document of every route the app registers, the one `edgehead openapi gpu` prints', async () => {
+    const { app } = ctx();
+    const res = await app.request('/openapi.json');
     expect(res.status).toBe(200);
     const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
     expect(doc.openapi).toMatch(/^3\.1/);
-    expect(doc.paths['/v1/datasets']).toHaveProperty('post');
-    expect(Object.keys(doc.paths)).toContain('/v1/runs');
+    expect(documentProblems(doc, app.routes)).toEqual([]);
+    expect(documentedOperations(doc)).toContain('POST /v1/datasets/{id}/images');
+    expect(doc).toEqual(openApiDocument('gpu'));
+  });
+
+  it('names the credential every route takes, and the service asks for it', async () => {
+    const { deps } = ctx();
+    const app = createApp({ ...deps, env: parseEnv({ EDGEHEAD_GPU_TOKEN: TOKEN }) });
+    const doc = await (await app.request('/openapi.json')).json();
+    const sample = (param: string) => (param === 'alias' ? 'pets' : '00000000-0000-4000-8000-000000000000');
+    const requests = operationRequests(doc, sample);
+    expect(
+      requests
+        .filter((r) => !r.secured)
+        .map((r) => r.path)
+        .sort(),
+    ).toEqual(['/health', '/openapi.json']);
+    for (const { method, path, secured } of requests.filter((r) => r.secured)) {
+      const res = await app.request(path, { method });
+      expect([method, path, secured, res.status]).toEqual([method, path, true, 401]);
+    }
   });
 });

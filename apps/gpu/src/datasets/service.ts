@@ -1,4 +1,10 @@
-import type { CreateDatasetRequest, DatasetDetail, DatasetSummary } from '@edgehead/contracts';
+import {
+  type CreateDatasetRequest,
+  type DatasetDetail,
+  type DatasetSummary,
+  SPLITS,
+  type Split,
+} from '@edgehead/contracts';
 import {
   countFailedImages,
   countImages,
@@ -8,8 +14,6 @@ import {
   getDataset,
   listDatasets,
   listExtractions,
-  SPLITS,
-  type Split,
 } from '@edgehead/db';
 import type { AppDeps } from '../deps.ts';
 

@@ -1,12 +1,13 @@
 import { type BackboneErrorCode, isBackboneError } from '@edgehead/backbones';
-import type {
-  CancelExtractionRequest,
-  CancelExtractionResponse,
-  ExtractionProgress,
-  ExtractProgressQuery,
-  ExtractRequest,
-  ExtractResponse,
-  ListExtractionsQuery,
+import {
+  ApiError,
+  type CancelExtractionRequest,
+  type CancelExtractionResponse,
+  type ExtractionProgress,
+  type ExtractProgressQuery,
+  type ExtractRequest,
+  type ExtractResponse,
+  type ListExtractionsQuery,
 } from '@edgehead/contracts';
 import {
   cancelExtractions,
@@ -23,7 +24,7 @@ import {
 } from '@edgehead/db';
 import type { AppDeps } from '../deps.ts';
 import type { ResolvedExtractor } from '../extractors/registry.ts';
-import { ApiError } from '../http/errors.ts';
+
 import { dropWaitingBatches, ensureExtractQueue, queueBatches } from './queue.ts';
 
 /** Backbone errors at load time that mean the weights (or the model they carry) are unusable. */

@@ -1,17 +1,11 @@
 import { createHash } from 'node:crypto';
 import { decodeImage, type FeatureExtractor, isBackboneError } from '@edgehead/backbones';
-import {
-  FEATURE_HEADERS,
-  type FeatureSetRecord,
-  type FeaturesJsonResponse,
-  featuresQuery,
-} from '@edgehead/contracts';
+import { ApiError, FEATURE_HEADERS, type FeatureSetRecord } from '@edgehead/contracts';
+import { apiApp, gpuRoutes } from '@edgehead/contracts/api';
 import { ensureFeatureSet, getFeatureSet, NotFoundError, storedFeaturesByContent } from '@edgehead/db';
-import { type Context, Hono } from 'hono';
+import type { Context } from 'hono';
 import type { AppDeps } from '../deps.ts';
-import { ApiError } from '../http/errors.ts';
 import { limitBody } from '../http/limits.ts';
-import { validate } from '../http/validate.ts';
 import { readMultipart } from '../uploads/multipart.ts';
 
 /** Images of a `/v1/features` request: the raw body, or every file part of a multipart batch in order. */
@@ -114,26 +108,26 @@ function wantsJson(accept: string | undefined): boolean {
 }
 
 /** `POST /v1/features?featureSet=<id>` or `?backbone=<name or shorthand>`. */
-export function featureRoutes(deps: AppDeps): Hono {
-  return new Hono().post(
-    '/',
-    limitBody(deps.env.limits.maxBodyBytes),
-    validate('query', featuresQuery),
+export function featureRoutes(deps: AppDeps) {
+  return apiApp().openapi(
+    { ...gpuRoutes.features, middleware: [limitBody(deps.env.limits.maxBodyBytes)] },
     async (c) => {
       const out = await computeFeatures(deps, {
         ...c.req.valid('query'),
         images: await images(c, deps.env.limits.maxFiles),
       });
       if (wantsJson(c.req.header('accept'))) {
-        const body: FeaturesJsonResponse = {
-          backbone: out.backbone,
-          featureSet: out.featureSet,
-          shape: out.shape,
-          dtype: 'float32',
-          features: out.vectors.map((v) => Array.from(v)),
-          stored: out.stored,
-        };
-        return c.json(body);
+        return c.json(
+          {
+            backbone: out.backbone,
+            featureSet: out.featureSet,
+            shape: out.shape,
+            dtype: 'float32' as const,
+            features: out.vectors.map((v) => Array.from(v)),
+            stored: out.stored,
+          },
+          200,
+        );
       }
       const length = out.vectors.reduce((n, v) => n + v.length, 0);
       const bytes = new Uint8Array(length * 4);

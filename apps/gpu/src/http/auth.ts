@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { ApiError } from '@edgehead/contracts';
 import type { MiddlewareHandler } from 'hono';
-import { ApiError } from './errors.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { apiApp, gpuRoutes } from '@edgehead/contracts/api';
 import type { AppDeps } from '../deps.ts';
 
 /** A probe slower than this reports the dependency down: queue statements wait out lost connections. */
@@ -23,8 +23,8 @@ async function timed<T>(
 }
 
 /** `GET /health`: tfjs backend, database and queue reachability; 503 when the database or queue is down. */
-export function healthRoutes(deps: AppDeps): Hono {
-  return new Hono().get('/', async (c) => {
+export function healthRoutes(deps: AppDeps) {
+  return apiApp().openapi(gpuRoutes.health, async (c) => {
     const [backend, db, queue, extractors] = await Promise.all([
       timed(() => deps.extractors.backend()),
       timed(() => deps.sql`select 1 as one`),
@@ -32,24 +32,22 @@ export function healthRoutes(deps: AppDeps): Hono {
       deps.extractors.loaded(),
     ]);
     const ok = db.ok && queue.ok && backend.ok;
-    return c.json(
-      {
-        status: ok ? 'ok' : 'degraded',
-        backend: backend.ok
-          ? {
-              name: backend.value.name,
-              tfBackend: backend.value.tfBackend,
-              simd: backend.value.simd,
-              skipped: backend.value.skipped,
-              tfjsVersion: backend.value.tfjsVersion,
-            }
-          : { error: backend.error },
-        db: db.ok ? { ok: true, ms: db.ms } : db,
-        queue: queue.ok ? { ok: true, ms: queue.ms, queues: queue.value.map((q) => q.name) } : queue,
-        extractors,
-        poolSize: deps.env.poolSize,
-      },
-      ok ? 200 : 503,
-    );
+    const body = {
+      status: ok ? ('ok' as const) : ('degraded' as const),
+      backend: backend.ok
+        ? {
+            name: backend.value.name,
+            tfBackend: backend.value.tfBackend,
+            simd: backend.value.simd,
+            skipped: backend.value.skipped,
+            tfjsVersion: backend.value.tfjsVersion,
+          }
+        : { error: backend.error },
+      db: db.ok ? { ok: true as const, ms: db.ms } : db,
+      queue: queue.ok ? { ok: true as const, ms: queue.ms, queues: queue.value.map((q) => q.name) } : queue,
+      extractors,
+      poolSize: deps.env.poolSize,
+    };
+    return ok ? c.json(body, 200) : c.json(body, 503);
   });
 }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { FeatureSetRecord, HeadManifest } from '@edgehead/contracts';
 import {
   HEAD_ARTIFACT_FILES,
@@ -30,7 +29,7 @@ export interface BuiltArtifact {
 
 /**
  * Saves a trained tfjs head as the edgehead artifact (TF.js layers model.json + weights.bin + manifest.json)
- * through packages/head, which verifies what it writes. The manifest (`edgehead-head/2`) carries the
+ * through packages/head, which verifies what it writes and hands back the manifest and checksums. The manifest (`edgehead-head/2`) carries the
  * feature-set record, so a client knows exactly which features (weights, pooling, preprocessing) the head
  * expects and can ask the gpu service for them by id.
  */
@@ -46,7 +45,7 @@ export async function buildArtifact(
     },
   });
   if (!captured) throw new Error(`model.save of run ${fields.runId} handed over no artifacts`);
-  const raw = await writeHeadArtifact(captured, {
+  const written = await writeHeadArtifact(captured, {
     featureSet: fields.featureSet,
     featureShape: fields.featureShape,
     task: fields.classes.length === 2 ? 'binary' : 'multiclass',
@@ -55,12 +54,11 @@ export async function buildArtifact(
     metrics: fields.metrics,
     runId: fields.runId,
   });
-  const sha = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
-  const manifest = JSON.parse(new TextDecoder().decode(raw['manifest.json'])) as HeadManifest;
+  const { files, manifest, sha256 } = written;
   return {
     manifest,
-    artifactSha256: sha(raw['manifest.json']),
-    files: HEAD_ARTIFACT_FILES.map((path) => ({ path, sha256: sha(raw[path]), data: raw[path] })),
-    raw,
+    artifactSha256: sha256['manifest.json'],
+    files: HEAD_ARTIFACT_FILES.map((path) => ({ path, sha256: sha256[path], data: files[path] })),
+    raw: files,
   };
 }

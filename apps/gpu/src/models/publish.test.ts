@@ -79,7 +79,7 @@ let modelId: string;
 function app(edgeConfig: { url: string; token: string } | null) {
   const a = new Hono();
   a.onError(onError);
-  a.route('/v1/models', modelRoutes({ db: database.db, env: { edge: edgeConfig } }));
+  a.route('/', modelRoutes({ db: database.db, env: { edge: edgeConfig } }));
   return a;
 }
 

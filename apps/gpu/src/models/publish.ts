@@ -1,11 +1,13 @@
 import {
   type ActiveResponse,
+  ApiError,
   activeResponse,
   errorBody,
   PUBLISH_PARTS,
   type PublishResponse,
   publishResponse,
 } from '@edgehead/contracts';
+import type { EdgeApi } from '@edgehead/contracts/api';
 import {
   activateDeployment,
   type Db,
@@ -15,9 +17,9 @@ import {
   type Model,
   recordDeployment,
 } from '@edgehead/db';
+import { hc } from 'hono/client';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
-import { ApiError } from '../http/errors.ts';
 
 /** Where the edge's admin API is and how to authenticate to it. */
 export interface EdgeAdmin {
@@ -44,7 +46,13 @@ export interface PublishResult {
   deployment: Deployment;
 }
 
-function requireEdge(edge: EdgeAdmin | null | undefined): EdgeAdmin {
+/**
+ * The typed client of the edge's admin API (503 when publishing is not configured) and how its answers are
+ * read: the 2xx answer to a call, checked against `schema`. The edge's refusals of the request itself (a
+ * conflict, a bad artifact) pass on with their status; its auth or server failures, and an edge that cannot
+ * be reached, are this service's configuration problem (502/503).
+ */
+function edgeClient(edge: EdgeAdmin | null | undefined) {
   if (!edge) {
     throw new ApiError(
       503,
@@ -52,62 +60,56 @@ function requireEdge(edge: EdgeAdmin | null | undefined): EdgeAdmin {
       'publishing is off: set EDGEHEAD_EDGE_URL and EDGEHEAD_EDGE_ADMIN_TOKEN',
     );
   }
-  return edge;
-}
-
-async function callEdge<T extends z.ZodType>(
-  edge: EdgeAdmin,
-  path: string,
-  init: RequestInit,
-  schema: T,
-): Promise<z.output<T>> {
-  const url = new URL(path, edge.url.endsWith('/') ? edge.url : `${edge.url}/`);
-  let res: Response;
-  try {
-    res = await (edge.fetch ?? fetch)(url, {
-      ...init,
-      headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${edge.token}` },
-    });
-  } catch (cause) {
-    throw new ApiError(
-      503,
-      'unavailable',
-      `edge admin API at ${url.origin} unreachable: ${(cause as Error).message}`,
-      undefined,
-      { cause },
-    );
-  }
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  if (!res.ok) {
+  const { admin } = hc<EdgeApi>(edge.url, {
+    headers: { authorization: `Bearer ${edge.token}` },
+    ...(edge.fetch ? { fetch: edge.fetch } : {}),
+  });
+  const send = async <T extends z.ZodType>(
+    call: Promise<{ ok: boolean; status: number; url: string; text(): Promise<string> }>,
+    schema: T,
+  ): Promise<z.output<T>> => {
+    let res: Awaited<typeof call>;
+    try {
+      res = await call;
+    } catch (cause) {
+      throw new ApiError(
+        503,
+        'unavailable',
+        `edge admin API at ${new URL(edge.url).origin} unreachable: ${(cause as Error).message}`,
+        undefined,
+        { cause },
+      );
+    }
+    const what = `edge ${new URL(res.url).pathname}`;
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    if (res.ok) {
+      const parsed = schema.safeParse(json);
+      if (parsed.success) return parsed.data;
+      throw new ApiError(
+        502,
+        'unavailable',
+        `${what} answered an unexpected body: ${parsed.error.issues[0]?.message}`,
+      );
+    }
     const err = errorBody.safeParse(json);
     const message = err.success ? err.data.error.message : text.slice(0, 200);
-    // the edge refused the request itself (conflict, bad artifact): pass its status on; its auth or
-    // server failures are this service's configuration problem
     const status = (
       res.status === 401 || res.status === 403 || res.status >= 500 ? 502 : res.status
     ) as ContentfulStatusCode;
     throw new ApiError(
       status,
       err.success && status < 500 ? err.data.error.code : 'unavailable',
-      `edge ${init.method ?? 'GET'} ${url.pathname} answered ${res.status}: ${message}`,
+      `${what} answered ${res.status}: ${message}`,
       { edgeStatus: res.status, edgeError: err.success ? err.data.error : undefined },
     );
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    throw new ApiError(
-      502,
-      'unavailable',
-      `edge ${url.pathname} answered an unexpected body: ${parsed.error.issues[0]?.message}`,
-    );
-  }
-  return parsed.data;
+  };
+  return { admin, send };
 }
 
 /**
@@ -120,7 +122,7 @@ export async function publishModel(
   edge: EdgeAdmin | null | undefined,
   input: PublishInput,
 ): Promise<PublishResult> {
-  const admin = requireEdge(edge);
+  const { admin, send } = edgeClient(edge);
   const model = await getModel(db, input.modelId);
   const files = await getModelFiles(db, model.id);
   const form = new FormData();
@@ -136,11 +138,11 @@ export async function publishModel(
     );
   }
   const version = input.version ?? `v${model.version}`;
-  const query = input.activate ? '?activate=true' : '';
-  const published = await callEdge(
-    admin,
-    `admin/models/${encodeURIComponent(input.alias)}/versions/${encodeURIComponent(version)}${query}`,
-    { method: 'PUT', body: form },
+  const published = await send(
+    admin.models[':alias'].versions[':version'].$put(
+      { param: { alias: input.alias, version }, query: input.activate ? { activate: 'true' } : {} },
+      { init: { body: form } },
+    ),
     publishResponse,
   );
   const deployment = await recordDeployment(db, {
@@ -160,14 +162,9 @@ export async function activateAtEdge(
   alias: string,
   version: string,
 ): Promise<ActiveResponse> {
-  const res = await callEdge(
-    requireEdge(edge),
-    `admin/models/${encodeURIComponent(alias)}/activate`,
-    { method: 'POST', body: JSON.stringify({ version }), headers: { 'content-type': 'application/json' } },
-    activeResponse,
-  );
-  await mirrorActive(db, res, 'activate');
-  return res;
+  const { admin, send } = edgeClient(edge);
+  const call = admin.models[':alias'].activate.$post({ param: { alias }, json: { version } });
+  return mirrorActive(db, await send(call, activeResponse), 'activate');
 }
 
 /** Rolls `alias` back at the edge to the previously active version and mirrors it in Postgres. */
@@ -176,20 +173,17 @@ export async function rollbackAtEdge(
   edge: EdgeAdmin | null | undefined,
   alias: string,
 ): Promise<ActiveResponse> {
-  const res = await callEdge(
-    requireEdge(edge),
-    `admin/models/${encodeURIComponent(alias)}/rollback`,
-    { method: 'POST' },
-    activeResponse,
-  );
-  await mirrorActive(db, res, 'rollback');
-  return res;
+  const { admin, send } = edgeClient(edge);
+  const call = admin.models[':alias'].rollback.$post({ param: { alias } });
+  return mirrorActive(db, await send(call, activeResponse), 'rollback');
 }
 
-async function mirrorActive(db: Db, res: ActiveResponse, by: string): Promise<void> {
+/** Records the edge's switch in Postgres and hands it back. */
+async function mirrorActive(db: Db, res: ActiveResponse, by: string): Promise<ActiveResponse> {
   try {
     await activateDeployment(db, res.alias, res.active, by);
   } catch {
     // a version published by another tool has no deployment row here; the edge stays the source of truth
   }
+  return res;
 }

@@ -1,17 +1,6 @@
-import {
-  activateDeploymentRequest,
-  artifactQuery,
-  listModelsQuery,
-  type ModelArtifactResponse,
-  modelAlias,
-  type PublishModelResponse,
-  publishModelRequest,
-} from '@edgehead/contracts';
+import { ApiError } from '@edgehead/contracts';
+import { apiApp, gpuRoutes } from '@edgehead/contracts/api';
 import { type Db, getModel, getModelFiles, listDeployments, listModels } from '@edgehead/db';
-import { Hono } from 'hono';
-import { ApiError } from '../http/errors.ts';
-import { jsonBody, parseInput } from '../runs/input.ts';
-import { idOf } from '../runs/routes.ts';
 import { activateAtEdge, type EdgeAdmin, publishModel, rollbackAtEdge } from './publish.ts';
 
 /** What the model routes need. */
@@ -34,35 +23,27 @@ const CONTENT_TYPES: Record<string, string> = {
  */
 export function modelRoutes(deps: ModelDeps) {
   const edge = () => deps.env?.edge ?? null;
-  return new Hono()
-    .get('/', async (c) => {
-      const q = parseInput(listModelsQuery, c.req.query(), 'query');
-      return c.json({
-        items: await listModels(deps.db, { ...(q.name ? { name: q.name } : {}), limit: q.limit }),
-      });
+  return apiApp()
+    .openapi(gpuRoutes.listModels, async (c) => {
+      const { name, limit } = c.req.valid('query');
+      return c.json({ items: await listModels(deps.db, { ...(name ? { name } : {}), limit }) }, 200);
     })
-    .get('/deployments', async (c) => {
-      const alias = c.req.query('alias');
-      return c.json({
-        items: await listDeployments(
-          deps.db,
-          alias === undefined ? undefined : parseInput(modelAlias, alias, 'alias'),
-        ),
-      });
-    })
-    .post('/aliases/:alias/activate', async (c) => {
-      const alias = parseInput(modelAlias, c.req.param('alias'), 'alias');
-      const { version } = parseInput(activateDeploymentRequest, await jsonBody(c), 'activate request');
-      return c.json(await activateAtEdge(deps.db, edge(), alias, version));
-    })
-    .post('/aliases/:alias/rollback', async (c) => {
-      const alias = parseInput(modelAlias, c.req.param('alias'), 'alias');
-      return c.json(await rollbackAtEdge(deps.db, edge(), alias));
-    })
-    .get('/:id', async (c) => c.json(await getModel(deps.db, idOf(c))))
-    .get('/:id/artifact', async (c) => {
-      const { file } = parseInput(artifactQuery, c.req.query(), 'query');
-      const model = await getModel(deps.db, idOf(c));
+    .openapi(gpuRoutes.listDeployments, async (c) =>
+      c.json({ items: await listDeployments(deps.db, c.req.valid('query').alias) }, 200),
+    )
+    .openapi(gpuRoutes.activateAlias, async (c) =>
+      c.json(
+        await activateAtEdge(deps.db, edge(), c.req.valid('param').alias, c.req.valid('json').version),
+        200,
+      ),
+    )
+    .openapi(gpuRoutes.rollbackAlias, async (c) =>
+      c.json(await rollbackAtEdge(deps.db, edge(), c.req.valid('param').alias), 200),
+    )
+    .openapi(gpuRoutes.getModel, async (c) => c.json(await getModel(deps.db, c.req.valid('param').id), 200))
+    .openapi(gpuRoutes.getArtifact, async (c) => {
+      const { file } = c.req.valid('query');
+      const model = await getModel(deps.db, c.req.valid('param').id);
       const files = await getModelFiles(deps.db, model.id);
       const byName = (name: string) => {
         const f = files.find((x) => x.path === name);
@@ -79,30 +60,34 @@ export function modelRoutes(deps: ModelDeps) {
         });
       }
       const b64 = (name: string) => Buffer.from(byName(name).data).toString('base64');
-      const body: ModelArtifactResponse = {
-        modelId: model.id,
-        name: model.name,
-        version: model.version,
-        artifactSha256: model.artifactSha256,
-        files: {
-          'model.json': b64('model.json'),
-          'weights.bin': b64('weights.bin'),
-          'manifest.json': b64('manifest.json'),
+      return c.json(
+        {
+          modelId: model.id,
+          name: model.name,
+          version: model.version,
+          artifactSha256: model.artifactSha256,
+          files: {
+            'model.json': b64('model.json'),
+            'weights.bin': b64('weights.bin'),
+            'manifest.json': b64('manifest.json'),
+          },
         },
-      };
-      return c.json(body);
+        200,
+      );
     })
-    .post('/:id/publish', async (c) => {
-      const modelId = idOf(c);
-      const input = parseInput(publishModelRequest, await jsonBody(c), 'publish request');
+    .openapi(gpuRoutes.publishModel, async (c) => {
+      const modelId = c.req.valid('param').id;
+      const input = c.req.valid('json');
       const { edge: published, deployment } = await publishModel(deps.db, edge(), { modelId, ...input });
-      const body: PublishModelResponse = {
-        modelId,
-        alias: published.alias,
-        version: published.version,
-        active: published.active,
-        deployment: { ...deployment, createdAt: deployment.createdAt.toISOString() },
-      };
-      return c.json(body, 201);
+      return c.json(
+        {
+          modelId,
+          alias: published.alias,
+          version: published.version,
+          active: published.active,
+          deployment,
+        },
+        201,
+      );
     });
 }

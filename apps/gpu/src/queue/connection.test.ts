@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
+import { isConnectionError } from '@edgehead/db';
 import { describe, expect, it } from 'vitest';
-import { isConnectionError, retryOnConnectionLoss } from './connection.ts';
+import { retryOnConnectionLoss } from './connection.ts';
 import { isFireAndForget } from './index.ts';
 
 const require = createRequire(import.meta.url);

@@ -1,36 +1,5 @@
-// Telling a lost database connection from a failed statement, and waiting one out.
-
-/** postgres.js codes of a connection that broke or never opened, and the Postgres classes that say so. */
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'CONNECTION_CLOSED',
-  'CONNECTION_DESTROYED',
-  'CONNECT_TIMEOUT',
-  // admin_shutdown, crash_shutdown, cannot_connect_now; connection_exception class
-  '57P01',
-  '57P02',
-  '57P03',
-  '08000',
-  '08001',
-  '08003',
-  '08004',
-  '08006',
-]);
-
-/** True when `err` (or its cause) says the database connection was lost, not that the statement failed. */
-export function isConnectionError(err: unknown): boolean {
-  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
-}
+// Waiting out a lost database connection (`isConnectionError` of @edgehead/db tells it from a failed statement).
+import { isConnectionError } from '@edgehead/db';
 
 /** Options of `retryOnConnectionLoss`. */
 export interface ConnectionRetryOptions {

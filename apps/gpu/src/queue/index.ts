@@ -1,6 +1,7 @@
+import { isConnectionError } from '@edgehead/db';
 import PgBoss from 'pg-boss';
 import type { Sql } from 'postgres';
-import { isConnectionError, retryOnConnectionLoss } from './connection.ts';
+import { retryOnConnectionLoss } from './connection.ts';
 
 /**
  * pg-boss's worker loop completes or fails a job without awaiting the promise: when the database is away

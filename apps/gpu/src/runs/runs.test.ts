@@ -149,8 +149,8 @@ beforeAll(async () => {
   const deps = { db: database.db, queue };
   app = new Hono();
   app.onError(onError);
-  app.route('/v1/runs', runRoutes(deps));
-  app.route('/v1/models', modelRoutes(deps));
+  app.route('/', runRoutes(deps));
+  app.route('/', modelRoutes(deps));
 }, 120_000);
 
 afterAll(async () => {
@@ -285,7 +285,7 @@ describe('training runs', () => {
       expect(detail.model).toMatchObject({ name: 'pets', version: 1 });
 
       const list = (await (
-        await app.request('/v1/runs?dataset=pets&status=succeeded&sort=test_accuracy')
+        await app.request(`/v1/runs?dataset=${dataset.id}&status=succeeded&sort=test_accuracy`)
       ).json()) as {
         items: { id: string; epochsDone: number; testAccuracy: number }[];
         total: number;

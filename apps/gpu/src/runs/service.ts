@@ -1,5 +1,6 @@
 import { BUILTIN_BACKBONES, isBuiltinBackbone } from '@edgehead/backbones';
 import {
+  ApiError,
   type createRunRequest,
   type FeatureSetRecord,
   featureSetLabel,
@@ -19,7 +20,7 @@ import {
 } from '@edgehead/db';
 import { z } from 'zod';
 import { lookupParts } from '../extractors/registry.ts';
-import { ApiError } from '../http/errors.ts';
+
 import type { JobQueue } from '../queue/index.ts';
 import {
   ensureTrainingQueues,

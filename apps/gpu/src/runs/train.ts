@@ -1,4 +1,10 @@
-import { type EpochMetrics, featureSetLabel, type HeadConfig, headConfig } from '@edgehead/contracts';
+import {
+  type EpochMetrics,
+  featureSetLabel,
+  type HeadConfig,
+  headConfig,
+  type Split,
+} from '@edgehead/contracts';
 import {
   type Db,
   failRun,
@@ -6,11 +12,11 @@ import {
   getDataset,
   getFeatureSet,
   getRun,
+  isConnectionError,
   loadFeatureMatrix,
   type Run,
   recordEpoch,
   registerModel,
-  type Split,
   saveEvaluation,
   startRun,
 } from '@edgehead/db';
@@ -25,7 +31,7 @@ import {
   trainHead,
 } from '@edgehead/training';
 import { buildArtifact } from '../models/artifact.ts';
-import { isConnectionError, retryOnConnectionLoss } from '../queue/connection.ts';
+import { retryOnConnectionLoss } from '../queue/connection.ts';
 
 /** Knobs of one training attempt. */
 export interface TrainRunOptions {
@@ -163,16 +169,7 @@ async function attemptRun(
         // a superseded or cancelled attempt must not write into the rows of the current one
         if (!(await check())) return;
         // an epoch write is idempotent (per run and epoch): a short database outage pauses training
-        await retryOnConnectionLoss(() =>
-          recordEpoch(db, run.id, {
-            epoch: m.epoch,
-            loss: m.loss,
-            accuracy: m.accuracy,
-            valLoss: m.val_loss,
-            valAccuracy: m.val_accuracy,
-            durationMs: m.duration_ms,
-          }),
-        );
+        await retryOnConnectionLoss(() => recordEpoch(db, run.id, m));
         await options.afterEpoch?.(m);
       },
     },
@@ -253,13 +250,7 @@ function toRow(runId: string, split: Split, ev: Evaluation) {
     rocAuc: ev.rocAuc,
     threshold: ev.threshold,
     confusion: ev.confusion,
-    perClass: ev.perClass.map((c) => ({
-      label: c.class,
-      precision: c.precision,
-      recall: c.recall,
-      f1: c.f1,
-      support: c.support,
-    })),
+    perClass: ev.perClass,
     // JSON has no Infinity: the (0, 0) point's threshold is clamped to 1, above every sigmoid output but 1.0
     roc: ev.roc?.map((p) => ({ fpr: p.fpr, tpr: p.tpr, threshold: Math.min(p.threshold, 1) })) ?? null,
   };

@@ -1,8 +1,8 @@
 import { gzipSync } from 'node:zlib';
+import { ApiError } from '@edgehead/contracts';
 import { zipSync } from 'fflate';
 import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../http/errors.ts';
 import { archiveFormat, readArchive } from './archive.ts';
 import { labelsFromPath } from './paths.ts';
 

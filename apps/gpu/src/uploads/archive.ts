@@ -2,9 +2,10 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { RejectReason } from '@edgehead/contracts';
+import { ApiError } from '@edgehead/contracts';
 import { Inflate } from 'fflate';
 import tar from 'tar-stream';
-import { ApiError, tooLarge } from '../http/errors.ts';
+import { tooLarge } from '../http/errors.ts';
 
 /** One archive member: its bytes, or why it was refused. */
 export type ArchiveEntry =

@@ -1,7 +1,8 @@
 import { type Dirent, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { RegisterFolderRequest } from '@edgehead/contracts';
-import { ApiError, tooLarge } from '../http/errors.ts';
+import { ApiError } from '@edgehead/contracts';
+import { tooLarge } from '../http/errors.ts';
 import type { IncomingFile } from './ingest.ts';
 
 /** Resolves `requested` inside `root`, following symlinks, or refuses it (403) when it leaves the root. */

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { decodeImage, isBackboneError } from '@edgehead/backbones';
-import type { RejectReason, UploadFileResult, UploadResponse } from '@edgehead/contracts';
-import { addImage, type Dataset, InvalidInputError, SPLITS, type Split } from '@edgehead/db';
+import {
+  type RejectReason,
+  SPLITS,
+  type Split,
+  type UploadFileResult,
+  type UploadResponse,
+} from '@edgehead/contracts';
+import { addImage, type Dataset, InvalidInputError } from '@edgehead/db';
 import type { AppDeps } from '../deps.ts';
 import { labelsFromPath } from './paths.ts';
 

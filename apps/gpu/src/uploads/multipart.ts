@@ -1,6 +1,6 @@
-import { type UploadFields, uploadFields } from '@edgehead/contracts';
+import { ApiError, type UploadFields, uploadFields } from '@edgehead/contracts';
 import type { Context } from 'hono';
-import { ApiError, tooLarge } from '../http/errors.ts';
+import { tooLarge } from '../http/errors.ts';
 
 /** A multipart request's batch fields and file parts, in order. */
 export interface MultipartUpload {

@@ -1,4 +1,11 @@
-import { type Pooling, type Preprocessing, pooling, preprocessing, sha256Hex } from '@edgehead/contracts';
+import {
+  issuesToDetails,
+  type Pooling,
+  type Preprocessing,
+  pooling,
+  preprocessing,
+  sha256Hex,
+} from '@edgehead/contracts';
 import { z } from 'zod';
 import { BackboneError } from '../errors.ts';
 import { efficientnetB0Spec } from './efficientnet_b0.ts';
@@ -114,7 +121,7 @@ export function parseBackboneConfig(input: unknown): BackboneConfig {
     const what = r.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`).join('; ');
     throw new BackboneError('invalid_config', `invalid backbone config: ${what}`, {
       cause: r.error,
-      details: { issues: r.error.issues },
+      details: issuesToDetails(r.error.issues),
     });
   }
   return r.data;

@@ -1,13 +1,12 @@
-import { createDatasetRequest, type DatasetDetail, datasetDetail, datasetSummary } from '@edgehead/contracts';
+import { createDatasetRequest, type DatasetDetail } from '@edgehead/contracts';
 import { z } from 'zod';
 import { type CommandGroup, defineCommand, flag } from '../args.ts';
 import { gpuOptions } from '../common-options.ts';
 import { createContext } from '../context.ts';
 import { CliError } from '../errors.ts';
+import { type GpuClient, ok } from '../http.ts';
 import { emit, table } from '../output.ts';
 import { EXTRACTION_COLUMNS, extractionRow } from './extractions.ts';
-
-const listAnswer = z.object({ datasets: z.array(datasetSummary) });
 
 const nameArgument = ['<id|name>', 'the dataset, by id or by name'] as const;
 
@@ -31,7 +30,7 @@ export const datasetsCreate = defineCommand({
       ...(options.task ? { task: options.task } : {}),
     });
     const ctx = await createContext(options);
-    const created = await ctx.gpu.call('POST', '/v1/datasets', { json: body }, datasetSummary);
+    const created = await ok(ctx.gpu.v1.datasets.$post({ json: body }));
     emit(
       ctx.json,
       created,
@@ -48,7 +47,7 @@ export const datasetsList = defineCommand({
   options: gpuOptions,
   async run(options) {
     const ctx = await createContext(options);
-    const answer = await ctx.gpu.call('GET', '/v1/datasets', {}, listAnswer);
+    const answer = await ok(ctx.gpu.v1.datasets.$get());
     emit(ctx.json, answer, () =>
       answer.datasets.length === 0
         ? 'no datasets yet: `edgehead datasets create <name> --classes a,b`'
@@ -76,7 +75,7 @@ export const datasetsShow = defineCommand({
   async run(options, [ref]) {
     const ctx = await createContext(options);
     const id = await resolveDatasetId(ctx.gpu, ref as string);
-    const detail = await ctx.gpu.call('GET', `/v1/datasets/${id}`, {}, datasetDetail);
+    const detail = await ok(ctx.gpu.v1.datasets[':id'].$get({ param: { id } }));
     emit(ctx.json, detail, () => describeDataset(detail));
     return 0;
   },
@@ -91,7 +90,7 @@ export const datasetsRm = defineCommand({
   async run(options, [ref]) {
     const ctx = await createContext(options);
     const id = await resolveDatasetId(ctx.gpu, ref as string);
-    await ctx.gpu.raw('DELETE', `/v1/datasets/${id}`);
+    await ctx.gpu.v1.datasets[':id'].$delete({ param: { id } });
     emit(ctx.json, { id, deleted: true }, () => `deleted dataset ${id}`);
     return 0;
   },
@@ -105,11 +104,8 @@ export const datasets: CommandGroup = {
 };
 
 /** A dataset given by id or by name, as its id. */
-export async function resolveDatasetId(
-  gpu: import('../http.ts').ApiClient,
-  idOrName: string,
-): Promise<string> {
-  const { datasets: all } = await gpu.call('GET', '/v1/datasets', {}, listAnswer);
+export async function resolveDatasetId(gpu: GpuClient, idOrName: string): Promise<string> {
+  const { datasets: all } = await ok(gpu.v1.datasets.$get());
   const match = all.find((d) => d.id === idOrName) ?? all.find((d) => d.name === idOrName);
   if (!match) {
     throw new CliError(

@@ -1,9 +1,10 @@
 // The demo's last stage: every test image classified through the edge, by its features and by itself.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CLASSIFY_LIMITS, classifyResponse, FEATURE_HEADERS } from '@edgehead/contracts';
+import { CLASSIFY_LIMITS, FEATURE_HEADERS } from '@edgehead/contracts';
 import type { Context } from '../context.ts';
 import { CliError } from '../errors.ts';
+import { ok } from '../http.ts';
 import type { FoundFile } from '../ingest.ts';
 import { latencySummary } from '../output.ts';
 import { RateBudget } from '../rate-budget.ts';
@@ -79,11 +80,10 @@ async function gpuFeatures(ctx: Context, files: readonly FoundFile[], featureSet
         path.basename(f.file),
       );
     try {
-      const res = await ctx.gpu.raw('POST', '/v1/features', {
-        query: { featureSet },
-        body: form,
-        headers: { accept: 'application/octet-stream' },
-      });
+      const res = await ctx.gpu.v1.features.$post(
+        { query: { featureSet } },
+        { headers: { accept: 'application/octet-stream' }, init: { body: form } },
+      );
       if (res.headers.get(FEATURE_HEADERS.dtype) === 'float16')
         throw new CliError('api', 'gpu service sent float16 features; the demo expects float32');
       const bytes = new Uint8Array(await res.arrayBuffer());
@@ -121,11 +121,11 @@ async function classifyFeatures(
     await budget.take();
     const started = performance.now();
     try {
-      const answer = await ctx.edge.call(
-        'POST',
-        `/v1/models/${alias}/classify`,
-        { body, headers: { 'content-type': 'application/octet-stream' } },
-        classifyResponse,
+      const answer = await ok(
+        ctx.edge.v1.models[':alias'].classify.$post(
+          { param: { alias }, query: {} },
+          { headers: { 'content-type': 'application/octet-stream' }, init: { body } },
+        ),
       );
       requests.push({ ms: performance.now() - started });
       batch.forEach(({ i }, k) => {
@@ -181,11 +181,8 @@ async function classifyImages(
     await budget.take();
     const started = performance.now();
     try {
-      const answer = await ctx.edge.call(
-        'POST',
-        `/v1/models/${alias}/classify-image`,
-        { body: form },
-        classifyResponse,
+      const answer = await ok(
+        ctx.edge.v1.models[':alias']['classify-image'].$post({ param: { alias } }, { init: { body: form } }),
       );
       requests.push({ ms: performance.now() - started });
       batch.forEach(({ i }, k) => {

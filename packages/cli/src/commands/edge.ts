@@ -1,20 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  activeResponse,
-  type ClassifyResponse,
-  classifyResponse,
-  createKeyResponse,
-  featureDtype,
-  headFeatureSetLabel,
-  modelAlias,
-  modelList,
-  versionList,
-} from '@edgehead/contracts';
+import { type ClassifyResponse, featureDtype, headFeatureSetLabel, modelAlias } from '@edgehead/contracts';
 import { z } from 'zod';
 import { type CommandGroup, defineCommand, flag } from '../args.ts';
 import { adminOptions, type CommonOptions, classifyOptions } from '../common-options.ts';
 import { type Context, createContext, requireToken } from '../context.ts';
+import { ok } from '../http.ts';
 import { emit, formatNumber, table } from '../output.ts';
 
 const aliasArgument = ['<alias>', 'the model alias'] as const;
@@ -31,11 +22,9 @@ export const activate = defineCommand({
   async run(options, positionals) {
     const ctx = await adminContext(options);
     const alias = modelAlias.parse(positionals[0]);
-    const answer = await ctx.admin.call(
-      'POST',
-      `/admin/models/${alias}/activate`,
-      { json: { version: positionals[1] } },
-      activeResponse,
+    const version = positionals[1] as string;
+    const answer = await ok(
+      ctx.admin.admin.models[':alias'].activate.$post({ param: { alias }, json: { version } }),
     );
     emit(
       ctx.json,
@@ -55,7 +44,7 @@ export const rollback = defineCommand({
   async run(options, positionals) {
     const ctx = await adminContext(options);
     const alias = modelAlias.parse(positionals[0]);
-    const answer = await ctx.admin.call('POST', `/admin/models/${alias}/rollback`, {}, activeResponse);
+    const answer = await ok(ctx.admin.admin.models[':alias'].rollback.$post({ param: { alias } }));
     emit(
       ctx.json,
       answer,
@@ -75,7 +64,7 @@ export const models = defineCommand({
     const ctx = await adminContext(options);
     if (positionals[0]) {
       const alias = modelAlias.parse(positionals[0]);
-      const answer = await ctx.admin.call('GET', `/admin/models/${alias}/versions`, {}, versionList);
+      const answer = await ok(ctx.admin.admin.models[':alias'].versions.$get({ param: { alias } }));
       emit(ctx.json, answer, () =>
         [
           `${answer.alias}: active ${answer.active ?? 'none'}`,
@@ -94,7 +83,7 @@ export const models = defineCommand({
       );
       return 0;
     }
-    const answer = await ctx.admin.call('GET', '/admin/models', {}, modelList);
+    const answer = await ok(ctx.admin.admin.models.$get());
     emit(ctx.json, answer, () =>
       answer.models.length
         ? table(answer.models, ['alias', 'active', 'versions'])
@@ -114,12 +103,7 @@ export const keysCreate = defineCommand({
   },
   async run(options) {
     const ctx = await adminContext(options);
-    const answer = await ctx.admin.call(
-      'POST',
-      '/admin/keys',
-      { json: options.name ? { name: options.name } : {} },
-      createKeyResponse,
-    );
+    const answer = await ok(ctx.admin.admin.keys.$post({ json: options.name ? { name: options.name } : {} }));
     emit(
       ctx.json,
       answer,
@@ -149,7 +133,7 @@ const IMAGE_TYPES: Record<string, string> = {
 export function classifyTarget(
   file: string,
   dtype: 'float32' | 'float16',
-): { route: 'classify' | 'classify-image'; contentType: string; query: Record<string, string> } {
+): { route: 'classify' | 'classify-image'; contentType: string; query: { dtype?: 'float32' | 'float16' } } {
   const type = IMAGE_TYPES[path.extname(file).toLowerCase()];
   if (type) return { route: 'classify-image', contentType: type, query: {} };
   return { route: 'classify', contentType: 'application/octet-stream', query: { dtype } };
@@ -165,11 +149,12 @@ export async function classifyFile(
   const target = classifyTarget(file, dtype);
   const body = await readFile(file);
   const started = performance.now();
-  const answer = await ctx.edge.call(
-    'POST',
-    `/v1/models/${alias}/${target.route}`,
-    { body, headers: { 'content-type': target.contentType }, query: target.query },
-    classifyResponse,
+  const model = ctx.edge.v1.models[':alias'];
+  const options = { headers: { 'content-type': target.contentType }, init: { body } };
+  const answer = await ok(
+    target.route === 'classify'
+      ? model.classify.$post({ param: { alias }, query: target.query }, options)
+      : model['classify-image'].$post({ param: { alias } }, options),
   );
   return { answer, ms: performance.now() - started };
 }

@@ -1,28 +1,22 @@
 import path from 'node:path';
 import {
-  cancelExtractionResponse,
-  datasetSummary,
+  type CreateRunRequest,
   type EpochMetrics,
   type ExtractionProgress,
-  extractionList,
-  extractionProgress,
-  extractResponse,
   featureSetLabel,
   headConfig,
   headPresetName,
   modelAlias,
   pooling,
-  publishModelResponse,
+  RUNS_MAX_PAGE_SIZE,
   type RunDetailResponse,
-  runDetailResponse,
-  runList,
 } from '@edgehead/contracts';
 import { z } from 'zod';
 import { type CommandGroup, defineCommand, flag, intFlag, numberFlag, type Values } from '../args.ts';
 import { type CommonOptions, classifyOptions, gpuOptions } from '../common-options.ts';
 import { type Context, createContext, requireToken } from '../context.ts';
 import { CliError } from '../errors.ts';
-import type { ApiClient } from '../http.ts';
+import { type GpuClient, ok } from '../http.ts';
 import { type IngestResult, scanDataset, uploadFiles } from '../ingest.ts';
 import { emit, epochLine, formatDuration, formatNumber, Progress, table } from '../output.ts';
 import { resolveDatasetId } from './datasets.ts';
@@ -54,7 +48,7 @@ async function writeContext(options: CommonOptions): Promise<Context> {
 
 /** The dataset named/identified by `ref`, created with `classes` when `create` and it does not exist. */
 export async function ensureDataset(
-  gpu: ApiClient,
+  gpu: GpuClient,
   ref: string,
   classes: string[],
 ): Promise<{ id: string; created: boolean }> {
@@ -63,7 +57,7 @@ export async function ensureDataset(
   } catch (error) {
     if (!(error instanceof CliError) || error.code !== 'usage') throw error;
   }
-  const created = await gpu.call('POST', '/v1/datasets', { json: { name: ref, classes } }, datasetSummary);
+  const created = await ok(gpu.v1.datasets.$post({ json: { name: ref, classes } }));
   return { id: created.id, created: true };
 }
 
@@ -135,12 +129,7 @@ export async function extractAndWait(
   body: { backbone?: string; weights?: string; pooling?: 'none' | 'avg' },
   quiet = false,
 ): Promise<ExtractionProgress> {
-  const queued = await ctx.gpu.call(
-    'POST',
-    `/v1/datasets/${datasetId}/extract`,
-    { json: body },
-    extractResponse,
-  );
+  const queued = await ok(ctx.gpu.v1.datasets[':id'].extract.$post({ param: { id: datasetId }, json: body }));
   let progress = queued.progress;
   const label = featureSetLabel(progress.featureSet);
   if (!quiet) {
@@ -168,11 +157,11 @@ export async function extractAndWait(
     );
     await sleep(1000);
     progress = await patiently(() =>
-      ctx.gpu.call(
-        'GET',
-        `/v1/datasets/${datasetId}/extract`,
-        { query: { extraction: progress.id } },
-        extractionProgress,
+      ok(
+        ctx.gpu.v1.datasets[':id'].extract.$get({
+          param: { id: datasetId },
+          query: { extraction: progress.id },
+        }),
       ),
     );
   }
@@ -228,7 +217,7 @@ export const extract = defineCommand({
     if (options.list) {
       const ctx = await createContext(options);
       const dataset = options.dataset ? await resolveDatasetId(ctx.gpu, options.dataset) : undefined;
-      const answer = await ctx.gpu.call('GET', '/v1/extractions', { query: { dataset } }, extractionList);
+      const answer = await ok(ctx.gpu.v1.extractions.$get({ query: { dataset } }));
       emit(ctx.json, answer, () =>
         answer.extractions.length === 0
           ? 'no extractions yet: `edgehead extract --dataset <d> --backbone <name>`'
@@ -244,11 +233,8 @@ export const extract = defineCommand({
         ...(options.backbone ? { backbone: options.backbone } : {}),
         ...(options.pooling ? { pooling: options.pooling } : {}),
       };
-      const answer = await ctx.gpu.call(
-        'POST',
-        `/v1/datasets/${id}/extract/cancel`,
-        { json: filter },
-        cancelExtractionResponse,
+      const answer = await ok(
+        ctx.gpu.v1.datasets[':id'].extract.cancel.$post({ param: { id }, json: filter }),
       );
       emit(ctx.json, answer, () =>
         answer.cancelled.length === 0
@@ -266,12 +252,7 @@ export const extract = defineCommand({
       ...(options.pooling ? { pooling: options.pooling } : {}),
     };
     if (!options.wait) {
-      const queued = await ctx.gpu.call(
-        'POST',
-        `/v1/datasets/${id}/extract`,
-        { json: body },
-        extractResponse,
-      );
+      const queued = await ok(ctx.gpu.v1.datasets[':id'].extract.$post({ param: { id }, json: body }));
       emit(
         ctx.json,
         queued,
@@ -301,14 +282,14 @@ const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 
 /** Polls a run and calls `onEpoch` once per new epoch until it ends; resolves with the final detail. */
 export async function followRun(
-  gpu: ApiClient,
+  gpu: GpuClient,
   id: string,
   onEpoch: (m: EpochMetrics, detail: RunDetailResponse) => void,
   everyMs = 500,
 ): Promise<RunDetailResponse> {
   let seen = 0;
   for (;;) {
-    const detail = await patiently(() => gpu.call('GET', `/v1/runs/${id}`, {}, runDetailResponse));
+    const detail = await patiently(() => ok(gpu.v1.runs[':id'].$get({ param: { id } })));
     for (const m of detail.epochs.slice(seen)) onEpoch(m, detail);
     seen = Math.max(seen, detail.epochs.length);
     if (TERMINAL.has(detail.run.status)) return detail;
@@ -391,27 +372,22 @@ const RUN_FIELDS = [
 ] as const;
 
 /** The `POST /v1/runs` body of the train options (only those given). */
-export function trainBody(o: Values<typeof trainOptions>): Record<string, unknown> {
+export function trainBody(o: Values<typeof trainOptions>): CreateRunRequest {
   if (!o.backbone && !o.featureSet)
     throw new CliError('usage', 'train: pass --backbone <name> or --feature-set <id>');
-  return Object.fromEntries(RUN_FIELDS.flatMap((key) => (o[key] === undefined ? [] : [[key, o[key]]])));
+  const given = RUN_FIELDS.flatMap((key): [string, unknown][] =>
+    o[key] === undefined ? [] : [[key, o[key]]],
+  );
+  return Object.fromEntries(given) as CreateRunRequest;
 }
 
 /** Starts a run and (unless `--no-wait`) prints one line per epoch as it happens, then the evaluation. */
 export async function startAndFollow(
   ctx: Context,
-  body: Record<string, unknown>,
+  body: CreateRunRequest,
   quiet: boolean,
 ): Promise<RunDetailResponse> {
-  const started = await ctx.gpu.call<{ id?: string; run?: { id?: string } }>('POST', '/v1/runs', {
-    json: body,
-  });
-  const id = started.id ?? started.run?.id;
-  if (!id)
-    throw new CliError(
-      'api',
-      `gpu service answered POST /v1/runs without a run id: ${JSON.stringify(started).slice(0, 200)}`,
-    );
+  const { id } = await ok(ctx.gpu.v1.runs.$post({ json: body }));
   if (!quiet) process.stderr.write(`run ${id} queued\n`);
   return followRun(ctx.gpu, id, (m, d) => {
     if (!quiet) process.stdout.write(`${epochLine(m, d.run.epochsTotal || undefined)}\n`);
@@ -435,12 +411,8 @@ export const train = defineCommand({
     const ctx = await writeContext(options);
     const body = trainBody(options);
     if (!options.wait) {
-      const started = await ctx.gpu.call('POST', '/v1/runs', { json: body });
-      emit(
-        ctx.json,
-        started,
-        () => `queued run ${(started as { id?: string }).id ?? JSON.stringify(started)}`,
-      );
+      const started = await ok(ctx.gpu.v1.runs.$post({ json: body }));
+      emit(ctx.json, started, () => `queued run ${started.id}`);
       return 0;
     }
     const detail = await startAndFollow(ctx, body, ctx.json);
@@ -481,16 +453,12 @@ export const runsList = defineCommand({
   options: {
     ...gpuOptions,
     dataset: flag('-d, --dataset <id|name>', 'only the runs of this dataset', z.string().optional()),
-    limit: flag('--limit <n>', 'at most this many runs', intFlag(1, 500), { default: 50 }),
+    limit: flag('--limit <n>', 'at most this many runs', intFlag(1, RUNS_MAX_PAGE_SIZE), { default: 50 }),
   },
   async run(options) {
     const ctx = await createContext(options);
-    const list = await ctx.gpu.call(
-      'GET',
-      '/v1/runs',
-      { query: { dataset: options.dataset, limit: options.limit } },
-      runList,
-    );
+    const dataset = options.dataset ? await resolveDatasetId(ctx.gpu, options.dataset) : undefined;
+    const list = await ok(ctx.gpu.v1.runs.$get({ query: { dataset, pageSize: String(options.limit) } }));
     emit(ctx.json, list, () =>
       list.items.length === 0
         ? 'no runs yet: `edgehead train --dataset <d> --backbone <b>`'
@@ -526,7 +494,7 @@ export const runsShow = defineCommand({
   options: gpuOptions,
   async run(options, [id]) {
     const ctx = await createContext(options);
-    const detail = await ctx.gpu.call('GET', `/v1/runs/${id}`, {}, runDetailResponse);
+    const detail = await ok(ctx.gpu.v1.runs[':id'].$get({ param: { id: id as string } }));
     emit(ctx.json, detail, () =>
       [describeRun(detail), ...detail.epochs.map((m) => `  ${epochLine(m, detail.run.epochsTotal)}`)].join(
         '\n',
@@ -547,9 +515,7 @@ export const runsCompare = defineCommand({
   options: gpuOptions,
   async run(options, ids) {
     const ctx = await createContext(options);
-    const [a, b] = await Promise.all(
-      ids.map((id) => ctx.gpu.call('GET', `/v1/runs/${id}`, {}, runDetailResponse)),
-    );
+    const [a, b] = await Promise.all(ids.map((id) => ok(ctx.gpu.v1.runs[':id'].$get({ param: { id } }))));
     const rows = compareRuns(a as RunDetailResponse, b as RunDetailResponse);
     emit(ctx.json, { a, b, rows }, () => table(rows, ['field', 'a', 'b']));
     return 0;
@@ -589,7 +555,7 @@ export function compareRuns(
     if (va !== vb) rows.push({ field: `config.${k}`, a: va, b: vb });
   }
   const best = (d: RunDetailResponse) =>
-    Math.max(...d.epochs.map((e) => e.val_accuracy ?? Number.NEGATIVE_INFINITY));
+    Math.max(...d.epochs.map((e) => e.valAccuracy ?? Number.NEGATIVE_INFINITY));
   rows.push({ field: 'epochs', a: String(a.epochs.length), b: String(b.epochs.length) });
   rows.push({
     field: 'best val_accuracy',
@@ -609,18 +575,15 @@ export function compareRuns(
 
 /** Publishes the model of a run to the edge; used by `publish` and `demo`. */
 export async function publishRun(ctx: Context, runId: string, alias: string, activate: boolean) {
-  const detail = await ctx.gpu.call('GET', `/v1/runs/${runId}`, {}, runDetailResponse);
+  const detail = await ok(ctx.gpu.v1.runs[':id'].$get({ param: { id: runId } }));
   if (!detail.model) {
     throw new CliError(
       'failed',
       `run ${runId} has no model to publish (status ${detail.run.status}${detail.run.error ? `: ${detail.run.error}` : ''})`,
     );
   }
-  return ctx.gpu.call(
-    'POST',
-    `/v1/models/${detail.model.id}/publish`,
-    { json: { alias, activate } },
-    publishModelResponse,
+  return ok(
+    ctx.gpu.v1.models[':id'].publish.$post({ param: { id: detail.model.id }, json: { alias, activate } }),
   );
 }
 

@@ -1,4 +1,4 @@
-import { openApiDocument } from '@edgehead/contracts';
+import { openApiDocument } from '@edgehead/contracts/api';
 import { z } from 'zod';
 import { defineCommand, flag } from '../args.ts';
 import { outputOptions } from '../common-options.ts';

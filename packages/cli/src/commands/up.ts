@@ -1,12 +1,11 @@
 import path from 'node:path';
-import { signInLinkResponse } from '@edgehead/contracts';
 import { z } from 'zod';
 import { defineCommand, flag, intFlag, portFlag, type Values } from '../args.ts';
 import { homeOptions, outputOptions } from '../common-options.ts';
 import { configPath, DEFAULT_PORTS, homeDir } from '../config.ts';
 import type { CliEnv } from '../env.ts';
 import { CliError } from '../errors.ts';
-import { ApiClient } from '../http.ts';
+import { edgeClient, ok } from '../http.ts';
 import { prefixedSink } from '../up/supervisor.ts';
 import { redact, startSystem } from '../up/system.ts';
 
@@ -57,8 +56,7 @@ export function upSettings(options: Values<typeof upOptions>) {
 /** The dashboard's address for the banner: a one-time sign-in link when the edge gives one. */
 async function dashboardLine(edgeUrl: string, adminToken: string): Promise<string> {
   try {
-    const edge = new ApiClient('edge', edgeUrl, adminToken);
-    const link = await edge.call('POST', '/admin/sign-in-links', {}, signInLinkResponse);
+    const link = await ok(edgeClient(edgeUrl, adminToken).admin['sign-in-links'].$post());
     const minutes = Math.round((Date.parse(link.expiresAt) - Date.now()) / 60_000);
     return `${link.url}  (signs you in once, within ${minutes} minutes)`;
   } catch (err) {

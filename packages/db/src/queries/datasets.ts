@@ -1,18 +1,17 @@
+import type { Split, Task } from '@edgehead/contracts';
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db.ts';
 import { ConflictError, InvalidInputError, isUniqueViolation, NotFoundError } from '../errors.ts';
 import { datasets, imageBlobs, images } from '../schema/index.ts';
 
 export type Dataset = typeof datasets.$inferSelect;
-export type Split = 'train' | 'validation' | 'test';
-export const SPLITS: readonly Split[] = ['train', 'validation', 'test'];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Creates a dataset; `task` follows from the number of classes unless given. */
 export async function createDataset(
   db: Db,
-  input: { name: string; classes: string[]; task?: 'binary' | 'multiclass' },
+  input: { name: string; classes: string[]; task?: Task | undefined },
 ): Promise<Dataset> {
   const classes = input.classes.map((c) => c.trim());
   if (!input.name.trim()) throw new InvalidInputError('name', 'must not be empty');
@@ -43,10 +42,8 @@ export async function getDataset(db: Db, idOrName: string): Promise<Dataset> {
   return row;
 }
 
-export type DatasetSummary = Dataset & { counts: Record<Split, number> };
-
-/** Every dataset with its image count per split, newest first. */
-export async function listDatasets(db: Db): Promise<DatasetSummary[]> {
+/** Every dataset with its image count per split, newest first (contracts' `datasetSummary`). */
+export async function listDatasets(db: Db): Promise<(Dataset & { counts: Record<Split, number> })[]> {
   const rows = await db
     .select({
       dataset: datasets,

@@ -1,8 +1,8 @@
+import type { Split } from '@edgehead/contracts';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db.ts';
 import { InvalidInputError } from '../errors.ts';
 import { features, images } from '../schema/index.ts';
-import type { Split } from './datasets.ts';
 
 export interface FeatureVector {
   imageId: string;

@@ -1,8 +1,9 @@
+import { SPLITS, type Split } from '@edgehead/contracts';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import { imageBlobs, images } from '../schema/index.ts';
-import { getDataset, SPLITS, type Split } from './datasets.ts';
+import { getDataset } from './datasets.ts';
 
 export type Image = typeof images.$inferSelect;
 
@@ -68,13 +69,6 @@ export async function addImage(db: Db, input: NewImage): Promise<{ image: Image;
       .where(and(eq(images.datasetId, dataset.id), eq(images.sha256, input.sha256)));
     return { image: existing as Image, duplicate: true };
   });
-}
-
-/** One image by id; throws NotFoundError. */
-export async function getImage(db: Db, id: string): Promise<Image> {
-  const [row] = await db.select().from(images).where(eq(images.id, id));
-  if (!row) throw new NotFoundError('image', id);
-  return row;
 }
 
 /** The stored bytes of a `pg:` image; throws NotFoundError. */

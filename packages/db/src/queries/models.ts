@@ -53,12 +53,6 @@ export async function getModel(db: Db, id: string): Promise<Model> {
   return row;
 }
 
-/** The model a run produced, if any. */
-export async function getModelByRun(db: Db, runId: string): Promise<Model | null> {
-  const [row] = await db.select().from(models).where(eq(models.runId, runId));
-  return row ?? null;
-}
-
 /** The artifact files of a model (model.json, weights.bin, manifest.json). */
 export async function getModelFiles(db: Db, modelId: string): Promise<ModelFile[]> {
   await getModel(db, modelId);

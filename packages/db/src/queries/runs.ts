@@ -1,4 +1,6 @@
-import { and, asc, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import type { RunSortKey, RunsQuery } from '@edgehead/contracts';
+import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import type { PgSelect } from 'drizzle-orm/pg-core';
 import type { Db } from '../db.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import { datasets, epochs, evaluations, featureSets, models, runs } from '../schema/index.ts';
@@ -9,7 +11,34 @@ export type Run = typeof runs.$inferSelect;
 export type RunStatus = Run['status'];
 export type EpochRow = typeof epochs.$inferSelect;
 export type Evaluation = typeof evaluations.$inferSelect;
-export const RUN_STATUSES: readonly RunStatus[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
+
+/** The columns of an epoch as the APIs serve it (contracts' `epochMetrics`). */
+export const epochColumns = {
+  epoch: epochs.epoch,
+  loss: epochs.loss,
+  accuracy: epochs.accuracy,
+  valLoss: epochs.valLoss,
+  valAccuracy: epochs.valAccuracy,
+  durationMs: epochs.durationMs,
+};
+
+/** The columns of an evaluation as the APIs serve it (contracts' `runEvaluation`). */
+export const evaluationColumns = {
+  split: evaluations.split,
+  n: evaluations.n,
+  accuracy: evaluations.accuracy,
+  precision: evaluations.precision,
+  recall: evaluations.recall,
+  f1: evaluations.f1,
+  rocAuc: evaluations.rocAuc,
+  threshold: evaluations.threshold,
+  confusion: evaluations.confusion,
+  perClass: evaluations.perClass,
+  roc: evaluations.roc,
+};
+
+/** A dataset as a run shows it. */
+export const runDatasetColumns = { name: datasets.name, classes: datasets.classes, task: datasets.task };
 
 /** Records a queued run of a dataset's vectors of one feature set; the dataset must exist. */
 export async function createRun(
@@ -141,49 +170,39 @@ export function listEpochs(db: Db, runId: string): Promise<EpochRow[]> {
   return db.select().from(epochs).where(eq(epochs.runId, runId)).orderBy(asc(epochs.epoch));
 }
 
-/** A run with its feature set's label, dataset name, epochs, evaluations and registered model id. */
+/** A run with its feature set's label, its dataset, epochs, evaluations and registered model (contracts' `runDetailResponse`). */
 export async function getRunDetail(db: Db, id: string) {
   const found = await getRun(db, id);
-  const [[dataset], [featureSet]] = await Promise.all([
-    db
-      .select({ name: datasets.name, classes: datasets.classes, task: datasets.task })
-      .from(datasets)
-      .where(eq(datasets.id, found.datasetId)),
+  const [[dataset], [featureSet], runEpochs, runEvaluations, [model]] = await Promise.all([
+    db.select(runDatasetColumns).from(datasets).where(eq(datasets.id, found.datasetId)),
     db.select(featureSetLabelColumns).from(featureSets).where(eq(featureSets.id, found.featureSetId)),
-  ]);
-  if (!featureSet) throw new NotFoundError('feature set', found.featureSetId);
-  const run = { ...found, featureSet: labelOf(featureSet) };
-  const [runEpochs, runEvaluations, [model]] = await Promise.all([
-    listEpochs(db, id),
-    db.select().from(evaluations).where(eq(evaluations.runId, id)).orderBy(evaluations.split),
+    db.select(epochColumns).from(epochs).where(eq(epochs.runId, id)).orderBy(asc(epochs.epoch)),
+    db
+      .select(evaluationColumns)
+      .from(evaluations)
+      .where(eq(evaluations.runId, id))
+      .orderBy(evaluations.split),
     db
       .select({ id: models.id, name: models.name, version: models.version })
       .from(models)
       .where(eq(models.runId, id)),
   ]);
+  if (!dataset) throw new NotFoundError('dataset', found.datasetId);
+  if (!featureSet) throw new NotFoundError('feature set', found.featureSetId);
   return {
-    run,
-    dataset: dataset ?? null,
+    run: { ...found, featureSet: labelOf(featureSet) },
+    dataset,
     epochs: runEpochs,
     evaluations: runEvaluations,
     model: model ?? null,
   };
 }
-export type RunDetail = Awaited<ReturnType<typeof getRunDetail>>;
 
-export const RUN_SORT_KEYS = [
-  'created_at',
-  'best_val_accuracy',
-  'test_accuracy',
-  'duration',
-  'status',
-] as const;
-export type RunSortKey = (typeof RUN_SORT_KEYS)[number];
-
+/** Filters, sort and page of `listRuns`. */
 export interface ListRunsOptions {
-  datasetId?: string;
-  featureSetId?: string;
-  status?: RunStatus;
+  datasetId?: string | undefined;
+  featureSetId?: string | undefined;
+  status?: RunStatus | undefined;
   sort?: RunSortKey;
   order?: 'asc' | 'desc';
   limit?: number;
@@ -191,7 +210,7 @@ export interface ListRunsOptions {
 }
 
 /** The WHERE clause of a run list's filters (undefined: every run). */
-export function runListFilter(options: ListRunsOptions): SQL | undefined {
+function runListFilter(options: ListRunsOptions): SQL | undefined {
   const filters: SQL[] = [];
   if (options.datasetId) filters.push(eq(runs.datasetId, options.datasetId));
   if (options.featureSetId) filters.push(eq(runs.featureSetId, options.featureSetId));
@@ -200,7 +219,7 @@ export function runListFilter(options: ListRunsOptions): SQL | undefined {
 }
 
 /** A run's duration in ms: until now while it runs, null before it starts. */
-export const runDurationMs = sql<
+const runDurationMs = sql<
   number | null
 >`extract(epoch from (coalesce(${runs.finishedAt}, now()) - ${runs.startedAt})) * 1000`;
 
@@ -208,7 +227,7 @@ export const runDurationMs = sql<
  * The columns of a run list row that come from `runs`, `datasets` and `feature_sets` (joined on the run's
  * dataset and feature set); `featureSet` becomes the label in `withFeatureSetLabel`.
  */
-export const runListColumns = {
+const runListColumns = {
   id: runs.id,
   datasetId: runs.datasetId,
   datasetName: datasets.name,
@@ -226,17 +245,107 @@ export const runListColumns = {
   finishedAt: runs.finishedAt,
 };
 
-/** A row selected with `runListColumns`, its feature set shown by `featureSetLabel`. */
+/** A row selected with `featureSetLabelColumns` as `featureSet`, its feature set shown by `featureSetLabel`. */
 export function withFeatureSetLabel<T extends { featureSet: Parameters<typeof labelOf>[0] }>(
   row: T,
 ): Omit<T, 'featureSet'> & { featureSet: string } {
   return { ...row, featureSet: labelOf(row.featureSet) };
 }
 
-/** Runs with their progress and best metrics, filtered, sorted and paginated in SQL. */
-export async function listRuns(db: Db, options: ListRunsOptions = {}) {
-  const where = runListFilter(options);
+const nullableNumber = (v: unknown) => (v === null ? null : Number(v));
 
+/**
+ * Runs with their progress and best metrics (contracts' `runSummary` rows), filtered, sorted (nulls last,
+ * ties by id) and paged in SQL. When the sort key is a column of `runs` (created_at, duration, status) the
+ * page is chosen first and epochs are aggregated for its rows only, so a page costs about the same with 100
+ * or 10,000 runs; the aggregate sorts (best_val_accuracy, test_accuracy) aggregate every run first.
+ * @example await listRuns(db, { status: 'running', sort: 'created_at', limit: 25, offset: 0 })
+ */
+export async function listRuns(db: Db, options: ListRunsOptions = {}) {
+  const sortKey = options.sort ?? 'created_at';
+  if (sortKey === 'best_val_accuracy' || sortKey === 'test_accuracy')
+    return listRunsByAggregate(db, { ...options, sort: sortKey });
+  const column = { created_at: sql`${runs.createdAt}`, duration: runDurationMs, status: sql`${runs.status}` }[
+    sortKey
+  ];
+  const [page, total] = await Promise.all([
+    paged(db.select(runListColumns).from(runs).$dynamic(), options, column),
+    countRuns(db, options),
+  ]);
+  const ids = page.map((r) => r.id);
+  const [stats, tests] =
+    ids.length === 0
+      ? [[], []]
+      : await Promise.all([
+          db
+            .select({
+              runId: epochs.runId,
+              epochsDone: count(),
+              bestValAccuracy: sql<number | null>`max(${epochs.valAccuracy})`.mapWith(nullableNumber),
+            })
+            .from(epochs)
+            .where(inArray(epochs.runId, ids))
+            .groupBy(epochs.runId),
+          db
+            .select({ runId: evaluations.runId, accuracy: evaluations.accuracy })
+            .from(evaluations)
+            .where(and(inArray(evaluations.runId, ids), eq(evaluations.split, 'test'))),
+        ]);
+  const statsOf = new Map(stats.map((s) => [s.runId, s]));
+  const testOf = new Map(tests.map((t) => [t.runId, t.accuracy]));
+  const items = page.map((r) => ({
+    ...withFeatureSetLabel(r),
+    epochsDone: statsOf.get(r.id)?.epochsDone ?? 0,
+    bestValAccuracy: statsOf.get(r.id)?.bestValAccuracy ?? null,
+    testAccuracy: testOf.get(r.id) ?? null,
+  }));
+  return { items, total };
+}
+
+/**
+ * One page of a runs query: each run's dataset and feature set joined (the list's columns name both), the
+ * filters, the sort (nulls last, ties by id), limit and offset.
+ */
+function paged<T extends PgSelect>(query: T, options: ListRunsOptions, column: SQL) {
+  const direction = options.order === 'asc' ? asc : desc;
+  return query
+    .innerJoin(datasets, eq(datasets.id, runs.datasetId))
+    .innerJoin(featureSets, eq(featureSets.id, runs.featureSetId))
+    .where(runListFilter(options))
+    .orderBy(sql`${direction(column)} nulls last`, desc(runs.id))
+    .limit(options.limit ?? 50)
+    .offset(options.offset ?? 0);
+}
+
+/** How many runs pass the filters. */
+async function countRuns(db: Db, options: ListRunsOptions): Promise<number> {
+  const [counted] = await db.select({ n: count() }).from(runs).where(runListFilter(options));
+  return counted?.n ?? 0;
+}
+
+/**
+ * One page of runs as every runs list answers it: contracts' `runsQuery` (1-based `page` of `pageSize`)
+ * in, `runList` out.
+ */
+export async function runsPage(db: Db, query: RunsQuery) {
+  const { items, total } = await listRuns(db, {
+    datasetId: query.dataset,
+    featureSetId: query.featureSet,
+    status: query.status,
+    sort: query.sort,
+    order: query.order,
+    limit: query.pageSize,
+    offset: (query.page - 1) * query.pageSize,
+  });
+  const pages = Math.max(1, Math.ceil(total / query.pageSize));
+  return { items, total, page: query.page, pageSize: query.pageSize, pages };
+}
+
+/** `listRuns` sorted by an aggregate: every run's epochs and test evaluation joined, then sorted and paged. */
+async function listRunsByAggregate(
+  db: Db,
+  options: ListRunsOptions & { sort: 'best_val_accuracy' | 'test_accuracy' },
+) {
   const epochStats = db
     .select({
       runId: epochs.runId,
@@ -251,40 +360,25 @@ export async function listRuns(db: Db, options: ListRunsOptions = {}) {
     .from(evaluations)
     .where(eq(evaluations.split, 'test'))
     .as('test_eval');
-  const sortColumn: Record<RunSortKey, SQL | typeof runs.createdAt> = {
-    created_at: sql`${runs.createdAt}`,
-    best_val_accuracy: sql`${epochStats.bestValAccuracy}`,
-    test_accuracy: sql`${test.accuracy}`,
-    duration: runDurationMs,
-    status: sql`${runs.status}`,
-  };
-  const column = sortColumn[options.sort ?? 'created_at'];
-  const direction = options.order === 'asc' ? asc : desc;
-
-  const [items, [count]] = await Promise.all([
-    db
-      .select({
-        ...runListColumns,
-        epochsDone: sql<number>`coalesce(${epochStats.epochsDone}, 0)`.mapWith(Number),
-        bestValAccuracy: sql<number | null>`${epochStats.bestValAccuracy}`.mapWith((v) =>
-          v === null ? null : Number(v),
-        ),
-        testAccuracy: test.accuracy,
-      })
-      .from(runs)
-      .innerJoin(datasets, eq(datasets.id, runs.datasetId))
-      .innerJoin(featureSets, eq(featureSets.id, runs.featureSetId))
-      .leftJoin(epochStats, eq(epochStats.runId, runs.id))
-      .leftJoin(test, eq(test.runId, runs.id))
-      .where(where)
-      .orderBy(sql`${direction(column)} nulls last`, desc(runs.id))
-      .limit(options.limit ?? 50)
-      .offset(options.offset ?? 0),
-    db
-      .select({ n: sql<number>`count(*)`.mapWith(Number) })
-      .from(runs)
-      .where(where),
+  const column =
+    options.sort === 'best_val_accuracy' ? sql`${epochStats.bestValAccuracy}` : sql`${test.accuracy}`;
+  const [items, total] = await Promise.all([
+    paged(
+      db
+        .select({
+          ...runListColumns,
+          epochsDone: sql<number>`coalesce(${epochStats.epochsDone}, 0)`.mapWith(Number),
+          bestValAccuracy: sql<number | null>`${epochStats.bestValAccuracy}`.mapWith(nullableNumber),
+          testAccuracy: test.accuracy,
+        })
+        .from(runs)
+        .leftJoin(epochStats, eq(epochStats.runId, runs.id))
+        .leftJoin(test, eq(test.runId, runs.id))
+        .$dynamic(),
+      options,
+      column,
+    ),
+    countRuns(db, options),
   ]);
-  return { items: items.map(withFeatureSetLabel), total: count?.n ?? 0 };
+  return { items: items.map(withFeatureSetLabel), total };
 }
-export type RunSummary = Awaited<ReturnType<typeof listRuns>>['items'][number];

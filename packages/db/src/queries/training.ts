@@ -1,7 +1,7 @@
+import type { Split } from '@edgehead/contracts';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db.ts';
 import { features, images } from '../schema/index.ts';
-import type { Split } from './datasets.ts';
 
 /** How many stored vectors of one feature set each split of a dataset has (0 for a split without any). */
 export async function featureSplitCounts(

@@ -1,3 +1,4 @@
+import { split, task } from '@edgehead/contracts';
 import { sql } from 'drizzle-orm';
 import {
   check,
@@ -13,8 +14,8 @@ import {
 } from 'drizzle-orm/pg-core';
 import { bytea } from './bytea.ts';
 
-export const taskEnum = pgEnum('task', ['binary', 'multiclass']);
-export const splitEnum = pgEnum('split', ['train', 'validation', 'test']);
+export const taskEnum = pgEnum('task', task.enum);
+export const splitEnum = pgEnum('split', split.enum);
 export const imageStatusEnum = pgEnum('image_status', ['ready', 'failed']);
 
 /** A labelled image collection; `classes` fixes the label set and its order (the head's output order). */

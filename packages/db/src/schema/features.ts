@@ -1,9 +1,10 @@
+import { featureDtype } from '@edgehead/contracts';
 import { index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { bytea } from './bytea.ts';
 import { images } from './datasets.ts';
 import { featureSets } from './feature-sets.ts';
 
-export const featureDtypeEnum = pgEnum('feature_dtype', ['float32', 'float16']);
+export const featureDtypeEnum = pgEnum('feature_dtype', featureDtype.enum);
 
 /**
  * One feature vector per (image, feature set). The vector is little-endian in `vector`, or elsewhere at

@@ -1,3 +1,4 @@
+import { type ClassMetrics, type RocPoint, runStatus } from '@edgehead/contracts';
 import {
   doublePrecision,
   index,
@@ -15,7 +16,7 @@ import {
 import { datasets, splitEnum } from './datasets.ts';
 import { featureSets } from './feature-sets.ts';
 
-export const runStatusEnum = pgEnum('run_status', ['queued', 'running', 'succeeded', 'failed', 'cancelled']);
+export const runStatusEnum = pgEnum('run_status', runStatus.enum);
 
 /** A training run of a head on one dataset's stored features for one feature set. */
 export const runs = pgTable(
@@ -67,9 +68,6 @@ export const epochs = pgTable(
   },
   (t) => [primaryKey({ columns: [t.runId, t.epoch] })],
 );
-
-export type RocPoint = { fpr: number; tpr: number; threshold: number };
-export type ClassMetrics = { label: string; precision: number; recall: number; f1: number; support: number };
 
 /** Metrics of a finished run on one split. */
 export const evaluations = pgTable(
