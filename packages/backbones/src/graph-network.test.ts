@@ -5,11 +5,10 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from './backend.ts';
-import { BackboneError } from './errors.ts';
 import { loadBackbone } from './load.ts';
 import { createExtractorPool } from './pool.ts';
 import { preprocess } from './preprocess.ts';
-import { noiseImage, tempDir, tinyModel } from './test-fixtures.ts';
+import { expectBackboneError, noiseImage, tempDir, tinyModel } from './test-fixtures.ts';
 import { weightsSha256 } from './weights/identity.ts';
 import { saveLayersModelFolder } from './weights/tfjs-folder.ts';
 
@@ -114,16 +113,6 @@ const config = (extra: object = {}) => ({
   ...extra,
 });
 
-async function expectError(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(BackboneError);
-  expect((err as BackboneError).code).toBe(code);
-  expect((err as Error).message).toMatch(message);
-}
-
 describe('TF.js graph model as a user backbone', () => {
   it("gives the feature node's output exactly as tfjs' own GraphModel.execute() does", async () => {
     const b = await loadBackbone(config());
@@ -171,7 +160,7 @@ describe('TF.js graph model as a user backbone', () => {
     const out = await loadBackbone(config({ featureNode: undefined }));
     expect(out.info).toMatchObject({ featureLayer: 'Identity', featureShape: [4] });
     await out.dispose();
-    await expectError(
+    await expectBackboneError(
       loadBackbone(config({ featureNode: undefined, pooling: 'avg' })),
       'invalid_config',
       /pooling avg needs an \[h,w,c\] feature map, Identity gives \[4\]/,
@@ -194,7 +183,7 @@ describe('TF.js graph model as a user backbone', () => {
   }, 90_000);
 
   it('takes inputSize where the model leaves the image size open, and asks for it otherwise', async () => {
-    await expectError(
+    await expectBackboneError(
       loadBackbone(config({ weights: open })),
       'invalid_config',
       /graph input image \[-1,-1,-1,3\] leaves the image size open: set inputSize \[height, width\]/,
@@ -203,7 +192,7 @@ describe('TF.js graph model as a user backbone', () => {
     expect(b.info).toMatchObject({ inputSize: [6, 5], featureShape: [6, 5, 4] });
     expect((await b.extract([noiseImage(6, 5, 1)]))[0]).toHaveLength(6 * 5 * 4);
     await b.dispose();
-    await expectError(
+    await expectBackboneError(
       loadBackbone(config({ inputSize: [6, 6] })),
       'invalid_config',
       /inputSize 6x6 contradicts .*image \[-1,8,8,3\]/,
@@ -211,22 +200,22 @@ describe('TF.js graph model as a user backbone', () => {
   });
 
   it('refuses options that do not apply instead of ignoring them', async () => {
-    await expectError(
+    await expectBackboneError(
       loadBackbone(config({ format: 'layers' })),
       'invalid_config',
       /featureNode is for format "graph" \(layers models take featureLayer\)/,
     );
-    await expectError(
+    await expectBackboneError(
       loadBackbone(config({ featureLayer: 'relu' })),
       'invalid_config',
       /featureLayer is for layers models \(graph models take featureNode\)/,
     );
-    await expectError(
+    await expectBackboneError(
       loadBackbone({ backbone: 'resnet50', weights: fixed, format: 'graph' }),
       'invalid_config',
       /resnet50: format "graph" is for user backbones/,
     );
-    await expectError(
+    await expectBackboneError(
       loadBackbone({ backbone: 'resnet50', weights: 'random', inputSize: [160, 160] }),
       'invalid_config',
       /resnet50: inputSize is for user models whose input size is open/,
@@ -234,7 +223,7 @@ describe('TF.js graph model as a user backbone', () => {
   });
 
   it('names a feature node the graph lacks, and a folder of the other kind', async () => {
-    await expectError(
+    await expectBackboneError(
       loadBackbone(config({ featureNode: 'conv5' })),
       'invalid_config',
       /feature node "conv5" is not in the graph; its last nodes are conv, bias_add, relu, pool, Identity/,
@@ -243,12 +232,12 @@ describe('TF.js graph model as a user backbone', () => {
     const m = tinyModel();
     await saveLayersModelFolder(m, layers);
     m.dispose();
-    await expectError(
+    await expectBackboneError(
       loadBackbone(config({ weights: layers })),
       'invalid_config',
       /has format "layers-model", expected "graph-model" for format "graph"/,
     );
-    await expectError(
+    await expectBackboneError(
       loadBackbone({ backbone: 'tiny-graph', weights: fixed, preprocessing: 'tf' }),
       'invalid_config',
       /is a TF\.js graph model \(format "graph-model"\), expected a layers model: load it with format: 'graph'/,

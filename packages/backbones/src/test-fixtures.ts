@@ -3,7 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { expect } from 'vitest';
 import { sharedDirFromEnv } from './env.ts';
+import { BackboneError } from './errors.ts';
 
 /** 8x8x3 input -> conv_a(4) -> pool -> conv_b(6) = feature 4x4x6 -> gap -> logits(2). */
 export function tinyModel(
@@ -176,4 +178,15 @@ export async function writeKeras3Weights(
       }
     }
   });
+}
+
+/** Expects `p` to reject with a BackboneError of `code` whose message matches `message`. */
+export async function expectBackboneError(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(BackboneError);
+  expect((err as BackboneError).code).toBe(code);
+  expect((err as Error).message).toMatch(message);
 }

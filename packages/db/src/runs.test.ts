@@ -1,4 +1,3 @@
-import type { HeadManifest } from '@edgehead/contracts';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError, NotFoundError } from './errors.ts';
 import {
@@ -18,7 +17,7 @@ import {
   saveEvaluation,
   startRun,
 } from './index.ts';
-import { testFeatureSet, useTestDatabase } from './test-setup.ts';
+import { testFeatureSet, testManifest, useTestDatabase } from './test-setup.ts';
 
 const database = useTestDatabase();
 
@@ -175,23 +174,6 @@ describe('runs', () => {
 });
 
 describe('models and deployments', () => {
-  const manifest = (runId: string): HeadManifest => ({
-    format: 'edgehead-head/1',
-    backbone: 'tiny',
-    preprocessing: 'rescale',
-    featureShape: [2],
-    task: 'binary',
-    classes: ['a', 'b'],
-    threshold: 0.5,
-    metrics: {},
-    files: [
-      { path: 'model.json', sha256: 'a'.repeat(64), bytes: 1 },
-      { path: 'weights.bin', sha256: 'b'.repeat(64), bytes: 1 },
-    ],
-    runId,
-    createdAt: new Date(0).toISOString(),
-  });
-
   it('numbers versions per model name and keeps one active deployment per alias', async () => {
     const { db } = database();
     const ds = await createDataset(db, { name: 'models', classes: ['a', 'b'] });
@@ -208,7 +190,7 @@ describe('models and deployments', () => {
         await registerModel(db, {
           runId: run.id,
           name: 'pets',
-          manifest: manifest(run.id),
+          manifest: testManifest(run.id),
           artifactSha256: 'd'.repeat(64),
           files,
         }),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FeatureSetRecord } from '@edgehead/contracts';
+import type { FeatureSetRecord, HeadManifest } from '@edgehead/contracts';
 import { afterAll, beforeAll } from 'vitest';
 import { connect, type Database } from './client.ts';
 import type { Db } from './db.ts';
@@ -43,4 +43,24 @@ export async function testFeatureSet(
     featureShape,
     provenance: null,
   });
+}
+
+/** A legacy (v1) head manifest of `runId`, for model rows whose artifact the test never reads. */
+export function testManifest(runId: string): HeadManifest {
+  return {
+    format: 'edgehead-head/1',
+    backbone: 'tiny',
+    preprocessing: 'rescale',
+    featureShape: [2],
+    task: 'binary',
+    classes: ['a', 'b'],
+    threshold: 0.5,
+    metrics: {},
+    files: [
+      { path: 'model.json', sha256: 'a'.repeat(64), bytes: 1 },
+      { path: 'weights.bin', sha256: 'b'.repeat(64), bytes: 1 },
+    ],
+    runId,
+    createdAt: new Date(0).toISOString(),
+  };
 }

@@ -6,11 +6,11 @@ import * as tf from '@tensorflow/tfjs';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../backend.ts';
-import { BackboneError } from '../errors.ts';
 import { loadBackbone } from '../load.ts';
 import { type BuiltinBackboneName, getBackboneSpec } from '../models/registry.ts';
 import { preprocess } from '../preprocess.ts';
 import {
+  expectBackboneError,
   keras2Layers,
   noiseImage,
   randomizeWeights,
@@ -69,16 +69,6 @@ async function featuresFrom(
 }
 
 const bytes = (f: Float32Array) => Buffer.from(f.buffer, f.byteOffset, f.byteLength);
-
-async function expectError(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(BackboneError);
-  expect((err as BackboneError).code).toBe(code);
-  expect((err as Error).message).toMatch(message);
-}
 
 const cases: { name: BuiltinBackboneName; keras2: string; keras3: string }[] = [
   { name: 'resnet50', keras2: 'Keras 2 names', keras3: 'Keras >= 3.6, layer names recorded' },
@@ -144,7 +134,7 @@ describe('efficientnet_b0 other sources: TF.js folders, damaged and foreign file
     const edit = (layer: string, i: number, shape: number[]) =>
       layer === 'block2a_expand_conv' && i === 0 ? [1, 1, 16, 95] : shape;
     await writeFile(file('shape.weights.h5'), await writeKeras3Weights(source, { edit }));
-    await expectError(
+    await expectBackboneError(
       load(file('shape.weights.h5')),
       'weights_shape_mismatch',
       /layer block2a_expand_conv: kernel shape \[1,1,16,95\], expected \[1,1,16,96\] \(stored as layers\/conv2d_\d+\/vars\/0\)/,
@@ -154,7 +144,7 @@ describe('efficientnet_b0 other sources: TF.js folders, damaged and foreign file
   it('names the path a layer reads when a Keras 3 file lacks its weights', async () => {
     const edit = (layer: string, _i: number, shape: number[]) => (layer === 'top_bn' ? 'drop' : shape);
     await writeFile(file('missing.weights.h5'), await writeKeras3Weights(source, { edit }));
-    await expectError(
+    await expectBackboneError(
       load(file('missing.weights.h5')),
       'weights_missing_layer',
       /layer top_bn reads layers\/batch_normalization_48\/vars, which the file lacks \(expected gamma \[1280\], beta \[1280\], moving_mean \[1280\], moving_variance \[1280\]\)/,
@@ -166,7 +156,7 @@ describe('efficientnet_b0 other sources: TF.js folders, damaged and foreign file
       l.name === 'stem_bn' ? { ...l, weights: l.weights.slice(0, 3) } : l,
     );
     await writeFile(file('count.h5'), await writeKerasH5(layers));
-    await expectError(
+    await expectBackboneError(
       load(file('count.h5')),
       'weights_shape_mismatch',
       /layer stem_bn \(stem_bn in the file\): 3 weights \(stem_bn\/stem_bn\/gamma:0 \[32\], .*\), expected 4 \(gamma \[32\], beta \[32\], moving_mean \[32\], moving_variance \[32\]\)/,
@@ -178,12 +168,12 @@ describe('efficientnet_b0 other sources: TF.js folders, damaged and foreign file
     await writeFile(file('tiny.weights.h5'), await writeKeras3Weights(other));
     await writeFile(file('tiny.h5'), await writeKerasH5(keras2Layers(other)));
     other.dispose();
-    await expectError(
+    await expectBackboneError(
       load(file('tiny.weights.h5')),
       'weights_missing_layer',
       /layer normalization reads layers\/normalization\/vars, which the file lacks .*; the model reads 1 normalization, 65 conv2d, 49 batch_normalization, 16 depthwise_conv2d, the file holds 2 conv2d, 1 dense/,
     );
-    await expectError(
+    await expectBackboneError(
       load(file('tiny.h5')),
       'weights_missing_layer',
       /holds weights for 3 layers, the model has 131 layers with weights .* differ at #0: model normalization \(mean \[3\], variance \[3\], count \[\]\), file conv_a \(\[3,3,3,4\] \[4\]\)/,
@@ -202,7 +192,7 @@ describe('efficientnet_b0 other sources: TF.js folders, damaged and foreign file
     const full = tf.model({ inputs: base.inputs, outputs: top });
     await writeFile(file('top.weights.h5'), await writeKeras3Weights(full));
     full.dispose();
-    await expectError(
+    await expectBackboneError(
       load(file('top.weights.h5')),
       'weights_missing_layer',
       /the file holds weights the model has no layer for: layers\/dense \(predictions\) \(it is another model's file\)/,
@@ -238,7 +228,7 @@ describe('efficientnet_b0 other sources: TF.js folders, damaged and foreign file
     expect(got).toEqual(source.getLayer('stem_conv').getWeights()[0]?.dataSync());
     await b.dispose();
     await writeFile(file('other.keras'), zipSync({ 'config.json': text({}) }));
-    await expectError(
+    await expectBackboneError(
       load(file('other.keras')),
       'weights_corrupt',
       /is a zip archive without model\.weights\.h5 \(entries: config\.json\): expected a Keras 3 \.keras file/,
@@ -256,7 +246,7 @@ describe('efficientnet_b0 other sources: TF.js folders, damaged and foreign file
       });
     });
     await writeFile(file('other.h5'), bytes);
-    await expectError(
+    await expectBackboneError(
       load(file('other.h5')),
       'weights_corrupt',
       /is an HDF5 file but not Keras weights \(root groups: images; root attributes: note\): expected a Keras 2 \.h5 \(root attribute layer_names\) or a Keras 3 \.weights\.h5 \(root group layers\)/,

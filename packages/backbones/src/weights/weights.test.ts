@@ -3,10 +3,10 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend.ts';
-import { BackboneError } from '../errors.ts';
+import type { BackboneError } from '../errors.ts';
 import { loadBackbone } from '../load.ts';
 import { VGG16_LAYERS } from '../models/vgg16.ts';
-import { noiseImage, tempDir, tinyModel } from '../test-fixtures.ts';
+import { expectBackboneError, noiseImage, tempDir, tinyModel } from '../test-fixtures.ts';
 import { assignWeights } from './assign.ts';
 import { readKerasH5, type WeightArray, writeKerasH5 } from './hdf5.ts';
 import { kerasLookup } from './keras-order.ts';
@@ -30,16 +30,6 @@ function expectedFeatures(model: tf.LayersModel, img: Uint8Array): Float32Array 
     );
     return (cut.predict(x) as tf.Tensor).dataSync() as Float32Array;
   });
-}
-
-async function expectCode(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(BackboneError);
-  expect((err as BackboneError).code).toBe(code);
-  expect((err as Error).message).toMatch(message);
 }
 
 beforeAll(async () => {
@@ -96,7 +86,11 @@ describe('TF.js layers folder', () => {
     await saveLayersModelFolder(reference, dir);
     const bin = await readFile(path.join(dir, 'weights.bin'));
     await writeFile(path.join(dir, 'weights.bin'), bin.subarray(0, bin.length - 20));
-    await expectCode(loadBackbone(userConfig(dir)), 'weights_truncated', /weight logits\/\w+ .* truncated/);
+    await expectBackboneError(
+      loadBackbone(userConfig(dir)),
+      'weights_truncated',
+      /weight logits\/\w+ .* truncated/,
+    );
   });
 
   it('reports a missing shard and a damaged model.json', async () => {
@@ -104,10 +98,10 @@ describe('TF.js layers folder', () => {
     await saveLayersModelFolder(reference, dir);
     const json = await readFile(path.join(dir, 'model.json'), 'utf8');
     await writeFile(path.join(dir, 'model.json'), json.replace('"weights.bin"', '"gone.bin"'));
-    await expectCode(loadBackbone(userConfig(dir)), 'weights_not_found', /gone\.bin .* missing/);
+    await expectBackboneError(loadBackbone(userConfig(dir)), 'weights_not_found', /gone\.bin .* missing/);
     await writeFile(path.join(dir, 'model.json'), json.slice(0, 100));
-    await expectCode(loadBackbone(userConfig(dir)), 'weights_corrupt', /not valid JSON/);
-    await expectCode(
+    await expectBackboneError(loadBackbone(userConfig(dir)), 'weights_corrupt', /not valid JSON/);
+    await expectBackboneError(
       loadBackbone(userConfig(path.join(tmp.dir, 'nowhere'))),
       'weights_not_found',
       /does not exist/,
@@ -125,7 +119,7 @@ describe('TF.js layers folder', () => {
     json.weightsManifest = JSON.parse(await readFile(path.join(other, 'model.json'), 'utf8')).weightsManifest;
     await writeFile(path.join(dir, 'model.json'), JSON.stringify(json));
     await writeFile(path.join(dir, 'weights.bin'), await readFile(path.join(other, 'weights.bin')));
-    await expectCode(
+    await expectBackboneError(
       loadBackbone(userConfig(dir)),
       'weights_shape_mismatch',
       /layer conv_b: kernel shape \[3,3,4,5\], expected \[3,3,4,6\]/,
@@ -143,7 +137,7 @@ describe('TF.js layers folder', () => {
     json.weightsManifest = JSON.parse(await readFile(path.join(other, 'model.json'), 'utf8')).weightsManifest;
     await writeFile(path.join(dir, 'model.json'), JSON.stringify(json));
     await writeFile(path.join(dir, 'weights.bin'), await readFile(path.join(other, 'weights.bin')));
-    await expectCode(
+    await expectBackboneError(
       loadBackbone(userConfig(dir)),
       'weights_missing_layer',
       /layer conv_b has no kernel weight/,
@@ -236,11 +230,11 @@ describe('Keras HDF5 weights', () => {
   it('rejects files that are not HDF5 and truncated HDF5 files', async () => {
     const bad = path.join(tmp.dir, 'bad.h5');
     await writeFile(bad, 'not hdf5 at all');
-    await expectCode(readKerasH5(bad), 'weights_corrupt', /not an HDF5 file/);
+    await expectBackboneError(readKerasH5(bad), 'weights_corrupt', /not an HDF5 file/);
     const good = await writeKerasH5(kerasLayers(reference));
     await writeFile(bad, good.subarray(0, Math.floor(good.length / 2)));
-    await expectCode(readKerasH5(bad), 'weights_corrupt', /truncated or damaged/);
-    await expectCode(
+    await expectBackboneError(readKerasH5(bad), 'weights_corrupt', /truncated or damaged/);
+    await expectBackboneError(
       loadBackbone({ backbone: 'vgg16', weights: bad, warmup: false }),
       'weights_corrupt',
       /truncated or damaged/,

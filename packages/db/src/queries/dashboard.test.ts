@@ -1,4 +1,4 @@
-import { type HeadManifest, type RunSortKey, runSortKey } from '@edgehead/contracts';
+import { type RunSortKey, runSortKey } from '@edgehead/contracts';
 import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import type { Db } from '../db.ts';
@@ -20,7 +20,7 @@ import {
   schema,
   startRun,
 } from '../index.ts';
-import { testFeatureSet, useTestDatabase } from '../test-setup.ts';
+import { testFeatureSet, testManifest, useTestDatabase } from '../test-setup.ts';
 
 const database = useTestDatabase();
 
@@ -111,21 +111,6 @@ async function referencePage(db: Db, options: ListRunsOptions) {
     })),
   };
 }
-
-const manifest = (runId: string) =>
-  ({
-    format: 'edgehead-head/1',
-    backbone: 'tiny',
-    preprocessing: 'rescale',
-    featureShape: [2],
-    task: 'binary',
-    classes: ['a', 'b'],
-    threshold: 0.5,
-    metrics: {},
-    files: [{ path: 'model.json', sha256: 'a'.repeat(64), bytes: 1 }],
-    runId,
-    createdAt: new Date(0).toISOString(),
-  }) as HeadManifest;
 
 describe('dashboard queries', () => {
   it('counts runs per dataset (also datasets without runs), feature set and status', async () => {
@@ -235,7 +220,7 @@ describe('dashboard queries', () => {
       const model = await registerModel(db, {
         runId: run.id,
         name: 'ov',
-        manifest: manifest(run.id),
+        manifest: testManifest(run.id),
         artifactSha256: 'd'.repeat(64),
         files: [{ path: 'model.json', sha256: 'c'.repeat(64), data: new Uint8Array([1]) }],
       });
