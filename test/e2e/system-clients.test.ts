@@ -12,7 +12,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inheritedEnv } from './env.ts';
 import { writeDataset, writeTinyBackbone } from './fixtures.ts';
-import { cliJson, eventually, type Running, startUp } from './system.ts';
+import { cliJson, embeddedUpEnv, eventually, type Running, startUp } from './system.ts';
 
 const run = promisify(execFile);
 
@@ -73,18 +73,9 @@ describe('standard PostgreSQL clients against a running system', () => {
     await writeDataset(path.join(work, 'first'));
     await writeDataset(path.join(work, 'second'), { train: 120, validation: 15, test: 15 });
     env = {
-      ...inheritedEnv(),
-      DATABASE_URL: '',
-      EDGEHEAD_HOME: path.join(work, 'home'),
-      EDGEHEAD_BACKBONES: JSON.stringify([
-        { name: 'tiny', weights: path.join(work, 'tiny'), preprocessing: 'rescale' },
-      ]),
-      EDGEHEAD_GPU_POOL_SIZE: '1',
+      ...embeddedUpEnv(work),
       // small jobs, so that the second dataset's extraction is still going while the clients run
       EDGEHEAD_EXTRACT_BATCH: '4',
-      EDGEHEAD_QUEUE_POLL_SECONDS: '0.5',
-      EDGEHEAD_GPU_URL: '',
-      EDGEHEAD_EDGE_URL: '',
     };
     const [gpu, edge, db] = await Promise.all([freePort(), freePort(), freePort()]);
     running = await startUp(

@@ -12,9 +12,8 @@ import type {
   VersionList,
 } from '@edgehead/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inheritedEnv } from './env.ts';
 import { TINY_SIZE, writeDataset, writeTinyBackbone } from './fixtures.ts';
-import { childProcesses, cliJson, eventually, type Running, startUp } from './system.ts';
+import { childProcesses, cliJson, embeddedUpEnv, eventually, type Running, startUp } from './system.ts';
 
 type Classified = (ClassifyResponse & { file: string; ms: number })[];
 
@@ -54,18 +53,7 @@ describe('edgehead end to end', () => {
     await writeTinyBackbone(path.join(work, 'tiny'));
     tests = await writeDataset(path.join(work, 'data'));
     for (const t of tests) labels.set(t.file, t.label);
-    env = {
-      ...inheritedEnv(),
-      DATABASE_URL: '',
-      EDGEHEAD_HOME: path.join(work, 'home'),
-      EDGEHEAD_BACKBONES: JSON.stringify([
-        { name: 'tiny', weights: path.join(work, 'tiny'), preprocessing: 'rescale' },
-      ]),
-      EDGEHEAD_GPU_POOL_SIZE: '1',
-      EDGEHEAD_QUEUE_POLL_SECONDS: '0.5',
-      EDGEHEAD_GPU_URL: '',
-      EDGEHEAD_EDGE_URL: '',
-    };
+    env = embeddedUpEnv(work);
     upArgs = [];
     await up();
   });

@@ -1,10 +1,31 @@
 // Drives the `edgehead` CLI as a user would: child processes, --json output, exit codes.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inheritedEnv } from './env.ts';
 
 /** The workspace bin (a JS shim that loads the TypeScript CLI through tsx). */
 export const CLI = fileURLToPath(new URL('../../packages/cli/bin/edgehead.js', import.meta.url));
+
+/**
+ * The environment of an `edgehead up` on its embedded database, with its home in `work/home`, serving the
+ * tiny backbone written to `work/tiny`, and starting its own gpu service and edge (no URLs inherited).
+ */
+export function embeddedUpEnv(work: string): NodeJS.ProcessEnv {
+  return {
+    ...inheritedEnv(),
+    DATABASE_URL: '',
+    EDGEHEAD_HOME: path.join(work, 'home'),
+    EDGEHEAD_BACKBONES: JSON.stringify([
+      { name: 'tiny', weights: path.join(work, 'tiny'), preprocessing: 'rescale' },
+    ]),
+    EDGEHEAD_GPU_POOL_SIZE: '1',
+    EDGEHEAD_QUEUE_POLL_SECONDS: '0.5',
+    EDGEHEAD_GPU_URL: '',
+    EDGEHEAD_EDGE_URL: '',
+  };
+}
 
 /** Runs one CLI command to completion; resolves with its exit code and output. */
 export function cli(
