@@ -209,8 +209,8 @@ for (let j = 0; j < EXTRACT_JOBS; j++) {
 const [lastDs] = await sql<
   { id: string }[]
 >`select id from datasets where name = ${`rss-${EXTRACT_JOBS - 1}`}`;
-const lastFeatureSet = (EXTRACT_JOBS - 1) % 2 ? 'tiny+avg' : 'tiny';
-const lastCounts = lastDs ? await featureCounts(sql, lastDs.id, lastFeatureSet) : null;
+const lastPooling = (EXTRACT_JOBS - 1) % 2 ? 'avg' : 'none';
+const lastCounts = lastDs ? await featureCounts(sql, lastDs.id, 'tiny', lastPooling) : null;
 
 for (const [name, s] of [
   ['baseline', baseStored],

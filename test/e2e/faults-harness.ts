@@ -5,6 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type Server, Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Pooling } from '@edgehead/contracts';
 import { connect, type Database } from '@edgehead/db/node';
 import { inheritedEnv } from './env.ts';
 
@@ -219,16 +220,21 @@ export async function inspect(url: string): Promise<Database['sql']> {
 }
 
 /**
- * Stored vectors of a dataset for the feature sets of one backbone: ready images, rows, distinct images, rows
- * whose bytes do not fill their shape.
+ * Stored vectors of a dataset for the feature sets of one backbone and pooling: ready images, rows, distinct
+ * images, rows whose bytes do not fill their shape.
  */
-export async function featureCounts(sql: Database['sql'], datasetId: string, backbone: string) {
+export async function featureCounts(
+  sql: Database['sql'],
+  datasetId: string,
+  backbone: string,
+  pooling: Pooling = 'none',
+) {
   const [ready] = await sql<{ n: number }[]>`
     select count(*)::int as n from images where dataset_id = ${datasetId} and status = 'ready'`;
   const rows = await sql<{ imageId: string; bytes: number | null; shape: number[] }[]>`
     select f.image_id as "imageId", octet_length(f.vector)::int as bytes, f.shape
     from features f join images i on i.id = f.image_id join feature_sets fs on fs.id = f.feature_set_id
-    where i.dataset_id = ${datasetId} and fs.backbone = ${backbone}`;
+    where i.dataset_id = ${datasetId} and fs.backbone = ${backbone} and fs.pooling = ${pooling}`;
   const broken = rows.filter((r) => r.bytes !== 4 * r.shape.reduce((a, b) => a * b, 1)).length;
   return {
     images: ready?.n ?? 0,
