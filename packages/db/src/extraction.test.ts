@@ -18,7 +18,6 @@ import {
   openExtraction,
   recordQueued,
   saveFeatures,
-  waitingBatchIds,
 } from './index.ts';
 import { fakeImage, testFeatureSet, useTestDatabase } from './test-setup.ts';
 
@@ -158,7 +157,6 @@ describe('extraction queries', () => {
       datasetName: 'life',
       featureSet: { id: fs.id },
     });
-    expect(await waitingBatchIds(db, ex.id, boss)).toHaveLength(1);
     await sql`update boss_t.job set state = 'completed' where data->>'extractionId' = ${ex.id}`;
     await saveFeatures(
       db,
@@ -191,6 +189,59 @@ describe('extraction queries', () => {
     expect(await imagesToQueue(db, ex, boss)).toEqual([image.id]);
   });
 
+  it('a stop deletes the waiting batches of what it stops, and only those', async () => {
+    const { db, sql } = database();
+    await fakeJobTable();
+    const { ds, ids } = await seed('drop', 4);
+    const [a, b] = [await testFeatureSet(db, 'drop-a'), await testFeatureSet(db, 'drop-b')];
+    const exA = await inTransaction(sql, (tx) => openExtraction(tx.db, ds.id, a.id));
+    const exB = await inTransaction(sql, (tx) => openExtraction(tx.db, ds.id, b.id));
+    await insertJob({ sql }, exA, ids.slice(0, 2));
+    await insertJob({ sql }, exA, ids.slice(2, 3), 'retry');
+    await insertJob({ sql }, exA, ids.slice(3), 'active');
+    await insertJob({ sql }, exB, ids);
+    expect(await cancelExtractions(db, [exA.id], boss)).toEqual({ stopped: [exA.id], droppedJobs: 2 });
+    const left = await sql<{ extractionId: string; state: string }[]>`
+      select data->>'extractionId' as "extractionId", state from boss_t.job
+      where data->>'extractionId' in (${exA.id}, ${exB.id}) order by state`;
+    expect(left).toEqual([
+      { extractionId: exA.id, state: 'active' }, // a worker holds it: it finishes, its vectors stay
+      { extractionId: exB.id, state: 'created' },
+    ]);
+    expect(await failExtraction(db, exB.id, 'weights_corrupt: no', boss)).toBe(true);
+    expect(await sql`select 1 from boss_t.job where data->>'extractionId' = ${exB.id}`).toHaveLength(0);
+  });
+
+  it('an extract request racing a cancel never leaves a running extraction with nothing queued', async () => {
+    const { db, sql } = database();
+    await fakeJobTable();
+    const { ds, ids } = await seed('race-stop', 3);
+    const fs = await testFeatureSet(db, 'race-stop');
+    // what startExtraction does in its transaction, with the fake job table
+    const request = () =>
+      inTransaction(sql, async (tx) => {
+        const ex = await openExtraction(tx.db, ds.id, fs.id);
+        const todo = await imagesToQueue(tx.db, ex, boss);
+        if (todo.length > 0) await insertJob(tx, ex, todo);
+        await recordQueued(tx.db, ex.id, { images: todo.length, batches: todo.length > 0 ? 1 : 0 });
+        return ex;
+      });
+    const ex = await request();
+    for (let round = 0; round < 20; round++) {
+      await Promise.all([cancelExtractions(db, [ex.id], boss), request()]);
+      const [progress] = await listExtractions(db, { ids: [ex.id], ...boss });
+      const [queued] = await sql<{ images: number }[]>`
+        select count(distinct x)::int as images from boss_t.job, jsonb_array_elements_text(data->'imageIds') x
+        where data->>'extractionId' = ${ex.id} and state in ('created', 'retry')`;
+      if (progress?.state === 'cancelled') expect(queued?.images, `round ${round}`).toBe(0);
+      else {
+        expect(progress?.state, `round ${round}`).toMatch(/^(queued|running)$/);
+        expect(queued?.images, `round ${round}`).toBe(ids.length);
+      }
+      await request(); // reopen for the next round
+    }
+  });
+
   it('fails or cancels only a running extraction, and a new request reopens it', async () => {
     const { db, sql } = database();
     const { ds } = await seed('stop', 1);
@@ -199,7 +250,7 @@ describe('extraction queries', () => {
     const exB = await inTransaction(sql, (tx) => openExtraction(tx.db, ds.id, b.id));
     expect(await failExtraction(db, exA.id, 'weights_corrupt: no')).toBe(true);
     expect(await failExtraction(db, exA.id, 'again')).toBe(false);
-    expect(await cancelExtractions(db, [exA.id, exB.id])).toEqual([exB.id]);
+    expect(await cancelExtractions(db, [exA.id, exB.id])).toEqual({ stopped: [exB.id], droppedJobs: 0 });
     const [pa, pb] = [
       (await listExtractions(db, { ids: [exA.id] }))[0],
       (await listExtractions(db, { ids: [exB.id] }))[0],

@@ -1,10 +1,4 @@
-import {
-  EXTRACTION_QUEUE,
-  type Extraction,
-  type ExtractionBatch,
-  type Transaction,
-  waitingBatchIds,
-} from '@edgehead/db';
+import { EXTRACTION_QUEUE, type Extraction, type ExtractionBatch, type Transaction } from '@edgehead/db';
 import type PgBoss from 'pg-boss';
 import type { AppDeps } from '../deps.ts';
 import { pgBossDb } from '../queue/index.ts';
@@ -55,13 +49,4 @@ export async function queueBatches(
     await deps.queue.boss.insert(jobs.slice(i, i + INSERT_CHUNK), { db });
   }
   return jobs.length;
-}
-
-/** Deletes the batches of an extraction that no worker holds yet; returns how many. Stored vectors stay. */
-export async function dropWaitingBatches(deps: AppDeps, extractionId: string): Promise<number> {
-  const ids = await waitingBatchIds(deps.db, extractionId);
-  for (let i = 0; i < ids.length; i += INSERT_CHUNK) {
-    await deps.queue.boss.deleteJob(EXTRACTION_QUEUE, ids.slice(i, i + INSERT_CHUNK));
-  }
-  return ids.length;
 }

@@ -25,7 +25,7 @@ import {
 import type { AppDeps } from '../deps.ts';
 import type { ResolvedExtractor } from '../extractors/registry.ts';
 
-import { dropWaitingBatches, ensureExtractQueue, queueBatches } from './queue.ts';
+import { ensureExtractQueue, queueBatches } from './queue.ts';
 
 /** Backbone errors at load time that mean the weights (or the model they carry) are unusable. */
 const WEIGHTS_CODES: ReadonlySet<BackboneErrorCode> = new Set([
@@ -146,12 +146,10 @@ export async function cancelExtractionsFor(
   body: CancelExtractionRequest,
 ): Promise<CancelExtractionResponse> {
   const dataset = await getDataset(deps.db, idOrName);
-  const stopped = await cancelExtractions(
+  const { stopped, droppedJobs } = await cancelExtractions(
     deps.db,
     (await matching(deps, dataset, body)).map((e) => e.id),
   );
-  let droppedJobs = 0;
-  for (const id of stopped) droppedJobs += await dropWaitingBatches(deps, id);
   return { cancelled: await listExtractions(deps.db, { ids: stopped }), droppedJobs };
 }
 

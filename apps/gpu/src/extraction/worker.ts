@@ -15,7 +15,7 @@ import {
   saveFeatures,
 } from '@edgehead/db';
 import type { AppDeps } from '../deps.ts';
-import { dropWaitingBatches, ensureExtractQueue } from './queue.ts';
+import { ensureExtractQueue } from './queue.ts';
 
 /**
  * Failures no retry can fix: the recorded weights are unreadable, other bytes, or no model. They fail the
@@ -87,7 +87,7 @@ export async function runExtractJob(deps: AppDeps, batch: ExtractionBatch): Prom
     } catch (err) {
       if (!isBackboneError(err) || !FATAL.has(err.code)) throw err;
       const reason = `${err.code}: ${err.message}`;
-      if (await failExtraction(deps.db, extraction.id, reason)) await dropWaitingBatches(deps, extraction.id);
+      await failExtraction(deps.db, extraction.id, reason);
       return { ...outcome, error: reason };
     }
   }

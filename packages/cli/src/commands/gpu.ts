@@ -121,7 +121,9 @@ export const ingest = defineCommand({
 
 /**
  * Starts (or joins) an extraction and waits for it, reporting progress; used by `extract` and `demo`.
- * A failed or cancelled extraction, or one whose batches gave up, ends with its reason.
+ * A failed or cancelled extraction, or one whose batches gave up, ends with its reason. An extraction that
+ * goes idle with nothing failed has images that came after its batches (an upload meanwhile): they are
+ * asked for once more, which queues just those.
  */
 export async function extractAndWait(
   ctx: Context,
@@ -129,7 +131,8 @@ export async function extractAndWait(
   body: { backbone?: string; weights?: string; pooling?: 'none' | 'avg' },
   quiet = false,
 ): Promise<ExtractionProgress> {
-  const queued = await ok(ctx.gpu.v1.datasets[':id'].extract.$post({ param: { id: datasetId }, json: body }));
+  const start = () => ok(ctx.gpu.v1.datasets[':id'].extract.$post({ param: { id: datasetId }, json: body }));
+  const queued = await start();
   let progress = queued.progress;
   const label = featureSetLabel(progress.featureSet);
   if (!quiet) {
@@ -139,11 +142,12 @@ export async function extractAndWait(
   }
   const bar = quiet ? null : new Progress(process.stderr, Math.max(progress.total, 1), 5000, 'images');
   while (progress.state !== 'done') {
-    if (
-      progress.state === 'failed' ||
-      progress.state === 'cancelled' ||
-      (progress.state === 'idle' && progress.error)
-    ) {
+    if (progress.state === 'idle' && !progress.error) {
+      const again = await start();
+      progress = again.progress;
+      if (again.queuedImages > 0 || progress.state !== 'idle') continue;
+    }
+    if (progress.state === 'failed' || progress.state === 'cancelled' || progress.state === 'idle') {
       bar?.finish();
       throw new CliError(
         'failed',

@@ -160,35 +160,70 @@ export async function finishIfCovered(db: Db, id: string): Promise<boolean> {
   return rows.length > 0;
 }
 
-/** Marks a running extraction failed with the reason; false when it had already stopped (failed or cancelled). */
-export async function failExtraction(db: Db, id: string, reason: string): Promise<boolean> {
-  const rows = await db
-    .update(extractions)
-    .set({ status: 'failed', error: reason.slice(0, 4000), finishedAt: sql`now()`, updatedAt: sql`now()` })
-    .where(and(eq(extractions.id, id), eq(extractions.status, 'running')))
-    .returning({ id: extractions.id });
-  return rows.length > 0;
+/**
+ * Deletes the batches of `ids` that no worker holds yet (created or retry) inside the caller's transaction;
+ * returns how many. Stored vectors stay.
+ */
+async function dropWaitingBatches(tx: Db, ids: readonly string[], table: JobTable): Promise<number> {
+  const boss = await jobTable(tx, table);
+  if (!boss || ids.length === 0) return 0;
+  const rows = await tx.execute<{ id: string }>(sql`
+    delete from ${boss.job} j
+    where j.name = ${boss.queue} and j.data->>'extractionId' in (${idList(ids)}) and j.state in ('created', 'retry')
+    returning j.id`);
+  return rows.length;
 }
 
-/** Cancels the running extractions among `ids`; returns the ids it stopped. */
-export async function cancelExtractions(db: Db, ids: readonly string[]): Promise<string[]> {
-  if (ids.length === 0) return [];
-  const rows = await db
-    .update(extractions)
-    .set({ status: 'cancelled', finishedAt: sql`now()`, updatedAt: sql`now()` })
-    .where(and(inArray(extractions.id, [...ids]), eq(extractions.status, 'running')))
-    .returning({ id: extractions.id });
-  return rows.map((r) => r.id);
+/**
+ * Stops the running extractions among `ids` and deletes their waiting batches in one transaction. The stop
+ * holds the rows' locks until its batches are gone, so a concurrent extract request (`openExtraction`) waits
+ * and then queues what is missing, instead of counting batches about to vanish as queued and reopening the
+ * extraction over nothing.
+ */
+async function stopExtractions(
+  db: Db,
+  ids: readonly string[],
+  stop: { status: 'cancelled' } | { status: 'failed'; error: string },
+  table: JobTable,
+): Promise<{ stopped: string[]; droppedJobs: number }> {
+  if (ids.length === 0) return { stopped: [], droppedJobs: 0 };
+  return db.transaction(async (tx) => {
+    const rows = await tx
+      .update(extractions)
+      .set({ ...stop, finishedAt: sql`now()`, updatedAt: sql`now()` })
+      .where(and(inArray(extractions.id, [...ids]), eq(extractions.status, 'running')))
+      .returning({ id: extractions.id });
+    const stopped = rows.map((r) => r.id);
+    return { stopped, droppedJobs: await dropWaitingBatches(tx, stopped, table) };
+  });
 }
 
-/** Ids of an extraction's batches that no worker holds yet (created or retry), to drop them. */
-export async function waitingBatchIds(db: Db, extractionId: string, table: JobTable = {}): Promise<string[]> {
-  const boss = await jobTable(db, table);
-  if (!boss) return [];
-  const rows = await db.execute<{ id: string }>(sql`
-    select j.id from ${boss.job} j
-    where j.name = ${boss.queue} and j.data->>'extractionId' = ${extractionId} and j.state in ('created', 'retry')`);
-  return rows.map((r) => r.id);
+/**
+ * Marks a running extraction failed with the reason and deletes its waiting batches; false when it had
+ * already stopped (failed or cancelled).
+ */
+export async function failExtraction(
+  db: Db,
+  id: string,
+  reason: string,
+  table: JobTable = {},
+): Promise<boolean> {
+  const { stopped } = await stopExtractions(
+    db,
+    [id],
+    { status: 'failed', error: reason.slice(0, 4000) },
+    table,
+  );
+  return stopped.length > 0;
+}
+
+/** Cancels the running extractions among `ids` and deletes their waiting batches; the ids it stopped. */
+export function cancelExtractions(
+  db: Db,
+  ids: readonly string[],
+  table: JobTable = {},
+): Promise<{ stopped: string[]; droppedJobs: number }> {
+  return stopExtractions(db, ids, { status: 'cancelled' }, table);
 }
 
 /** An extraction with its dataset's name and its feature set; throws NotFoundError. */
