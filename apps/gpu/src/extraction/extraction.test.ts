@@ -57,9 +57,12 @@ async function withWorkers<T>(
 }
 
 /** A second replica on the same database: its own pg-boss and an empty extractor cache (as after a start). */
-async function replica(deps: AppDeps): Promise<AppDeps & { stop(): Promise<void> }> {
+async function replica(
+  deps: AppDeps,
+  env: AppDeps['env'] = deps.env,
+): Promise<AppDeps & { stop(): Promise<void> }> {
   const queue = await startQueue(deps.sql, { supervise: false });
-  const extractors = registryFromEnv(deps.env);
+  const extractors = registryFromEnv(env);
   return {
     ...deps,
     queue,
@@ -506,6 +509,40 @@ describe('POST /v1/features', () => {
       expect(body.error.message).toContain(weights);
     } finally {
       await again.stop();
+    }
+  });
+
+  it('serves a feature set on a replica whose copy of the weights lives elsewhere, if it hashes the same', async () => {
+    const t = ctx();
+    const { id } = await datasetWithImages(t, 'features-moved', 2, 1200);
+    const recorded = await writeTinyBackbone(t.dir, { name: 'tiny-moved-a', seed: 21 });
+    const queued = await extract(t, id, { backbone: 'tiny', weights: recorded });
+    await withWorkers(t.deps, () => whenSettled(t, id, queued.progress.id));
+    const record = await getFeatureSet(t.deps.db, queued.progress.featureSet.id);
+    // another machine: the recorded folder is not there, its copy is where this replica's tiny points
+    const copy = path.join(t.dir, 'tiny-moved-b');
+    await cp(recorded, copy, { recursive: true });
+    await rm(recorded, { recursive: true });
+    const configuredAt = (weights: string) => ({
+      ...t.deps.env,
+      userBackbones: [{ name: 'tiny', weights, preprocessing: 'rescale' as const }],
+    });
+    const elsewhere = await replica(t.deps, configuredAt(copy));
+    try {
+      const extractor = await elsewhere.extractors.forFeatureSet(record);
+      expect(extractor.info.featureSet.weights.sha256).toBe(record.weights.sha256);
+    } finally {
+      await elsewhere.stop();
+    }
+    // other weights at the configured path are not taken for the recorded ones
+    const other = await writeTinyBackbone(t.dir, { name: 'tiny-moved-c', seed: 22 });
+    const wrong = await replica(t.deps, configuredAt(other));
+    try {
+      await expect(wrong.extractors.forFeatureSet(record)).rejects.toMatchObject({
+        code: 'weights_not_found',
+      });
+    } finally {
+      await wrong.stop();
     }
   });
 

@@ -276,8 +276,10 @@ export class ExtractorRegistry {
 
   /**
    * The extractor of a recorded feature set: its weights loaded from the recorded source and checked against
-   * the recorded sha256, so every replica and every restart computes the same vectors. BackboneError
-   * `checksum_mismatch` when the bytes there are other weights now, `invalid_config` for a legacy feature set.
+   * the recorded sha256, so every replica and every restart computes the same vectors. Where the recorded
+   * source cannot be read here (another replica's path, a moved folder), the weights this service is
+   * configured with for the backbone are used instead, if they hash the same. BackboneError
+   * `checksum_mismatch` when the bytes are other weights now, `invalid_config` for a legacy feature set.
    */
   async forFeatureSet(record: FeatureSetRecord): Promise<FeatureExtractor> {
     const expected = record.weights.sha256;
@@ -287,23 +289,37 @@ export class ExtractorRegistry {
         `feature set ${record.id} was recorded before weights were (legacy): extract it again to record its weights`,
       );
     }
-    const extractor = await this.load(
-      this.config(
-        record,
-        record.weights.source,
-        isBuiltinBackbone(record.backbone) ? undefined : (record.featureLayer ?? undefined),
-      ),
-    );
-    const actual = extractor.info.featureSet.weights.sha256;
-    if (actual !== expected) {
-      throw new BackboneError(
-        'checksum_mismatch',
-        `feature set ${record.id}: the weights at ${record.weights.source} hash to ${actual}, ` +
-          `the feature set was recorded with ${expected}`,
-        { details: { field: 'weights', expected, actual, source: record.weights.source } },
-      );
+    const layer = isBuiltinBackbone(record.backbone) ? undefined : (record.featureLayer ?? undefined);
+    const sources = [record.weights.source];
+    const configured = this.configuredWeights(record);
+    if (configured !== undefined && configured !== record.weights.source) sources.push(configured);
+    let firstError: unknown;
+    for (const source of sources) {
+      try {
+        const extractor = await this.load(this.config(record, source, layer));
+        const actual = extractor.info.featureSet.weights.sha256;
+        if (actual === expected) return extractor;
+        throw new BackboneError(
+          'checksum_mismatch',
+          `feature set ${record.id}: the weights at ${source} hash to ${actual}, ` +
+            `the feature set was recorded with ${expected}`,
+          { details: { field: 'weights', expected, actual, source } },
+        );
+      } catch (err) {
+        firstError ??= err;
+      }
     }
-    return extractor;
+    throw firstError;
+  }
+
+  /** The weights this service would load for a feature set's backbone when asked without weights. */
+  private configuredWeights(record: FeatureSetRecord): string | undefined {
+    try {
+      const { backbone, pooling, preprocessing } = record;
+      return this.resolve({ backbone, pooling, preprocessing }).config.weights;
+    } catch {
+      return undefined; // not configured here: only the recorded source can serve it
+    }
   }
 
   private async start(config: BackboneConfigInput): Promise<FeatureExtractor> {
