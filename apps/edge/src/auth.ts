@@ -3,6 +3,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { ACCESS_JWT_HEADER, accessConfig, verifyAccessJwt } from './access.ts';
 import { findApiKey } from './keys.ts';
+import { countWrongAdminToken, refuseLockedOut } from './rate-limit.ts';
 import { checkCsrfToken, readSession, SESSION_COOKIE } from './session.ts';
 import { timingSafeEqualString } from './timing-safe.ts';
 import type { AppEnv } from './types.ts';
@@ -37,12 +38,19 @@ export function adminTokenOf(env: Env): string {
   return env.ADMIN_TOKEN;
 }
 
-/** `Authorization: Bearer <ADMIN_TOKEN>`: null without a bearer token, 403 when it is wrong. */
+/**
+ * `Authorization: Bearer <ADMIN_TOKEN>`: null without a bearer token, 403 when it is wrong. Wrong tokens count
+ * with the address' sign-in attempts (429 past the limit, then a lockout), so no route that takes the token
+ * is a way around the sign-in rate limit.
+ */
 async function bearerCaller(c: Context<AppEnv>): Promise<Caller | null> {
   const token = bearer(c.req.header('authorization'));
   if (!token) return null;
-  if (!(await timingSafeEqualString(token, adminTokenOf(c.env))))
+  await refuseLockedOut(c);
+  if (!(await timingSafeEqualString(token, adminTokenOf(c.env)))) {
+    await countWrongAdminToken(c);
     throw new ApiError(403, 'forbidden', 'the admin token is wrong');
+  }
   return { kind: 'admin' };
 }
 

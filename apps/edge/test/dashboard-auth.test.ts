@@ -4,6 +4,7 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { errorBody, type SessionResponse, type SignInLinkResponse } from '@edgehead/contracts';
+import { edgeRoutes } from '@edgehead/contracts/api';
 import { exportJWK, generateKeyPair, importJWK, type JWTPayload, SignJWT } from 'jose';
 import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import worker from '../src/index.ts';
@@ -23,15 +24,14 @@ const access = inject('access');
 const ORIGIN = 'http://edge.test';
 const RUN = '00000000-0000-4000-8000-000000000001';
 
-/** Every dashboard API route, with parameters it accepts. */
-const API_ROUTES = [
-  '/api/runs',
-  `/api/runs/${RUN}`,
-  `/api/compare?ids=${RUN},00000000-0000-4000-8000-000000000002`,
-  '/api/facets',
-  '/api/datasets',
-  '/api/models',
-];
+/** Queries a dashboard API route needs to answer 200 or 404 rather than 400. */
+const EXAMPLE_QUERIES: Record<string, string> = {
+  '/api/compare': `?ids=${RUN},00000000-0000-4000-8000-000000000002`,
+};
+/** Every dashboard API route of the contracts (a new one is covered without editing this list). */
+const API_ROUTES = Object.values(edgeRoutes)
+  .filter((r) => r.method === 'get' && r.path.startsWith('/api/'))
+  .map((r) => r.path.replace('{id}', RUN) + (EXAMPLE_QUERIES[r.path] ?? ''));
 const PAGES = ['/', '/index.html', '/?from=mail'];
 
 async function errorOf(res: Response, status: number, code: string) {

@@ -148,6 +148,38 @@ describe('rate limit', () => {
   }, 30_000); // it may first wait up to 10 s for a fresh window
 });
 
+describe('admin token guessing', () => {
+  it('counts wrong bearer tokens per address, then locks the address out, the right token too', async () => {
+    const limit = inject('rateLimit');
+    const intoWindow = Date.now() % 60_000;
+    if (intoWindow > 50_000) await new Promise((r) => setTimeout(r, 60_500 - intoWindow));
+    const from = (ip: string, token: string) => ({
+      headers: { authorization: `Bearer ${token}`, 'cf-connecting-ip': ip },
+    });
+    const guesser = '203.0.113.7';
+    for (let i = 0; i < limit; i++) {
+      await errorOf(await call('/admin/models', from(guesser, `guess-${i}`)), 403, 'forbidden');
+    }
+    const limited = await call('/admin/models', from(guesser, 'guess-last'));
+    expect(limited.headers.get('retry-after')).toBe('60');
+    await errorOf(limited, 429, 'rate_limited');
+    // locked out: a right guess now learns nothing, and signing in is refused as well
+    await errorOf(await call('/admin/models', from(guesser, ADMIN_TOKEN)), 429, 'rate_limited');
+    const signIn = await call('/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'cf-connecting-ip': guesser },
+      body: JSON.stringify({ token: ADMIN_TOKEN }),
+    });
+    await errorOf(signIn, 429, 'rate_limited');
+    // other addresses, and the right token used many times, are not limited
+    for (let i = 0; i < limit + 5; i++) {
+      const res = await call('/admin/models', from('203.0.113.8', ADMIN_TOKEN));
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    }
+  }, 30_000);
+});
+
 describe('CORS', () => {
   // the dashboard is served by this worker (same origin): no route grants another origin anything
   it('grants no cross-origin access on /v1, /admin or /health, preflight or not', async () => {
