@@ -102,7 +102,16 @@ async function fakeGpu(request: Request): Promise<Response> {
       )
     : [new Uint8Array(await request.arrayBuffer())];
   if (images.some((image) => image[0] === 0xff && image[1] === 0xff))
-    return new Response('{"error":{"code":"bad_request","message":"not an image"}}', { status: 400 });
+    return Response.json(
+      {
+        error: {
+          code: 'unsupported_media_type',
+          message: 'image 0: not an image',
+          details: { index: 0, reason: 'not_an_image' },
+        },
+      },
+      { status: 415 },
+    );
   const features = new Float32Array(16 * images.length);
   for (const [k, image] of images.entries())
     for (let i = 0; i < 16; i++)

@@ -1,5 +1,7 @@
 import {
   ApiError,
+  type ErrorBody,
+  errorBody,
   FEATURE_HEADERS,
   type FeatureSource,
   featureCacheKey,
@@ -35,11 +37,52 @@ export interface RequestImage {
   name?: string | undefined;
 }
 
+/** What the gpu service says when an image itself is the problem (its `details.reason`). */
+const IMAGE_REASONS = new Set(['not_an_image', 'corrupt_image', 'image_too_large']);
+
+/**
+ * The error a failed `/v1/features` answer becomes. An image the gpu service refuses (not an image, corrupt,
+ * too large) is the caller's: 400 or 413 naming `file[<index>]`, the image's index in the caller's request. Anything else (an unknown feature set or
+ * backbone, weights that changed, the service failing) is this deployment's: 503, with the gpu's code and
+ * status in the details for the operator, never blamed on the image.
+ */
+export function gpuRefusal(
+  status: number,
+  text: string,
+  requestIndex: (i: number) => number = (i) => i,
+): ApiError {
+  let error: ErrorBody['error'] | undefined;
+  try {
+    error = errorBody.safeParse(JSON.parse(text)).data?.error;
+  } catch {
+    // not the gpu service's JSON error (a proxy's page): only the status is known
+  }
+  const reason = error?.details?.reason;
+  if (typeof reason === 'string' && IMAGE_REASONS.has(reason)) {
+    const index = requestIndex(typeof error?.details?.index === 'number' ? error.details.index : 0);
+    const tooLarge = reason === 'image_too_large';
+    return new ApiError(
+      tooLarge ? 413 : 400,
+      tooLarge ? 'payload_too_large' : 'bad_request',
+      `the gpu service refused the image: ${(error?.message ?? reason).slice(0, 300)}`,
+      { field: `file[${index}]`, reason },
+    );
+  }
+  return new ApiError(
+    503,
+    'unavailable',
+    `the gpu service cannot compute features for this head (${status}${error ? ` ${error.code}` : ''})` +
+      `${error ? `: ${error.message.slice(0, 300)}` : ''}`,
+    { status, ...(error ? { gpuCode: error.code } : {}) },
+  );
+}
+
 /** Features of `images` from the gpu service: one image as the raw body, several as one multipart batch. */
 async function fromGpu(
   deps: ImageFeatureDeps,
   manifest: HeadManifest,
   images: readonly RequestImage[],
+  requestIndices: readonly number[],
 ): Promise<Float32Array[]> {
   const gpu = hc<GpuApi>(deps.gpuUrl);
   // a v2 head names its feature set (exactly its weights); a v1 head only the backbone shorthand
@@ -71,17 +114,7 @@ async function fromGpu(
   }
   if (!res.ok) {
     const text = await res.text().catch(() => '');
-    // the gpu service refusing the image (bad format, too large) is the caller's problem; anything else is ours
-    if (res.status === 400 || res.status === 413 || res.status === 415 || res.status === 422) {
-      throw new ApiError(
-        res.status === 413 ? 413 : 400,
-        res.status === 413 ? 'payload_too_large' : 'bad_request',
-        `the gpu service refused the image (${res.status}): ${text.slice(0, 300)}`,
-      );
-    }
-    throw new ApiError(503, 'unavailable', `gpu service answered ${res.status} for /v1/features`, {
-      status: res.status,
-    });
+    throw gpuRefusal(res.status, text, (i) => requestIndices[i] ?? i);
   }
   const expected = [images.length, ...manifest.featureShape];
   let shape: number[] | null;
@@ -141,6 +174,7 @@ export async function imageFeatures(
           deps,
           manifest,
           misses.map((i) => images[i] as RequestImage),
+          misses,
         )
       : [];
   await Promise.all(

@@ -3,9 +3,10 @@
 
 import { env } from 'cloudflare:workers';
 import type { ClassifyResponse } from '@edgehead/contracts';
-import { CLASSIFY_LIMITS, featureCacheKey } from '@edgehead/contracts';
+import { CLASSIFY_LIMITS, errorBody, featureCacheKey } from '@edgehead/contracts';
 import { sha256Hex as sha256 } from '@edgehead/head';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { gpuRefusal } from '../src/image-features.ts';
 import { call, createKey, fixtures, publish } from './helpers.ts';
 
 let key: string;
@@ -67,9 +68,32 @@ describe('classify-image', () => {
     expect((await send(new Uint8Array(0))).status).toBe(400);
     const refused = await send(Uint8Array.from([0xff, 0xff, 1, 2]));
     expect(refused.status).toBe(400);
-    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain(
-      'not an image',
-    );
+    const { error } = errorBody.parse(await refused.json());
+    expect(error.message).toContain('not an image');
+    expect(error.details).toMatchObject({ field: 'file[0]', reason: 'not_an_image' });
+  });
+
+  it('blames the image only for what the gpu service says is wrong with an image', () => {
+    const gpuError = (status: number, code: string, details: Record<string, unknown>) =>
+      gpuRefusal(status, JSON.stringify({ error: { code, message: `gpu: ${code}`, details } }), (i) => i + 3);
+    const tooLarge = gpuError(413, 'payload_too_large', { index: 1, reason: 'image_too_large' });
+    expect([tooLarge.status, tooLarge.code, tooLarge.details]).toEqual([
+      413,
+      'payload_too_large',
+      { field: 'file[4]', reason: 'image_too_large' },
+    ]);
+    // the head's feature set or backbone is unknown there, or its weights changed: the deployment's problem
+    for (const [status, code, field] of [
+      [400, 'bad_request', 'backbone'],
+      [404, 'not_found', 'featureSet'],
+      [409, 'conflict', 'featureSet'],
+    ] as const) {
+      const err = gpuError(status, code, { field });
+      expect([err.status, err.code, err.details]).toEqual([503, 'unavailable', { status, gpuCode: code }]);
+      expect(err.message).toContain(`gpu: ${code}`);
+    }
+    const proxyPage = gpuRefusal(502, '<html>bad gateway</html>');
+    expect([proxyPage.status, proxyPage.details]).toEqual([503, { status: 502 }]);
   });
 
   it('classifies a multipart batch in one request: cached images from R2, the others in one gpu call', async () => {
