@@ -29,6 +29,7 @@ export const gpuHealth = z.object({
   extractors: z.array(
     z.object({
       backbone: z.string(),
+      /** Where the weights came from, without secrets: a URL's origin and path, a local path's last segment. */
       weights: z.string(),
       sha256: z.string().nullable(),
       backend: z.string(),

@@ -11,6 +11,7 @@ import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../app.ts';
 import { parseEnv } from '../env.ts';
+import { publicWeightsSource } from '../http/health.ts';
 import { auth, form, image, TOKEN, useTestApp } from '../test-support.ts';
 
 const ctx = useTestApp({
@@ -296,6 +297,13 @@ describe('health', () => {
     expect(body.status).toBe('ok');
     expect(['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']).toContain(body.backend.name);
     expect(body.db.ok).toBe(true);
+  });
+
+  it('names where weights came from without what a probe must not see', () => {
+    expect(publicWeightsSource('https://u:p@bucket.example/models/w.h5?X-Amz-Signature=abc#x')).toBe(
+      'https://bucket.example/models/w.h5',
+    );
+    expect(publicWeightsSource('/home/ada/models/mobilenet_v1_0.75_224')).toBe('mobilenet_v1_0.75_224');
   });
 });
 

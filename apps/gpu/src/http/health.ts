@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { apiApp, gpuRoutes } from '@edgehead/contracts/api';
 import type { AppDeps } from '../deps.ts';
 
@@ -20,6 +21,18 @@ async function timed<T>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Where weights came from, fit for an unauthenticated probe: a URL's origin and path (no credentials, no
+ * query: a presigned URL's signature is in it), a local path's last segment.
+ */
+export function publicWeightsSource(source: string): string {
+  if (/^https?:\/\//i.test(source)) {
+    const url = new URL(source);
+    return `${url.origin}${url.pathname}`;
+  }
+  return path.basename(source);
 }
 
 /** `GET /health`: tfjs backend, database and queue reachability; 503 when the database or queue is down. */
@@ -45,7 +58,7 @@ export function healthRoutes(deps: AppDeps) {
         : { error: backend.error },
       db: db.ok ? { ok: true as const, ms: db.ms } : db,
       queue: queue.ok ? { ok: true as const, ms: queue.ms, queues: queue.value.map((q) => q.name) } : queue,
-      extractors,
+      extractors: extractors.map((e) => ({ ...e, weights: publicWeightsSource(e.weights) })),
       poolSize: deps.env.poolSize,
     };
     return ok ? c.json(body, 200) : c.json(body, 503);
