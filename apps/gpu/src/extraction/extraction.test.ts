@@ -512,6 +512,20 @@ describe('POST /v1/features', () => {
     }
   });
 
+  it('notices weights replaced at the same path while running: a new feature set, the old one refused', async () => {
+    const t = ctx();
+    const { id } = await datasetWithImages(t, 'features-replaced', 2, 1300);
+    const weights = await writeTinyBackbone(t.dir, { name: 'tiny-replaced', seed: 31 });
+    const first = await extract(t, id, { backbone: 'tiny', weights });
+    await withWorkers(t.deps, () => whenSettled(t, id, first.progress.id));
+    await writeTinyBackbone(t.dir, { name: 'tiny-replaced', seed: 32 }); // same folder, other weights
+    const second = await extract(t, id, { backbone: 'tiny', weights });
+    expect(second.progress.featureSet.id).not.toBe(first.progress.featureSet.id);
+    expect(second.queuedImages).toBe(2);
+    const old = await getFeatureSet(t.deps.db, first.progress.featureSet.id);
+    await expect(t.deps.extractors.forFeatureSet(old)).rejects.toMatchObject({ code: 'checksum_mismatch' });
+  });
+
   it('serves a feature set on a replica whose copy of the weights lives elsewhere, if it hashes the same', async () => {
     const t = ctx();
     const { id } = await datasetWithImages(t, 'features-moved', 2, 1200);

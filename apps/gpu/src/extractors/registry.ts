@@ -16,6 +16,10 @@ import {
   parseBackboneShorthand,
 } from '@edgehead/backbones';
 import type { FeatureSetRecord, Preprocessing } from '@edgehead/contracts';
+import { weightsSignature } from './weights-signature.ts';
+
+/** How long an extractor whose weights were replaced stays alive for the batches that still hold it. */
+const RETIRED_GRACE_MS = 10 * 60_000;
 
 /** What a caller asks for: any field may be omitted (service defaults apply). */
 export interface ExtractorRequest {
@@ -125,7 +129,7 @@ function normalizeSource(weights: string): string {
  * included); `forFeatureSet` loads the recorded weights again and refuses other bytes.
  */
 export class ExtractorRegistry {
-  private readonly cache = new Map<string, Promise<FeatureExtractor>>();
+  private readonly cache = new Map<string, { signature: string; loading: Promise<FeatureExtractor> }>();
 
   constructor(private readonly options: ExtractorRegistryOptions) {}
 
@@ -262,15 +266,32 @@ export class ExtractorRegistry {
     return config;
   }
 
-  /** The loaded extractor of a config (loading it on first use; a failed load is retried by the next call). */
-  load(config: BackboneConfigInput): Promise<FeatureExtractor> {
+  /**
+   * The loaded extractor of a config (loading it on first use; a failed load is retried by the next call).
+   * Weights replaced at the same local path are loaded anew: the cached extractor of the old bytes is
+   * dropped (and freed once the batches that hold it had time to finish).
+   */
+  async load(config: BackboneConfigInput): Promise<FeatureExtractor> {
     const key = JSON.stringify(config);
-    let loading = this.cache.get(key);
-    if (loading === undefined) {
-      loading = this.start(config);
-      this.cache.set(key, loading);
-      loading.catch(() => this.cache.delete(key));
+    const signature = await weightsSignature(config.weights);
+    const cached = this.cache.get(key);
+    if (cached?.signature === signature) return cached.loading;
+    if (cached !== undefined) {
+      const retired = cached.loading;
+      setTimeout(
+        () =>
+          void retired.then(
+            (e) => e.dispose(),
+            () => undefined,
+          ),
+        RETIRED_GRACE_MS,
+      ).unref();
     }
+    const loading = this.start(config);
+    this.cache.set(key, { signature, loading });
+    loading.catch(() => {
+      if (this.cache.get(key)?.loading === loading) this.cache.delete(key);
+    });
     return loading;
   }
 
@@ -335,7 +356,7 @@ export class ExtractorRegistry {
 
   /** Extractors loaded so far: their feature set (backbone, weights sha256, source) and backend. */
   async loaded(): Promise<{ backbone: string; weights: string; sha256: string | null; backend: string }[]> {
-    const settled = await Promise.allSettled(this.cache.values());
+    const settled = await Promise.allSettled([...this.cache.values()].map((c) => c.loading));
     return settled.flatMap((s) =>
       s.status === 'fulfilled'
         ? [
@@ -354,6 +375,6 @@ export class ExtractorRegistry {
   async dispose(): Promise<void> {
     const all = [...this.cache.values()];
     this.cache.clear();
-    await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.dispose()));
+    await Promise.all(all.map(async (c) => (await c.loading.catch(() => undefined))?.dispose()));
   }
 }
