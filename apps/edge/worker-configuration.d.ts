@@ -18,6 +18,7 @@ declare namespace Cloudflare {
 		ADMIN_TOKEN: string;
 		GPU_SERVICE_TOKEN: string;
 		REGISTRY_WRITER: DurableObjectNamespace<import("./src/index").RegistryWriter>;
+		SIGN_IN_LINKS: DurableObjectNamespace<import("./src/index").SignInLinks>;
 	}
 }
 interface Env extends Cloudflare.Env {}

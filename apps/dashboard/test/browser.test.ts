@@ -59,6 +59,7 @@ describe.skipIf(!hasChromium)('dashboard in chromium against wrangler dev', () =
     context = await newContext();
     const signIn = await context.newPage();
     await signIn.goto((await signInLink()).url);
+    await signIn.getByRole('button', { name: 'Sign in' }).click();
     await signIn.waitForURL(`${edge.url}/`);
     await signIn.close();
     await mkdir(shots, { recursive: true });
@@ -140,11 +141,14 @@ describe.skipIf(!hasChromium)('dashboard in chromium against wrangler dev', () =
     await visitor.close();
   });
 
-  it('signs in once with a one-time link; the link is then spent', async () => {
+  it("signs in once with a one-time link, from its page's button; the link is then spent", async () => {
     const { url } = await signInLink();
     const first = await newContext();
     const page = await first.newPage();
     await page.goto(url);
+    // opening the link (as a preview would) signs nobody in: the button does
+    expect(await first.cookies()).toEqual([]);
+    await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${edge.url}/`);
     await page.locator('table.runs tbody tr').first().waitFor();
     await first.close();
@@ -152,6 +156,7 @@ describe.skipIf(!hasChromium)('dashboard in chromium against wrangler dev', () =
     const second = await newContext();
     const again = await second.newPage();
     await again.goto(url);
+    await again.getByRole('button', { name: 'Sign in' }).click();
     await again.waitForURL(/\/signin\?error=link$/);
     expect(await again.getByRole('status').textContent()).toContain('used already or has expired');
     expect(await second.cookies()).toEqual([]);

@@ -35,6 +35,7 @@ const routes = app
   .route('/', pageRoutes);
 
 export { RegistryWriter } from './registry-writer.ts';
+export { SignInLinks } from './sign-in-links.ts';
 
 /** Type of the worker's routes; it equals `EdgeApi` of the route definitions (see test/app-type.test.ts). */
 export type AppType = typeof routes;

@@ -1,7 +1,7 @@
 // The dashboard's sign-in: the page and every /api route need a session (the edge's cookie, or Cloudflare
 // Access' JWT, verified against the team keys that vitest.config.ts serves), sessions are bounded to the
 // registry's list/activate/rollback, and their changes need the CSRF token and the page's own origin.
-import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { errorBody, type SessionResponse, type SignInLinkResponse } from '@edgehead/contracts';
 import { edgeRoutes } from '@edgehead/contracts/api';
@@ -276,31 +276,68 @@ describe('a session at the registry', () => {
 });
 
 describe('one-time sign-in links', () => {
-  it('sign in once and are spent', async () => {
+  const storedLinks = () =>
+    runInDurableObject(
+      env.SIGN_IN_LINKS.getByName('sign-in-links'),
+      async (_, state) => (await state.storage.list()).size,
+    );
+  const spend = (token: string, origin = ORIGIN) =>
+    call('/auth/link', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin },
+      body: new URLSearchParams({ token }).toString(),
+      redirect: 'manual',
+    });
+  const newLink = async () => {
     const created = await call('/admin/sign-in-links', { method: 'POST', headers: ADMIN });
     expect(created.status).toBe(201);
     const link = (await created.json()) as SignInLinkResponse;
-    const url = new URL(link.url);
+    return { link, url: new URL(link.url), token: new URL(link.url).searchParams.get('token') as string };
+  };
+
+  it('open a page that does not spend them; its form signs in once', async () => {
+    const { link, url, token } = await newLink();
     expect(url.origin + url.pathname).toBe(`${ORIGIN}/auth/link`);
     expect((Date.parse(link.expiresAt) - Date.now()) / 60_000).toBeCloseTo(10, 0);
-    expect((await env.REGISTRY.list({ prefix: 'signin:' })).keys).toHaveLength(1);
+    expect(await storedLinks()).toBe(1);
 
-    const first = await call(`${url.pathname}${url.search}`, { redirect: 'manual' });
+    // a link preview (or the user twice) fetches the page: nothing is spent, no cookie
+    for (let i = 0; i < 2; i++) {
+      const page = await call(`${url.pathname}${url.search}`, { redirect: 'manual' });
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain('<form method="post" action="/auth/link">');
+      expect(html).toContain(`value="${token}"`);
+      expect(sessionCookieOf(page)).toBeNull();
+    }
+    expect(await storedLinks()).toBe(1);
+
+    await errorOf(await spend(token, 'https://evil.example'), 403, 'forbidden');
+    const first = await spend(token);
     expect(first.status).toBe(200);
     expect(await first.text()).toContain('url=/');
     const cookie = sessionCookieOf(first) as string;
     expect(cookie).toBeTruthy();
-    expect((await env.REGISTRY.list({ prefix: 'signin:' })).keys).toHaveLength(0);
+    expect(await storedLinks()).toBe(0);
     const me = (await (await call('/auth/session', { headers: { cookie } })).json()) as SessionResponse;
     expect(me.via).toBe('link');
     expect((await call('/api/models', { headers: { cookie } })).status).toBe(200);
 
-    const again = await call(`${url.pathname}${url.search}`, { redirect: 'manual' });
-    expect(again.status).toBe(303);
-    expect(again.headers.get('location')).toBe('/signin?error=link');
+    const again = await spend(token);
+    expect([again.status, again.headers.get('location')]).toEqual([303, '/signin?error=link']);
     expect(sessionCookieOf(again)).toBeNull();
-    const forged = await call(`/auth/link?token=${'0'.repeat(64)}`, { redirect: 'manual' });
-    expect(forged.status).toBe(303);
+    const forged = await spend('0'.repeat(64));
+    expect(forged.headers.get('location')).toBe('/signin?error=link');
+    const badPage = await call('/auth/link?token=%22%3E%3Cscript%3E', { redirect: 'manual' });
+    expect([badPage.status, badPage.headers.get('location')]).toEqual([303, '/signin?error=link']);
+  });
+
+  it('are spent by exactly one of many requests racing with the same link', async () => {
+    const { token } = await newLink();
+    const answers = await Promise.all(Array.from({ length: 8 }, () => spend(token)));
+    const signedIn = answers.filter((res) => sessionCookieOf(res) !== null);
+    expect(signedIn).toHaveLength(1);
+    expect(answers.map((res) => res.status).sort()).toEqual([200, ...Array(7).fill(303)]);
   });
 });
 

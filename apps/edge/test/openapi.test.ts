@@ -32,7 +32,7 @@ describe('GET /openapi.json', () => {
         .filter((r) => !r.secured)
         .map((r) => `${r.method} ${r.path}`)
         .sort(),
-    ).toEqual(['GET /auth/link', 'GET /health', 'GET /openapi.json', 'POST /auth/login']);
+    ).toEqual(['GET /auth/link', 'GET /health', 'GET /openapi.json', 'POST /auth/link', 'POST /auth/login']);
     for (const { method, path } of requests) {
       const res = await call(path, { method, redirect: 'manual' });
       await res.body?.cancel();

@@ -1,3 +1,4 @@
+import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { type CreateKeyResponse, errorBody } from '@edgehead/contracts';
 import { sha256Hex } from '@edgehead/head';
@@ -69,7 +70,11 @@ describe('admin token', () => {
     }
     expect(await (await call('/admin/models/sec/versions', { headers: ADMIN })).json()).toEqual(before);
     expect((await env.ARTIFACTS.list({ prefix: 'models/sec/v9/' })).objects).toHaveLength(0);
-    expect((await env.REGISTRY.list({ prefix: 'signin:' })).keys).toHaveLength(0);
+    const links = await runInDurableObject(
+      env.SIGN_IN_LINKS.getByName('sign-in-links'),
+      async (_, state) => (await state.storage.list()).size,
+    );
+    expect(links).toBe(0); // no sign-in link was made by a refused request
   });
 });
 

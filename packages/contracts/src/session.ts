@@ -30,5 +30,5 @@ export type SignInLinkResponse = z.infer<typeof signInLinkResponse>;
 /** Answer of `POST /auth/logout`: how the ended session was opened. */
 export const signOutResponse = z.object({ signedOut: z.literal(true), via: sessionVia });
 
-/** Query of `GET /auth/link`: the one-time token of a sign-in link. */
-export const signInLinkQuery = z.object({ token: z.string().max(4096).optional() });
+/** Query of `GET /auth/link` and form of `POST /auth/link`: the one-time token of a sign-in link. */
+export const signInLinkToken = z.object({ token: z.string().max(4096).optional() });

@@ -107,5 +107,5 @@ export const adminRoutes = admin
     return c.json({ id, deleted: true as const }, 200);
   })
   .openapi({ ...edgeRoutes.createSignInLink, middleware: [adminOnly()] }, async (c) =>
-    c.json(await createSignInLink(c.env.REGISTRY, new URL(c.req.url).origin), 201),
+    c.json(await createSignInLink(c.env.SIGN_IN_LINKS, new URL(c.req.url).origin), 201),
   );

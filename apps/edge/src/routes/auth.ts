@@ -5,7 +5,7 @@ import { deleteCookie, setCookie } from 'hono/cookie';
 import { adminTokenOf, requireSameSite, type SessionCaller, sessionOf } from '../auth.ts';
 import { signInRateLimit } from '../rate-limit.ts';
 import { csrfToken, issueSession, SESSION_COOKIE, SESSION_TTL_S } from '../session.ts';
-import { consumeSignInLink } from '../sign-in-links.ts';
+import { SIGN_IN_TOKEN, spendSignInLink } from '../sign-in-links.ts';
 import { timingSafeEqualString } from '../timing-safe.ts';
 import type { AppEnv } from '../types.ts';
 
@@ -52,16 +52,30 @@ function requireOwnOrigin(c: Context<AppEnv>) {
     });
 }
 
-// A page, not a redirect: a SameSite=Strict cookie set on a navigation that began on another site (a link
-// in a mail or a chat) is not sent on that navigation's redirects, but is on a navigation this page starts.
+/**
+ * The page a sign-in link opens. Its button spends the link: a link preview or a scanner that fetches the
+ * URL does not. The form posts from this origin, so the cookie its answer sets is sent on the redirect to
+ * the dashboard (a SameSite=Strict cookie set on a navigation that began on another site, a link in a mail
+ * or a chat, would not be).
+ */
 const SIGNED_IN_PAGE = `<!doctype html>
 <meta charset="utf-8"><meta http-equiv="refresh" content="0; url=/"><title>edgehead: signed in</title>
 <p>Signed in. <a href="/">Open the dashboard</a>.</p>
 `;
 
+const linkPage = (token: string) => `<!doctype html>
+<meta charset="utf-8"><title>edgehead: sign in</title>
+<form method="post" action="/auth/link">
+<input type="hidden" name="token" value="${token}">
+<p>This one-time link signs you in to the edgehead dashboard.</p>
+<button type="submit" autofocus>Sign in</button>
+</form>
+`;
+
 /**
  * `/auth/*`: the dashboard's sign-in. `POST /auth/login` `{ token }` with the admin token,
- * `GET /auth/link?token=` with a one-time link (`POST /admin/sign-in-links`), `GET /auth/session`,
+ * `GET /auth/link?token=` a one-time link's page, whose form `POST /auth/link` spends it (links from
+ * `POST /admin/sign-in-links`), `GET /auth/session`,
  * `POST /auth/logout`. Where Cloudflare Access is set up, its JWT is a session without any of these.
  */
 export const authRoutes = apiApp<AppEnv>()
@@ -71,13 +85,25 @@ export const authRoutes = apiApp<AppEnv>()
       throw new ApiError(403, 'forbidden', 'the admin token is wrong', { field: 'token' });
     return c.json(await signIn(c, 'token'), 200);
   })
+  .openapi(edgeRoutes.signInLinkPage, async (c) => {
+    c.header('cache-control', 'no-store');
+    // the URL holds the token: no other site gets it as a referrer. (Not no-referrer: under it the form's
+    // POST would send `Origin: null`, which the own-origin check refuses.)
+    c.header('referrer-policy', 'same-origin');
+    c.header('x-frame-options', 'DENY');
+    c.header('content-security-policy', "frame-ancestors 'none'; form-action 'self'");
+    const token = c.req.valid('query').token ?? '';
+    // only a well-formed token goes into the page (it is hex: nothing to escape)
+    if (!SIGN_IN_TOKEN.test(token)) return c.redirect('/signin?error=link', 303);
+    return c.html(linkPage(token));
+  })
   .openapi({ ...edgeRoutes.signInLink, middleware: [signInRateLimit()] }, async (c) => {
     c.header('cache-control', 'no-store');
-    c.header('referrer-policy', 'no-referrer');
-    if (!(await consumeSignInLink(c.env.REGISTRY, c.req.valid('query').token ?? '')))
+    requireOwnOrigin(c);
+    if (!(await spendSignInLink(c.env.SIGN_IN_LINKS, c.req.valid('form').token ?? '')))
       return c.redirect('/signin?error=link', 303);
     await signIn(c, 'link');
-    return c.html(SIGNED_IN_PAGE);
+    return c.html(SIGNED_IN_PAGE, 200);
   })
   .openapi(edgeRoutes.session, async (c) => {
     c.header('cache-control', 'no-store');

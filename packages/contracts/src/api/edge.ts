@@ -22,8 +22,8 @@ import {
 } from '../models.ts';
 import {
   sessionResponse,
-  signInLinkQuery,
   signInLinkResponse,
+  signInLinkToken,
   signInRequest,
   signOutResponse,
 } from '../session.ts';
@@ -185,14 +185,33 @@ export const edgeRoutes = namedRoutes({
     request: { body: jsonBody(signInRequest) },
     responses: { 200: jsonResponse('the session', sessionResponse) },
   }),
-  signInLink: route({
+  signInLinkPage: route({
     method: 'get',
     path: '/auth/link',
-    summary: 'Spend a one-time sign-in link (?token=): sets the session cookie, opens the dashboard',
+    summary: 'A one-time sign-in link (?token=): a page whose button spends it (a link preview does not)',
     tags: ['dashboard'],
-    request: { query: signInLinkQuery },
+    request: { query: signInLinkToken },
     responses: {
-      200: { description: 'a page that opens the dashboard', content: { 'text/html': bytes('the page') } },
+      200: { description: 'the sign-in page of the link', content: { 'text/html': bytes('the page') } },
+    },
+  }),
+  signInLink: route({
+    method: 'post',
+    path: '/auth/link',
+    summary:
+      "Spend a one-time sign-in link (the link page's form): sets the session cookie, opens the dashboard",
+    tags: ['dashboard'],
+    request: {
+      body: {
+        required: true,
+        content: { 'application/x-www-form-urlencoded': { schema: signInLinkToken } },
+      },
+    },
+    responses: {
+      200: {
+        description: 'signed in: a page that opens the dashboard',
+        content: { 'text/html': bytes('the page') },
+      },
       303: { description: 'to /signin?error=link: the link is spent, expired or unknown' },
     },
   }),
