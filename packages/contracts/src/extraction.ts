@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { augmentationRequest } from './augmentation.ts';
 import { featureSetRecord, pooling, preprocessing } from './feature-sets.ts';
 
 /**
@@ -45,17 +46,26 @@ export const extractRequest = z.strictObject({
   preprocessing: preprocessing.optional(),
   /** Weights source (folder, .h5, https URL) overriding the service's configuration for this backbone. */
   weights: z.string().min(1).max(4096).optional(),
+  /**
+   * Also extract an augmented feature set: `copies` seeded augmented copies of every training image (never
+   * validation or test) through the same frozen base, e.g. `{ copies: 5, seed: 1 }` (the preset
+   * `keras-vgg16-augmentation` fills in the rest). The plain feature set is extracted too (if missing).
+   */
+  augment: augmentationRequest.optional(),
 });
 export type ExtractRequest = z.infer<typeof extractRequest>;
 
 /**
  * Answer of `POST /v1/datasets/:id/extract`: the extraction (the same id for every request of the same
- * dataset and feature set), what this request added to the queue, and the progress right after.
+ * dataset and feature set), what this request added to the queue (with `augment`: to both extractions), and
+ * the progress right after.
  */
 export const extractResponse = z.object({
   queuedImages: z.number().int(),
   queuedJobs: z.number().int(),
   progress: extractionProgress,
+  /** With `augment`: the plain feature set's extraction, started alongside (`progress` is the augmented one). */
+  base: extractionProgress.optional(),
 });
 export type ExtractResponse = z.infer<typeof extractResponse>;
 

@@ -69,7 +69,10 @@ async function progressOf(deps: AppDeps, id: string): Promise<ExtractionProgress
  * first (a bad backbone or unreadable weights answer 400 with nothing queued), which also gives the feature
  * set's identity; then, in one transaction holding the extraction's row lock, the images that have no vector
  * and are in no outstanding batch are queued. So a repeated request, from any client or replica, answers the
- * same extraction and queues nothing unless images were added since (then only those).
+ * same extraction and queues nothing unless images were added since (then only those). With `augment`, the
+ * plain feature set's extraction is started (or joined) too, and an augmented feature set (provenance
+ * 'augmented': the plain set as base, the resolved config with its seed as params) is extracted over the
+ * training images.
  */
 export async function startExtraction(
   deps: AppDeps,
@@ -83,16 +86,46 @@ export async function startExtraction(
   });
   const featureSet = await ensureFeatureSet(deps.db, extractor.info.featureSet);
   await ensureExtractQueue(deps);
-  const { id, images, batches } = await inTransaction(deps.sql, async (tx) => {
-    const extraction = await openExtraction(tx.db, dataset.id, featureSet.id);
+  const plain = await queueExtraction(deps, dataset.id, featureSet.id);
+  if (request.augment === undefined) {
+    return {
+      queuedImages: plain.images,
+      queuedJobs: plain.batches,
+      progress: await progressOf(deps, plain.id),
+    };
+  }
+  const augmented = await ensureFeatureSet(deps.db, {
+    ...extractor.info.featureSet,
+    provenance: { kind: 'augmented', baseFeatureSetId: featureSet.id, params: request.augment },
+  });
+  const copies = await queueExtraction(deps, dataset.id, augmented.id);
+  return {
+    queuedImages: plain.images + copies.images,
+    queuedJobs: plain.batches + copies.batches,
+    progress: await progressOf(deps, copies.id),
+    base: await progressOf(deps, plain.id),
+  };
+}
+
+/**
+ * In one transaction holding the extraction's row lock, queues the images of (dataset, feature set) that have
+ * no vector and are in no outstanding batch (for an augmented feature set: training images only).
+ */
+async function queueExtraction(
+  deps: AppDeps,
+  datasetId: string,
+  featureSetId: string,
+): Promise<{ id: string; images: number; batches: number }> {
+  const done = await inTransaction(deps.sql, async (tx) => {
+    const extraction = await openExtraction(tx.db, datasetId, featureSetId);
     const todo = await imagesToQueue(tx.db, extraction);
     const added = await queueBatches(deps, tx, extraction, todo);
     await recordQueued(tx.db, extraction.id, { images: todo.length, batches: added });
     return { id: extraction.id, images: todo.length, batches: added };
   });
   // nothing left to compute (every image has its vector, or the dataset is empty): done now
-  if (images === 0) await finishIfCovered(deps.db, id);
-  return { queuedImages: images, queuedJobs: batches, progress: await progressOf(deps, id) };
+  if (done.images === 0) await finishIfCovered(deps.db, done.id);
+  return done;
 }
 
 /** The dataset's extractions a query names: by id, by feature-set id, or by backbone parts (most recent first). */
