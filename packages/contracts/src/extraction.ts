@@ -103,6 +103,19 @@ export const listExtractionsQuery = z.object({
 });
 export type ListExtractionsQuery = z.infer<typeof listExtractionsQuery>;
 
+/**
+ * Query of `GET /v1/extractions/:id/samples` (and the dashboard's `/api/extractions/:id/samples`): a picture
+ * of an augmented extraction's copies, one row per training image (the first `images` by id), the original
+ * then `copies` augmented copies, each at the feature set's input size times `scale`.
+ */
+export const augmentationSamplesQuery = z.object({
+  images: z.coerce.number().int().min(1).max(8).default(4),
+  copies: z.coerce.number().int().min(1).max(12).default(5),
+  scale: z.coerce.number().int().min(1).max(8).default(1),
+  format: z.enum(['png', 'jpeg']).default('png'),
+});
+export type AugmentationSamplesQuery = z.infer<typeof augmentationSamplesQuery>;
+
 /** Answer of `GET /v1/extractions` (and the dashboard's `/api/extractions`). */
 export const extractionList = z.object({ extractions: z.array(extractionProgress) });
 export type ExtractionList = z.infer<typeof extractionList>;

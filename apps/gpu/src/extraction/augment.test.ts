@@ -4,6 +4,7 @@ import { augmentImage, decodeImage } from '@edgehead/backbones';
 import { augmentationConfig } from '@edgehead/contracts';
 import { getFeatureSet, schema } from '@edgehead/db';
 import { and, eq } from 'drizzle-orm';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { AppDeps } from '../deps.ts';
 import { auth, form, image, useTestApp } from '../test-support.ts';
@@ -166,5 +167,63 @@ describe('augmented extraction', () => {
     const other = await extract(t, id, { augment: { seed: 8, copies } });
     expect(other.progress.featureSet.id).not.toBe(fs.id);
     expect(other.queuedImages).toBe(train);
+  });
+
+  it('renders the copies of a few training images as a picture, exactly the pixels the base saw', async () => {
+    const t = ctx();
+    const { id, rows } = await splitDataset('aug-samples', 3);
+    const started = await extract(t, id, { augment: { copies: 4, seed: 3 } });
+    const get = (extraction: string, query = '') =>
+      t.app.request(`/v1/extractions/${extraction}/samples${query}`);
+    const res = await get(started.progress.id, '?images=2&copies=3');
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/png');
+    const ids = (res.headers.get('x-edgehead-images') ?? '').split(',');
+    const trainIds = rows
+      .filter((r) => r.split === 'train')
+      .map((r) => r.id)
+      .sort();
+    expect(ids).toEqual(trainIds.slice(0, 2));
+    const { data, info } = await sharp(Buffer.from(await res.arrayBuffer()))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    // 2 rows x (original + 3 copies) of 16x16 cells, 2 px apart
+    expect([info.width, info.height, info.channels]).toEqual([4 * 16 + 3 * 2, 2 * 16 + 2, 3]);
+    const cell = (row: number, col: number) => {
+      const out = new Uint8Array(16 * 16 * 3);
+      for (let y = 0; y < 16; y++) {
+        const from = ((row * 18 + y) * info.width + col * 18) * 3;
+        out.set(data.subarray(from, from + 16 * 3), y * 16 * 3);
+      }
+      return out;
+    };
+    const second = rows.find((r) => r.id === ids[1]) as { data: Uint8Array };
+    const [meta] = await t.deps.sql<
+      { sha256: string }[]
+    >`select sha256 from images where id = ${ids[1] as string}`;
+    const params = augmentationConfig.parse(
+      (started.progress.featureSet.provenance as { params: unknown }).params,
+    );
+    const decoded = await decodeImage(second.data, [16, 16]);
+    const copies = augmentImage(decoded.pixels, [16, 16], params, meta?.sha256 as string);
+    expect(Buffer.from(cell(1, 0)).equals(Buffer.from(decoded.pixels))).toBe(true);
+    expect(Buffer.from(cell(1, 2)).equals(Buffer.from(copies[1] as Uint8Array))).toBe(true);
+    expect(Buffer.from(cell(1, 2)).equals(Buffer.from(decoded.pixels))).toBe(false);
+
+    const jpeg = await get(started.progress.id, '?format=jpeg&scale=2&images=1&copies=1');
+    expect(jpeg.headers.get('content-type')).toBe('image/jpeg');
+    expect((await sharp(Buffer.from(await jpeg.arrayBuffer())).metadata()).width).toBe(2 * (2 * 16 + 2));
+
+    const plain = await get(started.base?.id as string);
+    expect(plain.status).toBe(400);
+    expect(((await plain.json()) as { error: { details: { field: string } } }).error.details.field).toBe(
+      'id',
+    );
+    const bad = await get(started.progress.id, '?images=0');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { details: { field: string } } }).error.details.field).toBe(
+      'images',
+    );
+    expect((await get('00000000-0000-4000-8000-000000000000')).status).toBe(404);
   });
 });

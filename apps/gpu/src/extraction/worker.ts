@@ -34,7 +34,11 @@ const FATAL: ReadonlySet<BackboneErrorCode> = new Set([
   'insecure_url',
 ]);
 
-async function imageBytes(deps: AppDeps, image: { sha256: string; storageKey: string }): Promise<Uint8Array> {
+/** The stored bytes of an image (a registered file is checked against its sha256). */
+export async function imageBytes(
+  deps: AppDeps,
+  image: { sha256: string; storageKey: string },
+): Promise<Uint8Array> {
   if (image.storageKey.startsWith('file:')) {
     const bytes = new Uint8Array(await readFile(image.storageKey.slice(5)));
     const sha = createHash('sha256').update(bytes).digest('hex');
