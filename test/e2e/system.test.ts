@@ -251,6 +251,50 @@ describe('edgehead end to end', () => {
     ]);
   });
 
+  it('runs the demo on an augmented feature set: trained on the copies, evaluated and served on plain vectors', async () => {
+    type Path = { n: number; correct: number; accuracy: number; errors: string[] };
+    const report = await cliJson<{
+      features: ExtractionProgress;
+      augmented?: ExtractionProgress;
+      run: {
+        id: string;
+        evaluation: { validation: { n: number } | null; test: { n: number; accuracy: number } | null };
+      };
+      edge: { features: Path; image: Path };
+    }>(
+      [
+        'demo',
+        '--data',
+        path.join(work, 'data'),
+        '--backbone',
+        'tiny',
+        '--augment',
+        'copies=2',
+        '--dataset',
+        'demo-augmented',
+        '--preset',
+        'edgehead-default',
+        '--epochs',
+        '40',
+        '--alias',
+        'demo-augmented',
+      ],
+      env,
+    );
+    expect(report.augmented).toMatchObject({ state: 'done', total: 48 });
+    expect(report.augmented?.featureSet.provenance).toMatchObject({
+      kind: 'augmented',
+      baseFeatureSetId: report.features.featureSet.id,
+    });
+    const detail = await cliJson<RunDetailResponse>(['runs', 'show', report.run.id], env);
+    expect(detail.run.featureSetId).toBe(report.augmented?.featureSet.id);
+    expect(report.run.evaluation.validation?.n).toBe(16);
+    expect(report.run.evaluation.test?.accuracy).toBeGreaterThanOrEqual(0.9);
+    // the edge runs the head on plain vectors and agrees with the run's test evaluation (plain vectors too)
+    expect(report.edge.features.errors).toEqual([]);
+    expect(report.edge.features.accuracy).toBeCloseTo(report.run.evaluation.test?.accuracy ?? -1, 9);
+  });
+
   it('keeps datasets, runs, models and the active version across a restart', async () => {
     const stopped = await down();
     expect(stopped.code).toBe(0);

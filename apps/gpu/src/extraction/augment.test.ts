@@ -163,6 +163,17 @@ describe('augmented extraction', () => {
     expect(await batchStates(t)).toEqual(jobsBefore);
     expect(await rowsOf(t.deps, fs.id)).toHaveLength(copies * train);
 
+    // an image's own features are the base's: /v1/features refuses the augmented set, naming its base
+    const features = await t.app.request(`/v1/features?featureSet=${fs.id}`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'image/jpeg' },
+      body: first0.data as Uint8Array<ArrayBuffer>,
+    });
+    expect(features.status).toBe(400);
+    expect(await features.json()).toMatchObject({
+      error: { details: { field: 'featureSet', baseFeatureSetId: first.base?.featureSet.id } },
+    });
+
     // another seed is another feature set
     const other = await extract(t, id, { augment: { seed: 8, copies } });
     expect(other.progress.featureSet.id).not.toBe(fs.id);
