@@ -1,4 +1,5 @@
 import {
+  augmentationConfig,
   type EpochMetrics,
   featureSetLabel,
   type HeadConfig,
@@ -163,7 +164,7 @@ async function attemptRun(
   const hasValidation = validation.split.labels.length > 0;
   let copies: { copies: number; features: Float32Array } | undefined;
   if (augmented) {
-    const k = Number(augmented.params.copies);
+    const k = augmentationConfig.parse(augmented.params).copies;
     const d = train.shape.reduce((a, b) => a * b, 1);
     const features = await loadAugmentedCopies(db, featureSet.id, train.imageIds, k, d).catch(
       (error: unknown) => {
