@@ -237,4 +237,20 @@ describe('augmented extraction', () => {
     );
     expect((await get('00000000-0000-4000-8000-000000000000')).status).toBe(404);
   });
+
+  it('answers the plain extraction for a backbone query, and a cancel by backbone stops the augmented one too', async () => {
+    const t = ctx();
+    const { id } = await splitDataset('aug-cancel', 4);
+    const started = await extract(t, id, { augment: { copies: 2 } });
+    const byBackbone = await t.app.request(`/v1/datasets/${id}/extract?backbone=tiny`);
+    expect(((await byBackbone.json()) as { id: string }).id).toBe(started.base?.id);
+    const res = await t.app.request(`/v1/datasets/${id}/extract/cancel`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ backbone: 'tiny' }),
+    });
+    const body = (await res.json()) as { cancelled: { id: string }[]; droppedJobs: number };
+    expect(body.cancelled.map((e) => e.id).sort()).toEqual([started.progress.id, started.base?.id].sort());
+    expect(body.droppedJobs).toBe(started.queuedJobs);
+  });
 });

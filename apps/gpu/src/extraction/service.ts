@@ -128,11 +128,15 @@ async function queueExtraction(
   return done;
 }
 
-/** The dataset's extractions a query names: by id, by feature-set id, or by backbone parts (most recent first). */
+/**
+ * The dataset's extractions a query names: by id, by feature-set id, or by backbone parts (most recent first;
+ * of plain feature sets only, unless `options.augmented`).
+ */
 async function matching(
   deps: AppDeps,
   dataset: Dataset,
   query: ExtractProgressQuery,
+  options: { augmented?: boolean } = {},
 ): Promise<ExtractionProgress[]> {
   if (query.extraction !== undefined) {
     return (await listExtractions(deps.db, { ids: [query.extraction] })).filter(
@@ -145,7 +149,7 @@ async function matching(
   if (query.backbone === undefined && query.pooling === undefined && query.preprocessing === undefined) {
     return listExtractions(deps.db, { datasetId: dataset.id });
   }
-  const sets = await datasetFeatureSets(deps.db, dataset.id, deps.extractors.parts(query));
+  const sets = await datasetFeatureSets(deps.db, dataset.id, deps.extractors.parts(query), options);
   const all = await listExtractions(deps.db, { datasetId: dataset.id });
   return sets.flatMap((fs) => all.filter((e) => e.featureSet.id === fs.id));
 }
@@ -181,7 +185,8 @@ export async function cancelExtractionsFor(
   const dataset = await getDataset(deps.db, idOrName);
   const stopped = await cancelExtractions(
     deps.db,
-    (await matching(deps, dataset, body)).map((e) => e.id),
+    // by backbone: its augmented extractions stop too
+    (await matching(deps, dataset, body, { augmented: true })).map((e) => e.id),
   );
   let droppedJobs = 0;
   for (const id of stopped) droppedJobs += await dropWaitingBatches(deps, id);

@@ -101,12 +101,14 @@ export interface FeatureSetParts {
 
 /**
  * The feature sets a dataset has extractions of that match `parts`, most recently extracted first. Augmented
- * feature sets are left out (a shorthand names the plain one; an augmented set is named by its id).
+ * feature sets are left out unless `options.augmented` (a shorthand names the plain one; an augmented set is
+ * named by its id).
  */
 export async function datasetFeatureSets(
   db: Db,
   datasetId: string,
   parts: FeatureSetParts,
+  options: { augmented?: boolean } = {},
 ): Promise<FeatureSetRecord[]> {
   const rows = await db
     .select({ featureSet: featureSets })
@@ -118,7 +120,7 @@ export async function datasetFeatureSets(
         eq(featureSets.backbone, parts.backbone),
         parts.pooling === undefined ? undefined : eq(featureSets.pooling, parts.pooling),
         parts.preprocessing === undefined ? undefined : eq(featureSets.preprocessing, parts.preprocessing),
-        sql`${featureSets.provenance}->>'kind' is distinct from 'augmented'`,
+        options.augmented ? undefined : sql`${featureSets.provenance}->>'kind' is distinct from 'augmented'`,
       ),
     )
     .orderBy(desc(extractions.updatedAt), desc(extractions.id));
