@@ -104,7 +104,8 @@ describe('augmented extraction', () => {
       horizontalFlip: true,
       fillMode: 'nearest',
     });
-    expect(first).toMatchObject({ queuedImages: train + 4 + train, queuedJobs: 3 + 2 });
+    // batches of 3 images for the plain set; of 3 / 3 copies = 1 image (3 forward passes) for the augmented one
+    expect(first).toMatchObject({ queuedImages: train + 4 + train, queuedJobs: 3 + train });
 
     await withWorkers(t.deps, async () => {
       await whenSettled(t, id, first.progress.id);

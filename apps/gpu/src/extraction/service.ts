@@ -98,7 +98,7 @@ export async function startExtraction(
     ...extractor.info.featureSet,
     provenance: { kind: 'augmented', baseFeatureSetId: featureSet.id, params: request.augment },
   });
-  const copies = await queueExtraction(deps, dataset.id, augmented.id);
+  const copies = await queueExtraction(deps, dataset.id, augmented.id, request.augment.copies);
   return {
     queuedImages: plain.images + copies.images,
     queuedJobs: plain.batches + copies.batches,
@@ -109,17 +109,21 @@ export async function startExtraction(
 
 /**
  * In one transaction holding the extraction's row lock, queues the images of (dataset, feature set) that have
- * no vector and are in no outstanding batch (for an augmented feature set: training images only).
+ * no vector and are in no outstanding batch (for an augmented feature set: training images only, in batches
+ * of EDGEHEAD_EXTRACT_BATCH / copies images, so that a job's forward passes stay about the same).
  */
 async function queueExtraction(
   deps: AppDeps,
   datasetId: string,
   featureSetId: string,
+  copies = 1,
 ): Promise<{ id: string; images: number; batches: number }> {
+  // a batch of an augmented set makes `copies` forward passes per image: about EDGEHEAD_EXTRACT_BATCH per job
+  const batchSize = Math.max(1, Math.floor(deps.env.extraction.batchSize / copies));
   const done = await inTransaction(deps.sql, async (tx) => {
     const extraction = await openExtraction(tx.db, datasetId, featureSetId);
     const todo = await imagesToQueue(tx.db, extraction);
-    const added = await queueBatches(deps, tx, extraction, todo);
+    const added = await queueBatches(deps, tx, extraction, todo, batchSize);
     await recordQueued(tx.db, extraction.id, { images: todo.length, batches: added });
     return { id: extraction.id, images: todo.length, batches: added };
   });
