@@ -41,6 +41,8 @@ export async function renderAugmentationSamples(
     );
   }
   const params = augmentationConfig.parse(provenance.params);
+  // tf.image.transform runs on this thread's tfjs backend (a replica may not have extracted anything yet)
+  await deps.extractors.backend();
   const size = featureSet.inputSize;
   const [h, w] = size;
   const copies = Math.min(query.copies, params.copies);
