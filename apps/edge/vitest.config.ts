@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { exportJWK, generateKeyPair } from 'jose';
 import { defineConfig } from 'vitest/config';
+import { PLAIN_EXTRACTION } from './test/fake-gpu.ts';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -87,6 +88,25 @@ async function fakeGpu(request: Request): Promise<Response> {
   const url = new URL(request.url);
   if (url.origin !== FAKE_GPU_URL) return new Response('outbound fetch blocked in tests', { status: 502 });
   if (url.pathname === '/calls') return Response.json({ calls, lastQuery });
+  const samples = /^\/v1\/extractions\/([0-9a-f-]+)\/samples$/.exec(url.pathname);
+  if (samples && request.method === 'GET') {
+    if (request.headers.get('authorization') !== 'Bearer test-gpu-token')
+      return new Response('forbidden', { status: 403 });
+    lastQuery = url.search;
+    // the real renderer is the gpu service's (apps/gpu/src/extraction/augment.test.ts): here, its answer's shape
+    if (samples[1] === PLAIN_EXTRACTION)
+      return Response.json(
+        { error: { code: 'validation_failed', message: 'a plain feature set', details: { field: 'id' } } },
+        { status: 400 },
+      );
+    return new Response(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]), {
+      headers: {
+        'content-type': 'image/png',
+        'x-edgehead-images': 'a,b',
+        'cache-control': 'private, max-age=3600',
+      },
+    });
+  }
   if (url.pathname !== '/v1/features' || request.method !== 'POST')
     return new Response('not found', { status: 404 });
   if (request.headers.get('authorization') !== 'Bearer test-gpu-token')

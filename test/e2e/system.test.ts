@@ -147,6 +147,58 @@ describe('edgehead end to end', () => {
     );
   });
 
+  it('extracts an augmented feature set, trains on it and shows its copies through the edge', async () => {
+    const augmented = await cliJson<ExtractionProgress & { base: ExtractionProgress }>(
+      ['extract', '--dataset', alias, '--backbone', 'tiny', '--augment', 'copies=2,seed=1'],
+      env,
+    );
+    // the training images only (24 per class), the plain extraction being the earlier one
+    expect(augmented).toMatchObject({ state: 'done', total: 48, done: 48 });
+    expect(augmented.featureSet.provenance).toMatchObject({
+      kind: 'augmented',
+      baseFeatureSetId: augmented.base.featureSet.id,
+      params: { copies: 2, seed: 1, rotation: 40 },
+    });
+    const run = await cliJson<RunDetailResponse>(
+      [
+        'train',
+        '--dataset',
+        alias,
+        '--backbone',
+        'tiny',
+        '--augmented',
+        '--preset',
+        'edgehead-default',
+        '--epochs',
+        '40',
+        '--learning-rate',
+        '0.01',
+        '--hidden-units',
+        '8',
+        '--dropout',
+        '0',
+      ],
+      env,
+    );
+    expect(run.run).toMatchObject({ status: 'succeeded', featureSetId: augmented.featureSet.id });
+    expect(run.run.featureSet).toMatch(/\(augmented\)$/);
+    expect(run.evaluations.map((e) => e.n)).toEqual([16, 16]);
+    expect(run.evaluations.find((e) => e.split === 'test')?.accuracy).toBeGreaterThanOrEqual(0.9);
+
+    // the dashboard's picture: the edge asks the gpu service, which renders the copies
+    const config = JSON.parse(await readFile(path.join(work, 'home', 'config.json'), 'utf8')) as {
+      edgeUrl: string;
+      adminToken: string;
+    };
+    const res = await fetch(`${config.edgeUrl}/api/extractions/${augmented.id}/samples?images=2&copies=2`, {
+      headers: { authorization: `Bearer ${config.adminToken}` },
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/png');
+    expect(res.headers.get('x-edgehead-images')?.split(',')).toHaveLength(2);
+    expect(Array.from(new Uint8Array(await res.arrayBuffer()).slice(0, 4))).toEqual([0x89, 0x50, 0x4e, 0x47]);
+  });
+
   it('runs the demo: every test image through the edge by features (one batch request) and by image (in batches)', async () => {
     type Path = { n: number; correct: number; accuracy: number; requests: number; errors: string[] };
     const report = await cliJson<{
@@ -185,6 +237,50 @@ describe('edgehead end to end', () => {
       'publish',
       'classify at the edge',
     ]);
+  });
+
+  it('runs the demo on an augmented feature set: trained on the copies, evaluated and served on plain vectors', async () => {
+    type Path = { n: number; correct: number; accuracy: number; errors: string[] };
+    const report = await cliJson<{
+      features: ExtractionProgress;
+      augmented?: ExtractionProgress;
+      run: {
+        id: string;
+        evaluation: { validation: { n: number } | null; test: { n: number; accuracy: number } | null };
+      };
+      edge: { features: Path; image: Path };
+    }>(
+      [
+        'demo',
+        '--data',
+        path.join(work, 'data'),
+        '--backbone',
+        'tiny',
+        '--augment',
+        'copies=2',
+        '--dataset',
+        'demo-augmented',
+        '--preset',
+        'edgehead-default',
+        '--epochs',
+        '40',
+        '--alias',
+        'demo-augmented',
+      ],
+      env,
+    );
+    expect(report.augmented).toMatchObject({ state: 'done', total: 48 });
+    expect(report.augmented?.featureSet.provenance).toMatchObject({
+      kind: 'augmented',
+      baseFeatureSetId: report.features.featureSet.id,
+    });
+    const detail = await cliJson<RunDetailResponse>(['runs', 'show', report.run.id], env);
+    expect(detail.run.featureSetId).toBe(report.augmented?.featureSet.id);
+    expect(report.run.evaluation.validation?.n).toBe(16);
+    expect(report.run.evaluation.test?.accuracy).toBeGreaterThanOrEqual(0.9);
+    // the edge runs the head on plain vectors and agrees with the run's test evaluation (plain vectors too)
+    expect(report.edge.features.errors).toEqual([]);
+    expect(report.edge.features.accuracy).toBeCloseTo(report.run.evaluation.test?.accuracy ?? -1, 9);
   });
 
   it('keeps datasets, runs, models and the active version across a restart', async () => {

@@ -13,8 +13,8 @@ import { createTestDatabase, type TestDatabase } from '@edgehead/db/testing';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, IN_CI } from './env.ts';
-import { buildDashboard, CHROMIUM_ARGS, type Edge, startEdge } from './harness.ts';
-import { curve, type Seeded, seedDashboard } from './seed.ts';
+import { buildDashboard, CHROMIUM_ARGS, type Edge, startEdge, startGpu } from './harness.ts';
+import { curve, type Seeded, type SeededAugmented, seedAugmented, seedDashboard } from './seed.ts';
 
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) {
@@ -26,13 +26,16 @@ if (!hasChromium) {
 
 const shots = fileURLToPath(new URL('../test-results/', import.meta.url));
 const ADMIN_TOKEN = 'browser-test-admin-token';
+const GPU_TOKEN = 'browser-test-gpu-token';
 
 describe.skipIf(!hasChromium)('dashboard in chromium against wrangler dev', () => {
   let testDb: TestDatabase;
   let database: Database;
   let seeded: Seeded;
+  let augmented: SeededAugmented;
   let assetsDir: string;
   let edge: Edge;
+  let gpu: Edge;
   let browser: Browser;
   let context: BrowserContext;
   const pageErrors: string[] = [];
@@ -54,7 +57,15 @@ describe.skipIf(!hasChromium)('dashboard in chromium against wrangler dev', () =
     database = await connect({ url: testDb.url, max: 2 });
     seeded = await seedDashboard(database);
     assetsDir = await buildDashboard();
-    edge = await startEdge({ databaseUrl: testDb.url, assetsDir, adminToken: ADMIN_TOKEN });
+    gpu = await startGpu({ databaseUrl: testDb.url, token: GPU_TOKEN });
+    // after the gpu service's start (its migrations are the database's already; pg-boss is its own)
+    augmented = await seedAugmented(database);
+    edge = await startEdge({
+      databaseUrl: testDb.url,
+      assetsDir,
+      adminToken: ADMIN_TOKEN,
+      gpu: { url: gpu.url, token: GPU_TOKEN },
+    });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
     context = await newContext();
     const signIn = await context.newPage();
@@ -69,6 +80,7 @@ describe.skipIf(!hasChromium)('dashboard in chromium against wrangler dev', () =
     await context?.close();
     await browser?.close();
     await edge?.stop();
+    await gpu?.stop();
     await database?.close();
     await testDb?.drop();
     if (assetsDir) await rm(assetsDir, { recursive: true, force: true });
@@ -293,7 +305,7 @@ describe.skipIf(!hasChromium)('dashboard in chromium against wrangler dev', () =
   it('lists extractions with feature set, state, done/total and the error of a failed one', async () => {
     const page = await open('#/extractions');
     const rows = page.locator('table.extractions tbody tr');
-    await expect.poll(() => rows.count()).toBe(3);
+    await expect.poll(() => rows.count()).toBe(4);
     const done = page.locator(`tr[data-extraction-id="${seeded.extractions.done}"]`);
     expect(await done.locator('td[data-label="Feature set"]').textContent()).toBe(
       seeded.featureSets.vgg16.label,
@@ -304,6 +316,39 @@ describe.skipIf(!hasChromium)('dashboard in chromium against wrangler dev', () =
     expect(await failed.locator('.status').textContent()).toBe('failed');
     expect(await failed.locator('td[data-label="Error"]').textContent()).toMatch(/^weights_truncated/);
     await page.screenshot({ path: join(shots, 'extractions.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('shows the copies of a few training images of an augmented extraction, rendered by the gpu service', async () => {
+    const page = await open('#/extractions');
+    const figure = page.locator(`figure.augmented-samples[data-extraction-id="${augmented.extraction}"]`);
+    await figure.waitFor();
+    expect(await figure.locator('figcaption').textContent()).toMatch(
+      /tinynet\+avg@rescale#c{8} \(augmented\)/,
+    );
+    expect(await figure.locator('figcaption').textContent()).toContain('copies 2, seed 4, rotation 40');
+    const img = figure.locator('img');
+    await expect.poll(() => img.evaluate((el) => (el as HTMLImageElement).complete)).toBe(true);
+    const size = await img.evaluate((el) => [
+      (el as HTMLImageElement).naturalWidth,
+      (el as HTMLImageElement).naturalHeight,
+    ]);
+    expect(size).toEqual([augmented.width, augmented.height]);
+    // pictures, not a blank: the original and its copies differ, so the grid holds many colours
+    const colours = await img.evaluate((el) => {
+      const image = el as HTMLImageElement;
+      const canvas = document.createElement('canvas');
+      [canvas.width, canvas.height] = [image.naturalWidth, image.naturalHeight];
+      const g = canvas.getContext('2d') as CanvasRenderingContext2D;
+      g.drawImage(image, 0, 0);
+      const px = g.getImageData(0, 0, canvas.width, canvas.height).data;
+      const seen = new Set<number>();
+      for (let i = 0; i < px.length; i += 4)
+        seen.add(((px[i] as number) << 16) | ((px[i + 1] as number) << 8) | (px[i + 2] as number));
+      return seen.size;
+    });
+    expect(colours).toBeGreaterThan(20);
+    await figure.screenshot({ path: join(shots, 'augmented-samples.png') });
     await page.close();
   });
 

@@ -1,5 +1,6 @@
 // Starts what the browser tests drive: the dashboard built by Vite, served with the edge worker under
-// `wrangler dev` (local mode, offline) whose Hyperdrive binding points at a test database.
+// `wrangler dev` (local mode, offline) whose Hyperdrive binding points at a test database, and the gpu
+// service on the same database (the pictures of augmented samples are its).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -12,6 +13,7 @@ import { inheritedEnv } from './env.ts';
 
 const dashboardDir = fileURLToPath(new URL('..', import.meta.url));
 const edgeDir = fileURLToPath(new URL('../../edge', import.meta.url));
+const gpuDir = fileURLToPath(new URL('../../gpu', import.meta.url));
 
 /** Chromium flags for a sandbox-less, offline, headless run. */
 export const CHROMIUM_ARGS = [
@@ -64,6 +66,8 @@ export async function startEdge(options: {
   databaseUrl: string;
   assetsDir: string;
   adminToken: string;
+  /** The gpu service the edge calls (the dashboard's augmented samples). */
+  gpu?: { url: string; token: string };
   timeoutMs?: number;
 }): Promise<Edge> {
   const [port, inspector, persist] = await Promise.all([
@@ -91,6 +95,9 @@ export async function startEdge(options: {
     options.assetsDir,
     '--var',
     `ADMIN_TOKEN:${options.adminToken}`,
+    ...(options.gpu
+      ? ['--var', `GPU_SERVICE_URL:${options.gpu.url}`, '--var', `GPU_SERVICE_TOKEN:${options.gpu.token}`]
+      : []),
     '--show-interactive-dev-session=false',
     '--log-level',
     'warn',
@@ -107,10 +114,37 @@ export async function startEdge(options: {
       NO_COLOR: '1',
     },
   });
+  return served(child, `http://127.0.0.1:${port}`, 'wrangler dev', options.timeoutMs);
+}
+
+/**
+ * Starts the gpu service (its source through tsx, as `npm run dev -w @edgehead/gpu` does) on `databaseUrl`;
+ * resolves when `/health` answers.
+ */
+export async function startGpu(options: { databaseUrl: string; token: string }): Promise<Edge> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(gpuDir, 'src/server.ts')], {
+    cwd: gpuDir,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...inheritedEnv(),
+      DATABASE_URL: options.databaseUrl,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      EDGEHEAD_GPU_TOKEN: options.token,
+      EDGEHEAD_GPU_POOL_SIZE: '0',
+      NO_COLOR: '1',
+    },
+  });
+  return served(child, `http://127.0.0.1:${port}`, 'the gpu service');
+}
+
+/** A started child as an `Edge` (url + stop), once `url/health` answers. */
+async function served(child: ChildProcess, url: string, what: string, timeoutMs = 90_000): Promise<Edge> {
   let log = '';
   child.stdout?.on('data', (d) => (log += d));
   child.stderr?.on('data', (d) => (log += d));
-  const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     if (child.exitCode !== null || child.pid === undefined) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -123,10 +157,10 @@ export async function startEdge(options: {
     await exited;
     clearTimeout(killer);
   };
-  const deadline = Date.now() + (options.timeoutMs ?? 90_000);
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null)
-      throw new Error(`wrangler dev exited with ${child.exitCode}:\n${log.slice(-3000)}`);
+      throw new Error(`${what} exited with ${child.exitCode}:\n${log.slice(-3000)}`);
     try {
       const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) });
       if (res.ok) return { url, stop };
@@ -136,7 +170,5 @@ export async function startEdge(options: {
     await new Promise((r) => setTimeout(r, 500));
   }
   await stop();
-  throw new Error(
-    `wrangler dev did not answer /health within ${options.timeoutMs ?? 90_000} ms:\n${log.slice(-3000)}`,
-  );
+  throw new Error(`${what} did not answer /health within ${timeoutMs} ms:\n${log.slice(-3000)}`);
 }

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { type FeatureSetRecord, featureSetLabel, type HeadManifest } from '@edgehead/contracts';
+import {
+  augmentationRequest,
+  type FeatureSetRecord,
+  featureSetLabel,
+  type HeadManifest,
+} from '@edgehead/contracts';
 import {
   addImage,
   cancelExtractions,
@@ -305,4 +310,64 @@ export async function seedDashboard({ db, sql }: Pick<Database, 'db' | 'sql'>): 
     failed: failed.id,
     queued: queued.id,
   };
+}
+
+/** The augmented extraction `seedAugmented` writes and what its picture must measure. */
+export interface SeededAugmented {
+  extraction: string;
+  /** The grid the dashboard asks for: 3 rows (images) x (original + 2 copies) of 32x32 cells, 2 px apart, x3. */
+  width: number;
+  height: number;
+}
+
+/**
+ * Seeds an augmented extraction (2 copies of each of 3 decodable 32x32 PNG training images, as the gpu
+ * service's samples route renders them) in a dataset of its own, apart from `seedDashboard`'s.
+ */
+export async function seedAugmented({ db, sql }: Pick<Database, 'db' | 'sql'>): Promise<SeededAugmented> {
+  const { default: sharp } = await import('sharp');
+  const shapes = await createDataset(db, { name: 'augmented-shapes', classes: ['red', 'blue'] });
+  for (let i = 0; i < 3; i++) {
+    const raw = Buffer.alloc(32 * 32 * 3);
+    for (let p = 0; p < 32 * 32; p++) {
+      const [x, y] = [p % 32, Math.floor(p / 32)];
+      raw.set(x < 16 + i * 4 && y > 8 ? [200, 40 * i, 30] : [240, 240, 250], p * 3);
+    }
+    const data = new Uint8Array(
+      await sharp(raw, { raw: { width: 32, height: 32, channels: 3 } })
+        .png()
+        .toBuffer(),
+    );
+    await addImage(db, {
+      datasetId: shapes.id,
+      split: 'train',
+      label: i % 2 ? 'blue' : 'red',
+      data,
+      sha256: createHash('sha256').update(data).digest('hex'),
+      width: 32,
+      height: 32,
+      bytes: data.length,
+    });
+  }
+  const base = await ensureFeatureSet(db, {
+    backbone: 'tinynet',
+    weights: { sha256: 'c'.repeat(64), source: '/weights/tinynet' },
+    pooling: 'avg',
+    preprocessing: 'rescale',
+    inputSize: [32, 32],
+    featureLayer: 'features',
+    featureShape: [4],
+    provenance: null,
+  });
+  const augmented = await ensureFeatureSet(db, {
+    ...base,
+    provenance: {
+      kind: 'augmented',
+      baseFeatureSetId: base.id,
+      params: augmentationRequest.parse({ copies: 2, seed: 4 }),
+    },
+  });
+  const extraction = await inTransaction(sql, (tx) => openExtraction(tx.db, shapes.id, augmented.id));
+  // the dashboard asks for up to 5 copies and cells of at least 96 px: 2 copies, scale 3
+  return { extraction: extraction.id, width: 3 * (3 * 32 + 2 * 2), height: 3 * (3 * 32 + 2 * 2) };
 }

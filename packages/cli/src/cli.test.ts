@@ -120,6 +120,18 @@ describe('usage errors (exit 2)', () => {
     expect(choice.stderr).toContain("argument 'max' is invalid. Allowed choices are none, avg");
   });
 
+  it('names the key of a bad --augment list', async () => {
+    for (const [spec, key] of [
+      ['copies=0', 'copies'],
+      ['copies=51,seed=1', 'copies'],
+      ['copies=3,brightness=2', 'brightness'],
+    ]) {
+      const bad = await run(['extract', '-d', 'd', '--augment', spec as string]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(new RegExp(`--augment "${spec}": ${key}: `));
+    }
+  });
+
   it('answers with the error as JSON on stdout with --json', async () => {
     const { code, stdout } = await run(['runs', 'list', '--limit', '0', '--json']);
     expect(code).toBe(2);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { augmentationRequest } from './augmentation.ts';
 import { featureSetRecord, pooling, preprocessing } from './feature-sets.ts';
 
 /**
@@ -45,17 +46,26 @@ export const extractRequest = z.strictObject({
   preprocessing: preprocessing.optional(),
   /** Weights source (folder, .h5, https URL) overriding the service's configuration for this backbone. */
   weights: z.string().min(1).max(4096).optional(),
+  /**
+   * Also extract an augmented feature set: `copies` seeded augmented copies of every training image (never
+   * validation or test) through the same frozen base, e.g. `{ copies: 5, seed: 1 }` (the preset
+   * `keras-vgg16-augmentation` fills in the rest). The plain feature set is extracted too (if missing).
+   */
+  augment: augmentationRequest.optional(),
 });
 export type ExtractRequest = z.infer<typeof extractRequest>;
 
 /**
  * Answer of `POST /v1/datasets/:id/extract`: the extraction (the same id for every request of the same
- * dataset and feature set), what this request added to the queue, and the progress right after.
+ * dataset and feature set), what this request added to the queue (with `augment`: to both extractions), and
+ * the progress right after.
  */
 export const extractResponse = z.object({
   queuedImages: z.number().int(),
   queuedJobs: z.number().int(),
   progress: extractionProgress,
+  /** With `augment`: the plain feature set's extraction, started alongside (`progress` is the augmented one). */
+  base: extractionProgress.optional(),
 });
 export type ExtractResponse = z.infer<typeof extractResponse>;
 
@@ -92,6 +102,19 @@ export const listExtractionsQuery = z.object({
   state: extractionState.optional(),
 });
 export type ListExtractionsQuery = z.infer<typeof listExtractionsQuery>;
+
+/**
+ * Query of `GET /v1/extractions/:id/samples` (and the dashboard's `/api/extractions/:id/samples`): a picture
+ * of an augmented extraction's copies, one row per training image (the first `images` by id), the original
+ * then `copies` augmented copies, each at the feature set's input size times `scale`.
+ */
+export const augmentationSamplesQuery = z.object({
+  images: z.coerce.number().int().min(1).max(8).default(4),
+  copies: z.coerce.number().int().min(1).max(12).default(5),
+  scale: z.coerce.number().int().min(1).max(8).default(1),
+  format: z.enum(['png', 'jpeg']).default('png'),
+});
+export type AugmentationSamplesQuery = z.infer<typeof augmentationSamplesQuery>;
 
 /** Answer of `GET /v1/extractions` (and the dashboard's `/api/extractions`). */
 export const extractionList = z.object({ extractions: z.array(extractionProgress) });

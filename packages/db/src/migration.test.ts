@@ -1,4 +1,4 @@
-// The feature-set migration (0001) on a database written by the previous schema: every row is carried over.
+// The migrations on databases written by the previous schema: every row is carried over.
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,22 +13,23 @@ import { migrationsFolder } from './migrate.ts';
 import { createTestDatabase, type TestDatabase } from './testing.ts';
 
 let testDb: TestDatabase | undefined;
-let work: string | undefined;
+const work: string[] = [];
 afterAll(async () => {
   await testDb?.drop();
-  if (work) await rm(work, { recursive: true, force: true });
+  for (const dir of work) await rm(dir, { recursive: true, force: true });
 });
 
 /** A migrations folder holding only the first `n` migrations of the real one. */
 async function firstMigrations(n: number): Promise<string> {
-  work = await mkdtemp(path.join(tmpdir(), 'edgehead-migrations-'));
+  const dir = await mkdtemp(path.join(tmpdir(), 'edgehead-migrations-'));
+  work.push(dir);
   const journal = JSON.parse(await readFile(path.join(migrationsFolder, 'meta/_journal.json'), 'utf8'));
   journal.entries = journal.entries.slice(0, n);
-  await mkdir(path.join(work, 'meta'));
-  await writeFile(path.join(work, 'meta/_journal.json'), JSON.stringify(journal));
+  await mkdir(path.join(dir, 'meta'));
+  await writeFile(path.join(dir, 'meta/_journal.json'), JSON.stringify(journal));
   for (const e of journal.entries)
-    await copyFile(path.join(migrationsFolder, `${e.tag}.sql`), path.join(work, `${e.tag}.sql`));
-  return work;
+    await copyFile(path.join(migrationsFolder, `${e.tag}.sql`), path.join(dir, `${e.tag}.sql`));
+  return dir;
 }
 
 const v1Manifest = (runId: string, backbone: string, preprocessing: string, featureShape: number[]) => ({
@@ -137,6 +138,44 @@ describe('migration 0001 (feature sets and extractions)', () => {
       expect(headManifest.parse((await getModel(db, model?.id)).manifest).format).toBe('edgehead-head/1');
     } finally {
       await sql.end();
+    }
+  });
+});
+
+describe('migration 0002 (augmented copies)', () => {
+  it('keeps every stored vector as copy 0 and lets an augmented feature set hold several copies per image', async () => {
+    const own = await createTestDatabase();
+    const sql = postgres(own.url, { max: 1, onnotice: () => undefined });
+    try {
+      await migrate(drizzle(sql), {
+        migrationsFolder: await firstMigrations(2),
+        migrationsSchema: 'drizzle',
+      });
+      const [ds] =
+        await sql`insert into datasets (name, task, classes) values ('d', 'binary', '["a","b"]') returning id`;
+      const [img] =
+        await sql`insert into images (dataset_id, split, label, sha256, width, height, bytes, storage_key)
+        values (${ds?.id}, 'train', 'a', ${'e'.repeat(64)}, 2, 2, 2, 'pg:x') returning id`;
+      const [fs] =
+        await sql`insert into feature_sets (key, backbone, weights_source, pooling, preprocessing, feature_shape)
+        values ('k', 'b', 's', 'none', 'rescale', '{2}') returning id`;
+      await sql`insert into features (image_id, feature_set_id, dtype, shape, vector)
+        values (${img?.id}, ${fs?.id}, 'float32', '{2}', ${Buffer.from(new Float32Array([1, 2]).buffer)})`;
+      const before = await sql`select image_id, feature_set_id, md5(vector) as md5 from features`;
+
+      await migrate(drizzle(sql), { migrationsFolder, migrationsSchema: 'drizzle' });
+
+      const after = await sql`select image_id, feature_set_id, md5(vector) as md5, copy from features`;
+      expect(after).toEqual(before.map((r) => ({ ...r, copy: 0 })));
+      await sql`insert into features (image_id, feature_set_id, copy, dtype, shape, vector)
+        values (${img?.id}, ${fs?.id}, 1, 'float32', '{2}', ${Buffer.from(new Float32Array([3, 4]).buffer)})`;
+      await expect(
+        sql`insert into features (image_id, feature_set_id, copy, dtype, shape, vector)
+          values (${img?.id}, ${fs?.id}, 1, 'float32', '{2}', ${Buffer.from(new Float32Array([5, 6]).buffer)})`,
+      ).rejects.toThrow(/duplicate key/);
+    } finally {
+      await sql.end();
+      await own.drop();
     }
   });
 });

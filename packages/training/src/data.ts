@@ -15,6 +15,56 @@ export interface TrainInput {
   numClasses: number;
   train: FeatureSplit;
   validation?: FeatureSplit;
+  /**
+   * Augmented copies of the training rows (an augmented feature set): `features` is row-major
+   * [n * copies, d], copy c of train row i at row i * copies + c. Each epoch then draws, per training row,
+   * the original or one of its copies (uniformly, seeded by the config's seed); validation is never augmented.
+   */
+  augmented?: { copies: number; features: Float32Array };
+}
+
+/**
+ * The training split with its augmented copies appended (originals 0..n-1, copy c of row i at
+ * n + i * copies + c) and the epoch order that picks one variant of each row, or the split unchanged.
+ */
+export function withAugmentedRows(
+  train: FeatureSplit,
+  dim: number,
+  augmented: TrainInput['augmented'],
+): { train: FeatureSplit; variant: (order: Int32Array, random: () => number) => Int32Array } {
+  if (augmented === undefined) return { train, variant: (order) => order };
+  const n = train.labels.length;
+  const { copies } = augmented;
+  if (!Number.isInteger(copies) || copies < 1) {
+    throw new TrainingError('invalid_input', `augmented.copies: ${copies}, expected an integer >= 1`);
+  }
+  if (augmented.features.length !== n * copies * dim) {
+    throw new TrainingError(
+      'invalid_input',
+      `augmented.features: ${augmented.features.length} values, expected ${n} rows x ${copies} copies x ${dim} = ${n * copies * dim}`,
+    );
+  }
+  const features = new Float32Array((copies + 1) * n * dim);
+  features.set(train.features.subarray(0, n * dim), 0);
+  features.set(augmented.features, n * dim);
+  const labels = new Int32Array((copies + 1) * n);
+  for (let i = 0; i < n; i++) {
+    const y = train.labels[i] as number;
+    labels[i] = y;
+    for (let c = 0; c < copies; c++) labels[n + i * copies + c] = y;
+  }
+  return {
+    train: { features, labels },
+    variant: (order, random) => {
+      const out = new Int32Array(order.length);
+      for (let r = 0; r < order.length; r++) {
+        const i = order[r] as number;
+        const v = Math.floor(random() * (copies + 1));
+        out[r] = v === 0 ? i : n + i * copies + (v - 1);
+      }
+      return out;
+    },
+  };
 }
 
 /** Validates a split against the feature shape and class count; returns its row count. */

@@ -2,7 +2,14 @@ import { availableParallelism } from 'node:os';
 import { type EpochMetrics, type HeadConfig, headConfig } from '@edgehead/contracts';
 import type * as tf from '@tensorflow/tfjs';
 import { initTrainingBackend, type TrainingBackend } from './backend.ts';
-import { checkSplit, permutation, resolveClassWeights, seededRandom, type TrainInput } from './data.ts';
+import {
+  checkSplit,
+  permutation,
+  resolveClassWeights,
+  seededRandom,
+  type TrainInput,
+  withAugmentedRows,
+} from './data.ts';
 import type { TrainingEngine } from './engine.ts';
 import { TrainingError } from './errors.ts';
 import { FastEngine } from './fast-engine.ts';
@@ -96,6 +103,8 @@ export async function trainHead(
       'validation: missing, expected a validation split for early stopping',
     );
   }
+  const n = input.train.labels.length;
+  const rows = withAugmentedRows(input.train, dim, input.augmented);
   const backend = await initTrainingBackend(hooks.backend);
   const classWeights = resolveClassWeights(cfg.classWeight, input.train.labels, input.numClasses);
   const model = buildHeadModel(input.featureShape, input.numClasses, cfg);
@@ -107,7 +116,7 @@ export async function trainHead(
       cfg,
       input.featureShape,
       input.numClasses,
-      input.train,
+      rows.train,
       input.validation,
       classWeights,
     ] as const;
@@ -131,6 +140,8 @@ export async function trainHead(
 
   const history: EpochMetrics[] = [];
   const random = seededRandom(cfg.seed);
+  // a stream of its own: the batches' order is the same with and without augmentation
+  const variants = seededRandom(cfg.seed ^ 0x5bd1e995);
   const stop = () => hooks.signal?.aborted === true;
   let status: TrainResult['status'] = 'completed';
   let bestLoss = Number.POSITIVE_INFINITY;
@@ -143,7 +154,7 @@ export async function trainHead(
         break;
       }
       const started = performance.now();
-      const order = permutation(input.train.labels.length, random);
+      const order = rows.variant(permutation(n, random), variants);
       const train = await engine.trainEpoch(order, stop);
       if (!train) {
         status = 'cancelled';

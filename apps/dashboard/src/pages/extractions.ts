@@ -44,6 +44,64 @@ function row(e: Extraction) {
   );
 }
 
+function augmentedSection(extractions: Extraction[]) {
+  const figures = extractions.map(samples).filter((f) => f !== null);
+  if (figures.length === 0) return [];
+  return [
+    h('h2', { id: 'augmented-samples' }, 'Augmented samples'),
+    h('div', { class: 'augmented-grid' }, figures),
+  ];
+}
+
+/** Pixels a sample cell is shown at, at least (the gpu service scales the grid by whole factors). */
+const CELL_PX = 96;
+
+/**
+ * The augmented samples of an augmented extraction: a picture the gpu service renders (through the edge)
+ * of its first training images, each original then its copies, as the backbone saw them.
+ */
+function samples(e: Extraction) {
+  const fs = e.featureSet;
+  if (fs.provenance?.kind !== 'augmented') return null;
+  const params = fs.provenance.params;
+  const width = fs.inputSize?.[1] ?? CELL_PX;
+  const scale = Math.min(8, Math.max(1, Math.ceil(CELL_PX / width)));
+  const copies = Math.min(5, Number(params.copies) || 1);
+  const src = api.extractions[':id'].samples.$url({
+    param: { id: e.id },
+    query: { images: '4', copies: String(copies), scale: String(scale) },
+  });
+  const settings = [
+    'copies',
+    'seed',
+    'rotation',
+    'widthShift',
+    'heightShift',
+    'shear',
+    'zoom',
+    'horizontalFlip',
+    'fillMode',
+  ]
+    .map((k) => `${k} ${String(params[k])}`)
+    .join(', ');
+  return h(
+    'figure',
+    { class: 'augmented-samples', 'data-extraction-id': e.id },
+    h('img', {
+      src: `${src.pathname}${src.search}`,
+      alt: `Augmented copies of 4 training images of ${e.datasetName} (each row: the original, then ${copies} copies)`,
+      loading: 'lazy',
+    }),
+    h(
+      'figcaption',
+      {},
+      h('strong', {}, `${e.datasetName}: ${featureSetLabel(fs)}`),
+      h('br'),
+      `Each row: a training image, then ${copies} of its ${String(params.copies)} augmented copies. ${settings}.`,
+    ),
+  );
+}
+
 /** Extractions: every dataset x feature set with its state, done/total, rate, ETA and error; live while one runs. */
 export function extractionsPage(root: HTMLElement): () => void {
   const live = h('p', { class: 'live-note', 'aria-live': 'polite', role: 'status' });
@@ -116,6 +174,7 @@ export function extractionsPage(root: HTMLElement): () => void {
           h('tbody', {}, extractions.map(row)),
         ),
       ),
+      ...augmentedSection(extractions),
     );
   };
   load().catch((err: unknown) => {

@@ -1,4 +1,5 @@
-import { apiApp, edgeRoutes, notFound } from '@edgehead/contracts/api';
+import { ApiError } from '@edgehead/contracts';
+import { apiApp, edgeRoutes, type GpuApi, notFound } from '@edgehead/contracts/api';
 import {
   type Db,
   getModelOverview,
@@ -10,6 +11,7 @@ import {
   runsPage,
 } from '@edgehead/db';
 import type { MiddlewareHandler } from 'hono';
+import { hc } from 'hono/client';
 import { openDatabase } from '../database.ts';
 import { onError } from '../errors.ts';
 
@@ -19,6 +21,36 @@ import { onError } from '../errors.ts';
  */
 export interface DashboardBindings {
   HYPERDRIVE: { connectionString: string };
+  /** The gpu service, for the pictures only it can render (augmented samples). */
+  GPU_SERVICE_URL?: string;
+  GPU_SERVICE_TOKEN?: string;
+}
+
+/** The augmented-samples picture of an extraction from the gpu service, passed through (its errors too). */
+async function samplesFromGpu(
+  env: DashboardBindings,
+  id: string,
+  query: Record<string, string | number>,
+): Promise<Response> {
+  if (!env.GPU_SERVICE_URL)
+    throw new ApiError(503, 'unavailable', 'no gpu service configured (GPU_SERVICE_URL)');
+  const gpu = hc<GpuApi>(env.GPU_SERVICE_URL);
+  let res: Awaited<ReturnType<(typeof gpu.v1.extractions)[':id']['samples']['$get']>>;
+  try {
+    res = await gpu.v1.extractions[':id'].samples.$get(
+      { param: { id }, query: Object.fromEntries(Object.entries(query).map(([k, v]) => [k, String(v)])) },
+      { headers: env.GPU_SERVICE_TOKEN ? { authorization: `Bearer ${env.GPU_SERVICE_TOKEN}` } : {} },
+    );
+  } catch (cause) {
+    console.error('gpu service unreachable', new URL(env.GPU_SERVICE_URL).origin, (cause as Error).message);
+    throw new ApiError(503, 'unavailable', 'the gpu service is unreachable', undefined, { cause });
+  }
+  const headers = new Headers({ 'content-type': res.headers.get('content-type') ?? 'application/json' });
+  for (const name of ['cache-control', 'x-edgehead-images']) {
+    const value = res.headers.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  return new Response(res.body, { status: res.status, headers });
 }
 
 /** Hono environment of the dashboard API: the bindings plus the per-request database. */
@@ -61,5 +93,8 @@ export const dashboardApi = dashboard
   .openapi(edgeRoutes.datasets, async (c) => c.json({ datasets: await listDatasets(c.var.db) }, 200))
   .openapi(edgeRoutes.models, async (c) => c.json(await getModelOverview(c.var.db), 200))
   .openapi(edgeRoutes.extractions, async (c) => c.json({ extractions: await listExtractions(c.var.db) }, 200))
+  .openapi(edgeRoutes.augmentationSamples, async (c) =>
+    samplesFromGpu(c.env, c.req.valid('param').id, c.req.valid('query')),
+  )
   .notFound(notFound)
   .onError(onError);

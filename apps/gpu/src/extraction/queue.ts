@@ -17,7 +17,7 @@ export function ensureExtractQueue(deps: AppDeps): Promise<void> {
 const INSERT_CHUNK = 500;
 
 /**
- * Queues `imageIds` as batches of `EDGEHEAD_EXTRACT_BATCH` images inside the caller's transaction (pg-boss's
+ * Queues `imageIds` as batches of `batchSize` (default `EDGEHEAD_EXTRACT_BATCH`) images inside the caller's transaction (pg-boss's
  * `{ db }` option), so the batches exist exactly when the extraction row that counts them does. Batch `n` of an
  * extraction (numbered over its life) gets pg-boss priority `-n`: workers take every extraction's first
  * batches before anyone's later ones, so extractions interleave instead of queueing behind each other.
@@ -28,8 +28,8 @@ export async function queueBatches(
   tx: Transaction,
   extraction: Extraction,
   imageIds: readonly string[],
+  batchSize: number = deps.env.extraction.batchSize,
 ): Promise<number> {
-  const { batchSize } = deps.env.extraction;
   const jobs: PgBoss.JobInsert<ExtractionBatch>[] = [];
   for (let i = 0; i < imageIds.length; i += batchSize) {
     jobs.push({

@@ -69,7 +69,10 @@ async function progressOf(deps: AppDeps, id: string): Promise<ExtractionProgress
  * first (a bad backbone or unreadable weights answer 400 with nothing queued), which also gives the feature
  * set's identity; then, in one transaction holding the extraction's row lock, the images that have no vector
  * and are in no outstanding batch are queued. So a repeated request, from any client or replica, answers the
- * same extraction and queues nothing unless images were added since (then only those).
+ * same extraction and queues nothing unless images were added since (then only those). With `augment`, the
+ * plain feature set's extraction is started (or joined) too, and an augmented feature set (provenance
+ * 'augmented': the plain set as base, the resolved config with its seed as params) is extracted over the
+ * training images.
  */
 export async function startExtraction(
   deps: AppDeps,
@@ -83,23 +86,61 @@ export async function startExtraction(
   });
   const featureSet = await ensureFeatureSet(deps.db, extractor.info.featureSet);
   await ensureExtractQueue(deps);
-  const { id, images, batches } = await inTransaction(deps.sql, async (tx) => {
-    const extraction = await openExtraction(tx.db, dataset.id, featureSet.id);
+  const plain = await queueExtraction(deps, dataset.id, featureSet.id);
+  if (request.augment === undefined) {
+    return {
+      queuedImages: plain.images,
+      queuedJobs: plain.batches,
+      progress: await progressOf(deps, plain.id),
+    };
+  }
+  const augmented = await ensureFeatureSet(deps.db, {
+    ...extractor.info.featureSet,
+    provenance: { kind: 'augmented', baseFeatureSetId: featureSet.id, params: request.augment },
+  });
+  const copies = await queueExtraction(deps, dataset.id, augmented.id, request.augment.copies);
+  return {
+    queuedImages: plain.images + copies.images,
+    queuedJobs: plain.batches + copies.batches,
+    progress: await progressOf(deps, copies.id),
+    base: await progressOf(deps, plain.id),
+  };
+}
+
+/**
+ * In one transaction holding the extraction's row lock, queues the images of (dataset, feature set) that have
+ * no vector and are in no outstanding batch (for an augmented feature set: training images only, in batches
+ * of EDGEHEAD_EXTRACT_BATCH / copies images, so that a job's forward passes stay about the same).
+ */
+async function queueExtraction(
+  deps: AppDeps,
+  datasetId: string,
+  featureSetId: string,
+  copies = 1,
+): Promise<{ id: string; images: number; batches: number }> {
+  // a batch of an augmented set makes `copies` forward passes per image: about EDGEHEAD_EXTRACT_BATCH per job
+  const batchSize = Math.max(1, Math.floor(deps.env.extraction.batchSize / copies));
+  const done = await inTransaction(deps.sql, async (tx) => {
+    const extraction = await openExtraction(tx.db, datasetId, featureSetId);
     const todo = await imagesToQueue(tx.db, extraction);
-    const added = await queueBatches(deps, tx, extraction, todo);
+    const added = await queueBatches(deps, tx, extraction, todo, batchSize);
     await recordQueued(tx.db, extraction.id, { images: todo.length, batches: added });
     return { id: extraction.id, images: todo.length, batches: added };
   });
   // nothing left to compute (every image has its vector, or the dataset is empty): done now
-  if (images === 0) await finishIfCovered(deps.db, id);
-  return { queuedImages: images, queuedJobs: batches, progress: await progressOf(deps, id) };
+  if (done.images === 0) await finishIfCovered(deps.db, done.id);
+  return done;
 }
 
-/** The dataset's extractions a query names: by id, by feature-set id, or by backbone parts (most recent first). */
+/**
+ * The dataset's extractions a query names: by id, by feature-set id, or by backbone parts (most recent first;
+ * of plain feature sets only, unless `options.augmented`).
+ */
 async function matching(
   deps: AppDeps,
   dataset: Dataset,
   query: ExtractProgressQuery,
+  options: { augmented?: boolean } = {},
 ): Promise<ExtractionProgress[]> {
   if (query.extraction !== undefined) {
     return (await listExtractions(deps.db, { ids: [query.extraction] })).filter(
@@ -112,7 +153,7 @@ async function matching(
   if (query.backbone === undefined && query.pooling === undefined && query.preprocessing === undefined) {
     return listExtractions(deps.db, { datasetId: dataset.id });
   }
-  const sets = await datasetFeatureSets(deps.db, dataset.id, deps.extractors.parts(query));
+  const sets = await datasetFeatureSets(deps.db, dataset.id, deps.extractors.parts(query), options);
   const all = await listExtractions(deps.db, { datasetId: dataset.id });
   return sets.flatMap((fs) => all.filter((e) => e.featureSet.id === fs.id));
 }
@@ -148,7 +189,8 @@ export async function cancelExtractionsFor(
   const dataset = await getDataset(deps.db, idOrName);
   const { stopped, droppedJobs } = await cancelExtractions(
     deps.db,
-    (await matching(deps, dataset, body)).map((e) => e.id),
+    // by backbone: its augmented extractions stop too
+    (await matching(deps, dataset, body, { augmented: true })).map((e) => e.id),
   );
   return { cancelled: await listExtractions(deps.db, { ids: stopped }), droppedJobs };
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { type BackboneErrorCode, decodeImage, isBackboneError } from '@edgehead/backbones';
-import { featureSetLabel } from '@edgehead/contracts';
+import { augmentImage, type BackboneErrorCode, decodeImage, isBackboneError } from '@edgehead/backbones';
+import { augmentationConfig, featureSetLabel } from '@edgehead/contracts';
 import {
   EXTRACTION_QUEUE,
   type ExtractionBatch,
@@ -34,7 +34,11 @@ const FATAL: ReadonlySet<BackboneErrorCode> = new Set([
   'insecure_url',
 ]);
 
-async function imageBytes(deps: AppDeps, image: { sha256: string; storageKey: string }): Promise<Uint8Array> {
+/** The stored bytes of an image (a registered file is checked against its sha256). */
+export async function imageBytes(
+  deps: AppDeps,
+  image: { sha256: string; storageKey: string },
+): Promise<Uint8Array> {
   if (image.storageKey.startsWith('file:')) {
     const bytes = new Uint8Array(await readFile(image.storageKey.slice(5)));
     const sha = createHash('sha256').update(bytes).digest('hex');
@@ -102,12 +106,20 @@ async function computeBatch(
   outcome: JobOutcome,
 ): Promise<void> {
   const extractor = await deps.extractors.forFeatureSet(featureSet);
+  const augment =
+    featureSet.provenance?.kind === 'augmented'
+      ? augmentationConfig.parse(featureSet.provenance.params)
+      : null;
+  const copies = augment?.copies ?? 1;
   const ids: string[] = [];
   const pixels: Uint8Array[] = [];
   for (const image of todo) {
     try {
       const bytes = await imageBytes(deps, image);
-      pixels.push((await decodeImage(bytes, extractor.info.inputSize)).pixels);
+      const decoded = (await decodeImage(bytes, extractor.info.inputSize)).pixels;
+      // copy i of an image is seeded by (seed, content hash, i): every replica computes the same copies
+      if (augment) pixels.push(...augmentImage(decoded, extractor.info.inputSize, augment, image.sha256));
+      else pixels.push(decoded);
       ids.push(image.id);
     } catch (err) {
       const permanent =
@@ -124,9 +136,16 @@ async function computeBatch(
   const vectors = await extractor.extract(pixels);
   outcome.computed = vectors.length;
   const shape = extractor.info.featureShape;
+  // one statement: an image's copies are stored together or not at all
   outcome.stored = await saveFeatures(
     deps.db,
-    vectors.map((values, i) => ({ imageId: ids[i] as string, featureSetId: featureSet.id, shape, values })),
+    vectors.map((values, i) => ({
+      imageId: ids[Math.floor(i / copies)] as string,
+      featureSetId: featureSet.id,
+      copy: i % copies,
+      shape,
+      values,
+    })),
   );
 }
 

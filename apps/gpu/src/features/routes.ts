@@ -47,6 +47,15 @@ async function extractorFor(
       { field: 'featureSet' },
     );
   }
+  if (featureSet.provenance?.kind === 'augmented') {
+    // its vectors are of augmented copies of training images; an image's own features are its base's
+    throw new ApiError(
+      400,
+      'bad_request',
+      `feature set ${featureSet.id} is augmented (copies of training images): ask for its base, ?featureSet=${featureSet.provenance.baseFeatureSetId}`,
+      { field: 'featureSet', baseFeatureSetId: featureSet.provenance.baseFeatureSetId },
+    );
+  }
   try {
     return { extractor: await deps.extractors.forFeatureSet(featureSet), featureSet };
   } catch (err) {

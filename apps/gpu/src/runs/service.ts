@@ -64,6 +64,13 @@ export async function startTrainingRun(
   const featureSet = await runFeatureSet(deps, dataset, input.featureSet, field);
   const label = featureSetLabel(featureSet);
   const counts = await featureSplitCounts(deps.db, dataset.id, featureSet.id);
+  if (featureSet.provenance?.kind === 'augmented') {
+    // validation and test are never augmented: the run evaluates on the base's plain vectors
+    const plain = await featureSplitCounts(deps.db, dataset.id, featureSet.provenance.baseFeatureSetId);
+    if (plain.train < counts.train) counts.train = plain.train;
+    counts.validation = plain.validation;
+    counts.test = plain.test;
+  }
   const missing = (['train', 'validation'] as const).filter((s) => counts[s] === 0);
   if (missing.length > 0) {
     throw new ApiError(

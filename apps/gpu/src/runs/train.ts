@@ -1,4 +1,5 @@
 import {
+  augmentationConfig,
   type EpochMetrics,
   featureSetLabel,
   type HeadConfig,
@@ -13,6 +14,7 @@ import {
   getFeatureSet,
   getRun,
   isConnectionError,
+  loadAugmentedCopies,
   loadFeatureMatrix,
   type Run,
   recordEpoch,
@@ -129,13 +131,21 @@ async function attemptRun(
   ]);
   const classes = dataset.classes;
   const label = featureSetLabel(featureSet);
+  // an augmented feature set trains on its base's originals plus its copies; validation and test (and the
+  // head's manifest: the edge classifies plain images) use the base's plain vectors only
+  const augmented = featureSet.provenance?.kind === 'augmented' ? featureSet.provenance : null;
+  const plainSet = augmented ? await getFeatureSet(db, augmented.baseFeatureSetId) : featureSet;
   const load = async (split: Split) => {
-    const m = await loadFeatureMatrix(db, dataset.id, featureSet.id, split);
+    const m = await loadFeatureMatrix(db, dataset.id, plainSet.id, split);
     const labels = new Int32Array(m.labels.length);
     m.labels.forEach((label, i) => {
       labels[i] = classes.indexOf(label);
     });
-    return { shape: m.shape, split: { features: m.data, labels } satisfies FeatureSplit };
+    return {
+      shape: m.shape,
+      imageIds: m.imageIds,
+      split: { features: m.data, labels } satisfies FeatureSplit,
+    };
   };
   const [train, validation, test] = await Promise.all([load('train'), load('validation'), load('test')]);
   if (train.split.labels.length === 0) {
@@ -152,6 +162,17 @@ async function attemptRun(
     }
   }
   const hasValidation = validation.split.labels.length > 0;
+  let copies: { copies: number; features: Float32Array } | undefined;
+  if (augmented) {
+    const k = augmentationConfig.parse(augmented.params).copies;
+    const d = train.shape.reduce((a, b) => a * b, 1);
+    const features = await loadAugmentedCopies(db, featureSet.id, train.imageIds, k, d).catch(
+      (error: unknown) => {
+        throw new RunFailure(`feature set '${label}': ${(error as Error).message}; extract it again`);
+      },
+    );
+    copies = { copies: k, features };
+  }
   lap('load');
 
   const result = await trainHead(
@@ -160,6 +181,7 @@ async function attemptRun(
       numClasses: classes.length,
       train: train.split,
       ...(hasValidation ? { validation: validation.split } : {}),
+      ...(copies ? { augmented: copies } : {}),
     },
     config,
     {
@@ -208,7 +230,7 @@ async function attemptRun(
       if (ev.rocAuc !== null) metrics[`${split}_roc_auc`] = ev.rocAuc;
     }
     const artifact = await buildArtifact(model, {
-      featureSet,
+      featureSet: plainSet,
       featureShape: train.shape,
       classes,
       threshold: binary ? threshold : null,

@@ -8,13 +8,14 @@ import {
 } from '@edgehead/contracts';
 import { z } from 'zod';
 import { defineCommand, flag, intFlag, numberFlag, type Values } from '../args.ts';
+import { augmentFlag } from '../augment.ts';
 import { systemOptions } from '../common-options.ts';
 import { createContext, requireToken } from '../context.ts';
 import { CliError } from '../errors.ts';
 import { scanDataset } from '../ingest.ts';
 import { emit, epochLine, formatDuration, formatNumber, table } from '../output.ts';
 import { classifyTestSet, type PathResult } from './demo-classify.ts';
-import { extractAndWait, ingestTree, publishRun, startAndFollow, weightsArg } from './gpu.ts';
+import { extractBothAndWait, ingestTree, publishRun, startAndFollow, weightsArg } from './gpu.ts';
 
 const demoOptions = {
   ...systemOptions,
@@ -36,6 +37,12 @@ const demoOptions = {
   epochs: flag('--epochs <n>', 'epochs', numberFlag(headConfig.shape.epochs).optional(), {
     fallback: "the preset's",
   }),
+  augment: flag(
+    '--augment [key=value,...]',
+    'train on an augmented feature set: k seeded copies of every training image (e.g. copies=10)',
+    augmentFlag,
+    { fallback: 'no augmentation; the flag alone: preset keras-vgg16-augmentation (5 copies)' },
+  ),
   alias: flag('--alias <alias>', 'the alias to publish under', modelAlias, { default: 'demo' }),
   concurrency: flag(
     '--concurrency <n>',
@@ -62,11 +69,14 @@ export const demo = defineCommand({
     'classifies every test image through the edge twice (by its precomputed features, in batches of up to ' +
     '256 vectors, and by the images themselves, in multipart batches of 32, --concurrency requests at a ' +
     "time) within the API key's --rate-limit, and prints the " +
-    'accuracy of both paths, the edge latency percentiles and the time of each stage.',
+    'accuracy of both paths, the edge latency percentiles and the time of each stage. With --augment, the ' +
+    'head trains on an augmented feature set (seeded copies of the training images) and is evaluated on ' +
+    'the plain validation and test vectors.',
   options: demoOptions,
   examples: [
     'edgehead demo --data ../shared/datasets/cats_and_dogs_small --backbone mobilenet_v1_0.75+avg \\\n' +
       '    --weights ../shared/models/mobilenet_v1_0.75_224',
+    'edgehead demo --data ../shared/datasets/cats_and_dogs_small --backbone mobilenet_v1_0.75+avg --augment copies=3',
   ],
   run: runDemo,
 });
@@ -95,21 +105,28 @@ async function runDemo(options: Values<typeof demoOptions>): Promise<number> {
     say(
       `   ${ingested.rejected.length} file(s) rejected, e.g. ${ingested.rejected[0]?.name}: ${ingested.rejected[0]?.message}`,
     );
-  const extraction = await stage('extract', () =>
-    extractAndWait(
+  const extracted = await stage('extract', () =>
+    extractBothAndWait(
       ctx,
       ingested.datasetId,
-      { backbone: options.backbone, ...(options.weights ? { weights: weightsArg(options.weights) } : {}) },
+      {
+        backbone: options.backbone,
+        ...(options.weights ? { weights: weightsArg(options.weights) } : {}),
+        ...(options.augment ? { augment: options.augment } : {}),
+      },
       quiet,
     ),
   );
+  // the head trains on the augmented set when asked; it classifies plain features (the edge's paths)
+  const extraction = extracted.plain;
+  const trainedOn = extracted.progress;
   const run = await stage('train', () =>
     startAndFollow(
       ctx,
       {
         dataset: ingested.datasetId,
         // exactly the vectors just extracted (the backbone may have vectors of other weights too)
-        featureSet: extraction.featureSet.id,
+        featureSet: trainedOn.featureSet.id,
         preset: options.preset,
         ...(options.epochs ? { epochs: options.epochs } : {}),
       },
@@ -142,6 +159,7 @@ async function runDemo(options: Values<typeof demoOptions>): Promise<number> {
       rejected: ingested.rejected.length,
     },
     features: extraction,
+    ...(options.augment ? { augmented: trainedOn } : {}),
     run: {
       id: run.run.id,
       preset: options.preset,
@@ -164,6 +182,11 @@ async function runDemo(options: Values<typeof demoOptions>): Promise<number> {
       `edgehead demo: ${datasetName}, backbone ${options.backbone}, preset ${options.preset}`,
       `  images      ${ingested.accepted} new, ${ingested.duplicates} already there, ${ingested.rejected.length} rejected`,
       `  features    ${featureSetLabel(extraction.featureSet)}: ${extraction.done}/${extraction.total}`,
+      ...(options.augment
+        ? [
+            `  augmented   ${featureSetLabel(trainedOn.featureSet)} (${trainedOn.featureSet.id}): ${trainedOn.featureSet.provenance?.params.copies} copies of ${trainedOn.done} training images`,
+          ]
+        : []),
       `  training    run ${run.run.id}, ${run.epochs.length} epochs${last ? `; last ${epochLine(last)}` : ''}`,
       `  evaluation  validation accuracy ${val ? formatNumber(val.accuracy) : '-'}, test accuracy ${test ? formatNumber(test.accuracy) : '-'} (f1 ${test ? formatNumber(test.f1) : '-'}, roc auc ${test?.rocAuc === null || !test ? '-' : formatNumber(test.rocAuc)})`,
       `  published   ${published.alias} ${published.version}`,

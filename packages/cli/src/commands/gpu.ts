@@ -1,5 +1,6 @@
 import path from 'node:path';
 import {
+  type AugmentationRequest,
   type CreateRunRequest,
   type EpochMetrics,
   type ExtractionProgress,
@@ -13,6 +14,7 @@ import {
 } from '@edgehead/contracts';
 import { z } from 'zod';
 import { type CommandGroup, defineCommand, flag, intFlag, numberFlag, type Values } from '../args.ts';
+import { augmentFlag } from '../augment.ts';
 import { type CommonOptions, classifyOptions, gpuOptions } from '../common-options.ts';
 import { type Context, createContext, requireToken } from '../context.ts';
 import { CliError } from '../errors.ts';
@@ -119,31 +121,69 @@ export const ingest = defineCommand({
   },
 });
 
+/** What `extract` sends: the feature set, and with `augment` an augmented feature set of it too. */
+export interface ExtractBody {
+  backbone?: string;
+  weights?: string;
+  pooling?: 'none' | 'avg';
+  augment?: AugmentationRequest;
+}
+
 /**
  * Starts (or joins) an extraction and waits for it, reporting progress; used by `extract` and `demo`.
  * A failed or cancelled extraction, or one whose batches gave up, ends with its reason. An extraction that
  * goes idle with nothing failed has images that came after its batches (an upload meanwhile): they are
- * asked for once more, which queues just those.
+ * asked for once more, which queues just those. With `augment`, the plain extraction is followed first,
+ * then the augmented one (the answer).
  */
 export async function extractAndWait(
   ctx: Context,
   datasetId: string,
-  body: { backbone?: string; weights?: string; pooling?: 'none' | 'avg' },
+  body: ExtractBody,
   quiet = false,
 ): Promise<ExtractionProgress> {
-  const start = () => ok(ctx.gpu.v1.datasets[':id'].extract.$post({ param: { id: datasetId }, json: body }));
-  const queued = await start();
-  let progress = queued.progress;
+  return (await extractBothAndWait(ctx, datasetId, body, quiet)).progress;
+}
+
+/** `extractAndWait` answering both extractions: `plain` is `progress` itself without `augment`. */
+export async function extractBothAndWait(
+  ctx: Context,
+  datasetId: string,
+  body: ExtractBody,
+  quiet = false,
+): Promise<{ progress: ExtractionProgress; plain: ExtractionProgress }> {
+  const post = () => ok(ctx.gpu.v1.datasets[':id'].extract.$post({ param: { id: datasetId }, json: body }));
+  const queued = await post();
+  if (!quiet) {
+    process.stderr.write(`${queued.queuedImages} images queued now in ${queued.queuedJobs} batches\n`);
+  }
+  const plain = queued.base
+    ? await follow(ctx, datasetId, queued.base, quiet, async () => {
+        const again = await post();
+        return { queuedImages: again.queuedImages, progress: again.base ?? again.progress };
+      })
+    : null;
+  const progress = await follow(ctx, datasetId, queued.progress, quiet, post);
+  return { progress, plain: plain ?? progress };
+}
+
+/** Polls one extraction to its end; `askAgain` posts the request again (for an extraction gone idle). */
+async function follow(
+  ctx: Context,
+  datasetId: string,
+  start: ExtractionProgress,
+  quiet: boolean,
+  askAgain: () => Promise<{ queuedImages: number; progress: ExtractionProgress }>,
+): Promise<ExtractionProgress> {
+  let progress = start;
   const label = featureSetLabel(progress.featureSet);
   if (!quiet) {
-    process.stderr.write(
-      `extraction ${progress.id} of ${label}: ${queued.queuedImages} images queued now, ${progress.done}/${progress.total} done\n`,
-    );
+    process.stderr.write(`extraction ${progress.id} of ${label}: ${progress.done}/${progress.total} done\n`);
   }
   const bar = quiet ? null : new Progress(process.stderr, Math.max(progress.total, 1), 5000, 'images');
   while (progress.state !== 'done') {
     if (progress.state === 'idle' && !progress.error) {
-      const again = await start();
+      const again = await askAgain();
       progress = again.progress;
       if (again.queuedImages > 0 || progress.state !== 'idle') continue;
     }
@@ -160,13 +200,9 @@ export async function extractAndWait(
       progress.etaSeconds === null ? '' : `eta ${formatDuration(progress.etaSeconds * 1000)}`,
     );
     await sleep(1000);
+    const id = progress.id;
     progress = await patiently(() =>
-      ok(
-        ctx.gpu.v1.datasets[':id'].extract.$get({
-          param: { id: datasetId },
-          query: { extraction: progress.id },
-        }),
-      ),
+      ok(ctx.gpu.v1.datasets[':id'].extract.$get({ param: { id: datasetId }, query: { extraction: id } })),
     );
   }
   bar?.update(progress.done);
@@ -208,12 +244,21 @@ export const extract = defineCommand({
     pooling: flag('--pooling <pooling>', 'pooling over the feature map', pooling.optional(), {
       fallback: 'none, or the +avg of --backbone',
     }),
+    augment: flag(
+      '--augment [key=value,...]',
+      'also extract k seeded augmented copies of every training image (validation/test never), e.g. ' +
+        'copies=5,seed=1; keys: preset, copies (1-50), seed, rotation, widthShift, heightShift, shear, zoom, ' +
+        'horizontalFlip, fillMode',
+      augmentFlag,
+      { fallback: 'no augmentation; the flag alone: preset keras-vgg16-augmentation (5 copies, seed 0)' },
+    ),
     wait: flag('--no-wait', 'queue the extraction and return without following it', z.boolean()),
     cancel: flag('--cancel', "cancel the dataset's running extractions", z.boolean().default(false)),
     list: flag('--list', 'list the extractions (of --dataset when given)', z.boolean().default(false)),
   },
   examples: [
     'edgehead extract --dataset cats-vs-dogs --backbone mobilenet_v1_0.75+avg --weights ./mobilenet_v1_0.75_224',
+    'edgehead extract --dataset cats-vs-dogs --backbone mobilenet_v1_0.75+avg --augment copies=5,seed=1',
     'edgehead extract --list',
     'edgehead extract --dataset cats-vs-dogs --cancel',
   ],
@@ -254,6 +299,7 @@ export const extract = defineCommand({
       ...(options.backbone ? { backbone: options.backbone } : {}),
       ...(options.weights ? { weights: weightsArg(options.weights) } : {}),
       ...(options.pooling ? { pooling: options.pooling } : {}),
+      ...(options.augment ? { augment: options.augment } : {}),
     };
     if (!options.wait) {
       const queued = await ok(ctx.gpu.v1.datasets[':id'].extract.$post({ param: { id }, json: body }));
@@ -266,12 +312,17 @@ export const extract = defineCommand({
       return 0;
     }
     const started = Date.now();
-    const done = await extractAndWait(ctx, id, body, ctx.json);
-    emit(
-      ctx.json,
-      done,
-      () =>
-        `features ${featureSetLabel(done.featureSet)} (feature set ${done.featureSet.id}): ${done.done}/${done.total} images${done.failed ? `, ${done.failed} failed` : ''} in ${formatDuration(Date.now() - started)}`,
+    const { progress: done, plain } = await extractBothAndWait(ctx, id, body, ctx.json);
+    const line = (p: ExtractionProgress, what: string) =>
+      `${what} ${featureSetLabel(p.featureSet)} (feature set ${p.featureSet.id}): ${p.done}/${p.total} images${p.failed ? `, ${p.failed} failed` : ''}`;
+    emit(ctx.json, options.augment ? { ...done, base: plain } : done, () =>
+      [
+        ...(options.augment ? [line(plain, 'features')] : []),
+        `${line(done, options.augment ? `augmented (${done.featureSet.provenance?.params.copies} copies of each training image)` : 'features')} in ${formatDuration(Date.now() - started)}`,
+        ...(options.augment
+          ? [`train on them: edgehead train --dataset ${options.dataset} --feature-set ${done.featureSet.id}`]
+          : []),
+      ].join('\n'),
     );
     return 0;
   },
@@ -316,6 +367,11 @@ const trainOptions = {
     '--feature-set <id>',
     'train on this feature set (instead of --backbone)',
     z.string().min(1).optional(),
+  ),
+  augmented: flag(
+    '--augmented',
+    'with --backbone: train on the most recent augmented feature set of that backbone (`extract --augment`)',
+    z.boolean().default(false),
   ),
   preset: flag(
     '--preset <name>',
@@ -410,10 +466,13 @@ export const train = defineCommand({
   examples: [
     'edgehead train --dataset cats-vs-dogs --backbone mobilenet_v1_0.75+avg',
     'edgehead train --dataset cats-vs-dogs --backbone vgg16 --preset keras-vgg16-feature-extraction --epochs 10',
+    'edgehead train --dataset cats-vs-dogs --backbone mobilenet_v1_0.75+avg --augmented',
   ],
   async run(options) {
     const ctx = await writeContext(options);
-    const body = trainBody(options);
+    const body = options.augmented
+      ? await withAugmentedFeatureSet(ctx, trainBody(options))
+      : trainBody(options);
     if (!options.wait) {
       const started = await ok(ctx.gpu.v1.runs.$post({ json: body }));
       emit(ctx.json, started, () => `queued run ${started.id}`);
@@ -424,6 +483,35 @@ export const train = defineCommand({
     return detail.run.status === 'succeeded' ? 0 : 1;
   },
 });
+
+/**
+ * The run body on the dataset's most recently extracted augmented feature set of `--backbone` (its
+ * backbone, pooling and preprocessing as the shorthand gives them); a `--feature-set` id is kept as given.
+ */
+async function withAugmentedFeatureSet(ctx: Context, body: CreateRunRequest): Promise<CreateRunRequest> {
+  if (body.featureSet !== undefined) return body;
+  const shorthand = body.backbone as string;
+  const [name = shorthand, pre] = shorthand.split('@');
+  const [backbone, pooled] = name.split('+');
+  const dataset = await resolveDatasetId(ctx.gpu, body.dataset);
+  const { extractions } = await ok(ctx.gpu.v1.extractions.$get({ query: { dataset } }));
+  const found = extractions.find(
+    (e) =>
+      e.featureSet.provenance?.kind === 'augmented' &&
+      e.featureSet.backbone === backbone &&
+      e.featureSet.pooling === (pooled === 'avg' ? 'avg' : 'none') &&
+      (pre === undefined || e.featureSet.preprocessing === pre),
+  );
+  if (!found) {
+    throw new CliError(
+      'usage',
+      `train --augmented: dataset '${body.dataset}' has no augmented feature set of ${shorthand}; ` +
+        `extract one first: edgehead extract --dataset ${body.dataset} --backbone ${shorthand} --augment copies=5`,
+    );
+  }
+  const { backbone: _named, ...rest } = body;
+  return { ...rest, featureSet: found.featureSet.id };
+}
 
 /** A run's detail as text: status, config, evaluation per split, registered model. */
 export function describeRun(d: RunDetailResponse): string {

@@ -3,7 +3,7 @@
 import { CLASSIFY_LIMITS, classifyJsonRequest, classifyQuery, classifyResponse } from '../classify.ts';
 import { compareQuery, comparison, modelOverview, runFacets } from '../dashboard.ts';
 import { datasetList } from '../datasets.ts';
-import { extractionList } from '../extraction.ts';
+import { augmentationSamplesQuery, extractionList } from '../extraction.ts';
 import { edgeHealth } from '../health.ts';
 import {
   activateRequest,
@@ -289,6 +289,21 @@ export const edgeRoutes = namedRoutes({
     tags: ['dashboard'],
     security: dashboard,
     responses: { 200: jsonResponse('the extractions', extractionList) },
+  }),
+  augmentationSamples: route({
+    method: 'get',
+    path: '/api/extractions/{id}/samples',
+    summary:
+      "Dashboard: an augmented extraction's copies of a few training images, as a picture (from the gpu service)",
+    tags: ['dashboard'],
+    security: dashboard,
+    request: { params: idParams, query: augmentationSamplesQuery },
+    responses: {
+      200: {
+        description: 'the grid as an image: each row a training image, its original then its copies',
+        content: { 'image/png': bytes('PNG (format=png)'), 'image/jpeg': bytes('JPEG (format=jpeg)') },
+      },
+    },
   }),
 });
 

@@ -11,6 +11,7 @@ import {
   uploadResponse,
 } from '../datasets.ts';
 import {
+  augmentationSamplesQuery,
   cancelExtractionRequest,
   cancelExtractionResponse,
   extractionList,
@@ -187,6 +188,24 @@ export const gpuRoutes = namedRoutes({
     security: gpu,
     request: { query: listExtractionsQuery },
     responses: { 200: jsonResponse('the extractions', extractionList) },
+  }),
+  augmentationSamples: route({
+    method: 'get',
+    path: '/v1/extractions/{id}/samples',
+    summary:
+      "Augmented samples of an augmented extraction: a grid of a few training images, each original then its copies made with the feature set's params",
+    tags: ['features'],
+    security: gpu,
+    request: { params: idParams, query: augmentationSamplesQuery },
+    responses: {
+      200: {
+        description: 'the grid as an image (x-edgehead-images: the image ids of its rows)',
+        content: {
+          'image/png': bytes('PNG (format=png)'),
+          'image/jpeg': bytes('JPEG (format=jpeg)'),
+        },
+      },
+    },
   }),
   features: route({
     method: 'post',

@@ -38,6 +38,15 @@ async function jobTable(db: Db, table: JobTable): Promise<{ job: SQL; queue: str
   return { job: sql`${sql.identifier(schema)}.job`, queue: table.queue ?? EXTRACTION_QUEUE };
 }
 
+/**
+ * True for an image (alias `i`) that the feature set (an id expression) has vectors for: every image, but
+ * only training images for an augmented feature set (validation and test are never augmented).
+ */
+export function inFeatureSetScope(featureSetId: SQL | string): SQL {
+  return sql`(i.split = 'train' or not exists (
+    select 1 from ${featureSets} s where s.id = ${featureSetId} and s.provenance->>'kind' = 'augmented'))`;
+}
+
 const idList = (ids: readonly string[]) =>
   sql.join(
     ids.map((id) => sql`${id}`),
@@ -61,6 +70,8 @@ export async function imagesStillMissing(
       and(
         inArray(images.id, [...imageIds]),
         eq(images.status, 'ready'),
+        sql`(${images.split} = 'train' or not exists (
+          select 1 from ${featureSets} s where s.id = ${featureSetId} and s.provenance->>'kind' = 'augmented'))`,
         notExists(
           db
             .select({ one: sql`1` })
@@ -99,7 +110,8 @@ export async function openExtraction(tx: Db, datasetId: string, featureSetId: st
 }
 
 /**
- * Ready images of the extraction's dataset that have no vector and are in none of its outstanding batches
+ * Ready images of the extraction's dataset (training images only for an augmented feature set) that have no
+ * vector and are in none of its outstanding batches
  * (created, retry or active jobs): exactly what a new request must queue.
  */
 export async function imagesToQueue(db: Db, extraction: Extraction, table: JobTable = {}): Promise<string[]> {
@@ -113,6 +125,7 @@ export async function imagesToQueue(db: Db, extraction: Extraction, table: JobTa
   const rows = await db.execute<{ id: string }>(sql`
     select i.id from ${images} i
     where i.dataset_id = ${extraction.datasetId} and i.status = 'ready'
+      and ${inFeatureSetScope(extraction.featureSetId)}
       and not exists (
         select 1 from ${features} f where f.image_id = i.id and f.feature_set_id = ${extraction.featureSetId})
       ${queued}
@@ -144,7 +157,8 @@ export async function recordQueued(
 }
 
 /**
- * Marks a running extraction done when every ready image of its dataset has a vector. Each batch calls it
+ * Marks a running extraction done when every ready image of its dataset (training images for an augmented
+ * feature set) has a vector (all copies of an image are stored in one statement, so one is all). Each batch calls it
  * after storing its vectors, so whichever batch commits the last vector sees full coverage. Returns whether it
  * changed the row.
  */
@@ -155,6 +169,7 @@ export async function finishIfCovered(db: Db, id: string): Promise<boolean> {
       and not exists (
         select 1 from ${images} i
         where i.dataset_id = e.dataset_id and i.status = 'ready'
+          and ${inFeatureSetScope(sql`e.feature_set_id`)}
           and not exists (select 1 from ${features} f where f.image_id = i.id and f.feature_set_id = e.feature_set_id))
     returning e.id`);
   return rows.length > 0;
@@ -333,7 +348,8 @@ export async function listExtractions(db: Db, filter: ExtractionFilter = {}): Pr
       select e.id, count(i.id)::int as total, count(f.image_id)::int as done
       from ${extractions} e
       join ${images} i on i.dataset_id = e.dataset_id and i.status = 'ready'
-      left join ${features} f on f.image_id = i.id and f.feature_set_id = e.feature_set_id
+        and ${inFeatureSetScope(sql`e.feature_set_id`)}
+      left join ${features} f on f.image_id = i.id and f.feature_set_id = e.feature_set_id and f.copy = 0
       where e.id in (${idList(ids)})
       group by e.id`),
     db.execute<{ dataset_id: string; n: number }>(sql`
@@ -344,7 +360,7 @@ export async function listExtractions(db: Db, filter: ExtractionFilter = {}): Pr
       select e.id, count(*)::int as n, min(f.created_at) as first, max(f.created_at) as last
       from ${extractions} e
       join ${images} i on i.dataset_id = e.dataset_id
-      join ${features} f on f.image_id = i.id and f.feature_set_id = e.feature_set_id
+      join ${features} f on f.image_id = i.id and f.feature_set_id = e.feature_set_id and f.copy = 0
       where e.id in (${idList(ids)}) and f.created_at >= now() - make_interval(secs => ${RATE_WINDOW_SECONDS})
       group by e.id`),
     batchStats(db, ids, filter),

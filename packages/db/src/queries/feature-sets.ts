@@ -7,7 +7,7 @@ import {
   type Pooling,
   type Preprocessing,
 } from '@edgehead/contracts';
-import { and, desc, eq } from 'drizzle-orm';
+import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db.ts';
 import { NotFoundError } from '../errors.ts';
 import { extractions, featureSets } from '../schema/index.ts';
@@ -99,11 +99,16 @@ export interface FeatureSetParts {
   preprocessing?: Preprocessing | undefined;
 }
 
-/** The feature sets a dataset has extractions of that match `parts`, most recently extracted first. */
+/**
+ * The feature sets a dataset has extractions of that match `parts`, most recently extracted first. Augmented
+ * feature sets are left out unless `options.augmented` (a shorthand names the plain one; an augmented set is
+ * named by its id).
+ */
 export async function datasetFeatureSets(
   db: Db,
   datasetId: string,
   parts: FeatureSetParts,
+  options: { augmented?: boolean } = {},
 ): Promise<FeatureSetRecord[]> {
   const rows = await db
     .select({ featureSet: featureSets })
@@ -115,6 +120,7 @@ export async function datasetFeatureSets(
         eq(featureSets.backbone, parts.backbone),
         parts.pooling === undefined ? undefined : eq(featureSets.pooling, parts.pooling),
         parts.preprocessing === undefined ? undefined : eq(featureSets.preprocessing, parts.preprocessing),
+        options.augmented ? undefined : sql`${featureSets.provenance}->>'kind' is distinct from 'augmented'`,
       ),
     )
     .orderBy(desc(extractions.updatedAt), desc(extractions.id));

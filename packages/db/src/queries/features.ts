@@ -8,6 +8,8 @@ export interface FeatureVector {
   imageId: string;
   featureSetId: string;
   shape: number[];
+  /** Augmented copy index; 0 (the default) for plain feature sets. */
+  copy?: number;
   /** float32 values; stored little-endian. */
   values: Float32Array;
 }
@@ -26,8 +28,9 @@ function fromBytes(bytes: Uint8Array, into: Float32Array, offset: number): void 
 }
 
 /**
- * Stores feature vectors; a vector already stored for (image, feature set) is kept, so a re-run or two
- * workers racing on the same image never produce a second row. Returns how many rows were new.
+ * Stores feature vectors in one statement (so all copies of an image land together or not at all); a vector
+ * already stored for (image, feature set, copy) is kept, so a re-run or two workers racing on the same image
+ * never produce a second row. Returns how many rows were new.
  */
 export async function saveFeatures(db: Db, vectors: FeatureVector[]): Promise<number> {
   if (vectors.length === 0) return 0;
@@ -48,6 +51,7 @@ export async function saveFeatures(db: Db, vectors: FeatureVector[]): Promise<nu
       vectors.map((v) => ({
         imageId: v.imageId,
         featureSetId: v.featureSetId,
+        copy: v.copy ?? 0,
         dtype: 'float32' as const,
         shape: v.shape,
         vector: toBytes(v.values),
@@ -66,7 +70,10 @@ export interface FeatureMatrix {
   data: Float32Array;
 }
 
-/** Loads every stored vector of a dataset's split for one feature set, in a stable order. */
+/**
+ * Loads every stored vector of a dataset's split for one feature set, in a stable order (image id); copy 0
+ * only, so an augmented feature set gives its first copies (`loadAugmentedCopies` gives them all).
+ */
 export async function loadFeatureMatrix(
   db: Db,
   datasetId: string,
@@ -83,7 +90,12 @@ export async function loadFeatureMatrix(
     .from(features)
     .innerJoin(images, eq(images.id, features.imageId))
     .where(
-      and(eq(images.datasetId, datasetId), eq(images.split, split), eq(features.featureSetId, featureSetId)),
+      and(
+        eq(images.datasetId, datasetId),
+        eq(images.split, split),
+        eq(features.featureSetId, featureSetId),
+        eq(features.copy, 0),
+      ),
     )
     .orderBy(asc(images.id));
   const shape = rows[0]?.shape ?? [];
@@ -120,6 +132,7 @@ export async function storedFeaturesByContent(
     .where(
       and(
         eq(features.featureSetId, featureSetId),
+        eq(features.copy, 0),
         eq(features.dtype, 'float32'),
         inArray(images.sha256, [...new Set(sha256s)]),
       ),
@@ -132,4 +145,49 @@ export async function storedFeaturesByContent(
     found.set(row.sha256, values);
   }
   return found;
+}
+
+/**
+ * The `copies` augmented vectors of each of `imageIds` in an augmented feature set, as one row-major matrix
+ * [imageIds.length * copies, d]: copy c of image i is row i * copies + c. Throws InvalidInputError naming the
+ * first image whose copies are not all stored (or whose vectors are not `d` floats).
+ */
+export async function loadAugmentedCopies(
+  db: Db,
+  featureSetId: string,
+  imageIds: readonly string[],
+  copies: number,
+  d: number,
+): Promise<Float32Array> {
+  const data = new Float32Array(imageIds.length * copies * d);
+  const row = new Map(imageIds.map((id, i) => [id, i]));
+  const seen = new Uint8Array(imageIds.length * copies);
+  const CHUNK = 500;
+  for (let start = 0; start < imageIds.length; start += CHUNK) {
+    const chunk = imageIds.slice(start, start + CHUNK);
+    const rows = await db
+      .select({ imageId: features.imageId, copy: features.copy, vector: features.vector })
+      .from(features)
+      .where(and(eq(features.featureSetId, featureSetId), inArray(features.imageId, [...chunk])));
+    for (const r of rows) {
+      const i = row.get(r.imageId) as number;
+      if (r.copy < 0 || r.copy >= copies) continue;
+      if (!r.vector || r.vector.byteLength !== d * 4) {
+        throw new InvalidInputError(
+          'features',
+          `image ${r.imageId} copy ${r.copy}: vector has ${r.vector?.byteLength ?? 0} bytes, expected ${d * 4}`,
+        );
+      }
+      fromBytes(r.vector, data, (i * copies + r.copy) * d);
+      seen[i * copies + r.copy] = 1;
+    }
+  }
+  const gap = seen.indexOf(0);
+  if (gap >= 0) {
+    throw new InvalidInputError(
+      'features',
+      `image ${imageIds[Math.floor(gap / copies)]}: augmented copy ${gap % copies} of ${copies} is not stored`,
+    );
+  }
+  return data;
 }

@@ -7,7 +7,9 @@ import { featureSets } from './feature-sets.ts';
 export const featureDtypeEnum = pgEnum('feature_dtype', featureDtype.enum);
 
 /**
- * One feature vector per (image, feature set). The vector is little-endian in `vector`, or elsewhere at
+ * One feature vector per (image, feature set, copy). `copy` is 0 for a plain feature set; an augmented one
+ * (provenance kind 'augmented') holds copies 0..k-1 of each training image, copy i made with
+ * `augmentationParameters(params, image, i)`. The vector is little-endian in `vector`, or elsewhere at
  * `storageKey`.
  */
 export const features = pgTable(
@@ -19,6 +21,8 @@ export const features = pgTable(
     featureSetId: uuid('feature_set_id')
       .notNull()
       .references(() => featureSets.id),
+    /** Augmented copy index (0 for plain feature sets). */
+    copy: integer('copy').notNull().default(0),
     dtype: featureDtypeEnum('dtype').notNull(),
     shape: integer('shape').array().notNull(),
     vector: bytea('vector'),
@@ -26,7 +30,7 @@ export const features = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    primaryKey({ columns: [t.imageId, t.featureSetId] }),
+    primaryKey({ columns: [t.imageId, t.featureSetId, t.copy] }),
     index('features_feature_set_idx').on(t.featureSetId),
   ],
 );
