@@ -16,6 +16,7 @@ import {
   parseBackboneShorthand,
 } from '@edgehead/backbones';
 import type { FeatureSetRecord, Preprocessing } from '@edgehead/contracts';
+import { materializeStoredWeights, type StoredWeightsReader, storedWeightsSha256 } from './stored-weights.ts';
 
 /** What a caller asks for: any field may be omitted (service defaults apply). */
 export interface ExtractorRequest {
@@ -112,6 +113,8 @@ export interface ExtractorRegistryOptions {
   backend?: InitBackendOptions;
   /** Images per forward pass. */
   batchSize?: number;
+  /** Reads weights stored in the database (fine-tuned backbones); without it their feature sets fail to load. */
+  storedWeights?: StoredWeightsReader;
 }
 
 /** Local weight paths are recorded absolute (replicas and restarts resolve them alike); URLs and `random` as given. */
@@ -280,20 +283,8 @@ export class ExtractorRegistry {
    * `checksum_mismatch` when the bytes there are other weights now, `invalid_config` for a legacy feature set.
    */
   async forFeatureSet(record: FeatureSetRecord): Promise<FeatureExtractor> {
+    const extractor = await this.load(await this.configFor(record));
     const expected = record.weights.sha256;
-    if (expected === null) {
-      throw new BackboneError(
-        'invalid_config',
-        `feature set ${record.id} was recorded before weights were (legacy): extract it again to record its weights`,
-      );
-    }
-    const extractor = await this.load(
-      this.config(
-        record,
-        record.weights.source,
-        isBuiltinBackbone(record.backbone) ? undefined : (record.featureLayer ?? undefined),
-      ),
-    );
     const actual = extractor.info.featureSet.weights.sha256;
     if (actual !== expected) {
       throw new BackboneError(
@@ -304,6 +295,37 @@ export class ExtractorRegistry {
       );
     }
     return extractor;
+  }
+
+  /**
+   * The loadable config of a recorded feature set: its recorded source, or for weights stored in the
+   * database (`storedWeightsSource`) a folder in the weights cache written from them. Nothing is loaded;
+   * `forFeatureSet` also checks what loads against the recorded sha256.
+   */
+  async configFor(record: FeatureSetRecord): Promise<ResolvedExtractor['config']> {
+    const expected = record.weights.sha256;
+    if (expected === null) {
+      throw new BackboneError(
+        'invalid_config',
+        `feature set ${record.id} was recorded before weights were (legacy): extract it again to record its weights`,
+      );
+    }
+    let source = record.weights.source;
+    const stored = storedWeightsSha256(source);
+    if (stored !== null) {
+      if (this.options.storedWeights === undefined) {
+        throw new BackboneError(
+          'weights_not_found',
+          `feature set ${record.id}: weights ${source} are stored in the database, which this registry cannot read`,
+        );
+      }
+      source = await materializeStoredWeights(this.options.storedWeights, stored, this.options.weightsCache);
+    }
+    return this.config(
+      record,
+      source,
+      isBuiltinBackbone(record.backbone) ? undefined : (record.featureLayer ?? undefined),
+    );
   }
 
   private async start(config: BackboneConfigInput): Promise<FeatureExtractor> {
