@@ -40,7 +40,8 @@ export async function patiently<T>(request: () => Promise<T>, patienceMs = 120_0
   }
 }
 
-async function writeContext(options: CommonOptions): Promise<Context> {
+/** A context for commands that write to the gpu service (its token required). */
+export async function writeContext(options: CommonOptions): Promise<Context> {
   const ctx = await createContext(options);
   requireToken(ctx.endpoints.gpuToken, 'gpu service token', '--gpu-token', 'EDGEHEAD_GPU_TOKEN');
   return ctx;
