@@ -44,7 +44,10 @@ export async function startFineTuneRun(
   if ((await getRunModel(deps.db, from.id)) === null) {
     throw invalid('fromRun', `run ${from.id} registered no head to start from`);
   }
-  const featureSet = await getFeatureSet(deps.db, from.featureSetId);
+  // a fine-tuning run's head reads the features of the weights it produced: fine-tuning it again starts there
+  const baseId = from.kind === 'finetune' ? from.outputFeatureSetId : from.featureSetId;
+  if (baseId === null) throw invalid('fromRun', `run ${from.id} produced no feature set`);
+  const featureSet = await getFeatureSet(deps.db, baseId);
   if (deps.extractors === undefined) throw new Error('fine-tuning runs need the extractor registry');
   const layers = await unfreezeLayers(deps.extractors, featureSet, input.unfreeze);
   const config: FineTuneRunConfig = {

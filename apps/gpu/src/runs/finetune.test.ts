@@ -101,6 +101,7 @@ async function detail(id: string): Promise<RunDetailResponse> {
 let datasetId = '';
 let headRunId = '';
 let longerRunId = '';
+let tunedRunId = '';
 
 /**
  * Dataset `stripes` (train 48, validation 24, test 24), its `two` features, a short head run to start from
@@ -239,6 +240,7 @@ describe('fine-tuning runs', () => {
     expect(valOf(run)?.accuracy).toBeGreaterThan(valOf(head)?.accuracy ?? 1);
 
     const row = await getRun(t.deps.db, queued.body.id);
+    tunedRunId = row.id;
     const output = await getFeatureSet(t.deps.db, row.outputFeatureSetId as string);
     const base = await getFeatureSet(t.deps.db, row.featureSetId);
     expect(output.provenance).toMatchObject({
@@ -324,6 +326,34 @@ describe('fine-tuning runs', () => {
     } finally {
       await replica.dispose();
     }
+  });
+
+  it('fine-tunes a fine-tuned run again, from the weights and the head it produced', async () => {
+    const t = ctx();
+    const first = await getRun(t.deps.db, tunedRunId);
+    const queued = await post('/v1/runs', {
+      kind: 'finetune',
+      fromRun: tunedRunId,
+      unfreeze: ['features'],
+      learningRate: 0.003,
+      optimizer: 'adam',
+      epochs: 2,
+      batchSize: 8,
+    });
+    expect(queued.status, JSON.stringify(queued.body)).toBe(202);
+    expect(queued.body.featureSetId).toBe(first.outputFeatureSetId);
+    const outcome = await trainRun(t.deps.db, queued.body.id, {
+      backend: 'cpu',
+      extractors: t.deps.extractors,
+    });
+    expect(outcome, (await getRun(t.deps.db, queued.body.id)).error ?? '').toBe('succeeded');
+    const again = await getRun(t.deps.db, queued.body.id);
+    const output = await getFeatureSet(t.deps.db, again.outputFeatureSetId as string);
+    expect(output.provenance).toMatchObject({
+      kind: 'finetuned',
+      baseFeatureSetId: first.outputFeatureSetId,
+    });
+    expect(output.id).not.toBe(first.outputFeatureSetId);
   });
 
   it('stops between batches when cancelled and produces no feature set', async () => {

@@ -12,12 +12,14 @@ import {
   type FeatureSetRecord,
   featureSetLabel,
   fineTuneRunConfig,
+  type HeadConfig,
   headConfig,
   type Split,
 } from '@edgehead/contracts';
 import {
   type Db,
   ensureFeatureSet,
+  featureImages,
   finishIfCovered,
   finishRun,
   getDataset,
@@ -26,7 +28,6 @@ import {
   getRun,
   getRunModel,
   imageLocations,
-  loadFeatureMatrix,
   openExtraction,
   type Run,
   recordEpoch,
@@ -92,14 +93,13 @@ export async function attemptFineTune(
   ]);
   const fromModel = await getRunModel(db, from.id);
   if (fromModel === null) throw new RunFailure(`run ${from.id} registered no head to start from`);
-  const { modelName: _unused, ...fromStored } = from.config;
-  const fromConfig = headConfig.parse(fromStored);
+  const threshold = await thresholdRule(db, from);
   const classes = dataset.classes;
 
   const images = Object.fromEntries(
     await Promise.all(
       SPLITS.map(async (split): Promise<[Split, SplitImages]> => {
-        const m = await loadFeatureMatrix(db, dataset.id, base.id, split);
+        const m = await featureImages(db, dataset.id, base.id, split);
         return [
           split,
           { imageIds: m.imageIds, labels: Int32Array.from(m.labels, (l) => classes.indexOf(l)) },
@@ -171,6 +171,8 @@ export async function attemptFineTune(
     try {
       if (result.status === 'cancelled' || controller.signal.aborted) return stopped();
       lap('train');
+      // a cancel or a newer attempt after the last epoch: nothing more is written
+      if (!(await check())) return stopped();
 
       const tuned = await storeTunedBackbone(db, result.backbone, base.backbone);
       const featureSet = await ensureFeatureSet(db, {
@@ -221,7 +223,7 @@ export async function attemptFineTune(
           featureSet,
           featureShape: base.featureShape,
           classes,
-          threshold: fromConfig.threshold,
+          threshold,
           splits: {
             train: { features: vectors.train, labels: images.train.labels },
             validation: { features: vectors.validation, labels: images.validation.labels },
@@ -244,6 +246,16 @@ export async function attemptFineTune(
     head?.dispose();
     await backbone.dispose();
   }
+}
+
+/** How the head's threshold is chosen: as the head run at the start of the chain of fine-tunings says. */
+async function thresholdRule(db: Db, from: Run): Promise<HeadConfig['threshold']> {
+  let run = from;
+  while (run.kind === 'finetune' && run.fromRunId !== null) run = await getRun(db, run.fromRunId);
+  const { modelName: _unused, ...stored } = run.config;
+  const parsed = headConfig.safeParse(stored);
+  if (!parsed.success) throw new RunFailure(`run ${run.id}: config: ${parsed.error.issues[0]?.message}`);
+  return parsed.data.threshold;
 }
 
 /** The frozen part's activations of the images of `ids`, decoded at the backbone's input size in chunks. */
