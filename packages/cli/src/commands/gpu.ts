@@ -427,7 +427,7 @@ export function describeRun(d: RunDetailResponse): string {
   const r = d.run;
   const lines = [
     `run ${r.id}: ${r.status}${r.error ? ` (${r.error})` : ''}`,
-    `  dataset ${d.dataset?.name ?? r.datasetId}, features ${r.featureSet}, preset ${r.preset ?? '-'}, backend ${r.backend ?? '-'}`,
+    `  dataset ${d.dataset?.name ?? r.datasetId}, features ${r.featureSet}, ${r.kind === 'finetune' ? `fine-tuning of run ${r.fromRunId}` : `preset ${r.preset ?? '-'}`}, backend ${r.backend ?? '-'}`,
     `  epochs ${d.epochs.length}/${r.epochsTotal}`,
   ];
   const last = d.epochs.at(-1);
