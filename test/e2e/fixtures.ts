@@ -11,9 +11,10 @@ export const TINY_SIZE = 16;
 
 /**
  * A 16x16x3 -> 1x1 conv (6 filters, fixed weights) -> 8x8 average pool backbone: features 2x2x6 that
- * keep the colour of each image quadrant, enough to tell the two classes apart.
+ * keep the colour of each image quadrant, enough to tell the two classes apart. With `top`, a second 1x1
+ * conv (`top`, the identity at first) sits before the pool, for fine-tuning.
  */
-export async function writeTinyBackbone(dir: string): Promise<void> {
+export async function writeTinyBackbone(dir: string, options: { top?: boolean } = {}): Promise<void> {
   // the cpu backend is enough to build and save a model (importing backbones registers wasm too)
   await tf.setBackend('cpu');
   await tf.ready();
@@ -25,9 +26,15 @@ export async function writeTinyBackbone(dir: string): Promise<void> {
     activation: 'linear',
     useBias: true,
   });
+  // `top`: a 1x1 convolution above the mix (initially the identity), the layer fine-tuning trains
+  const top = options.top
+    ? tf.layers.conv2d({ name: 'top', filters: 6, kernelSize: 1, activation: 'linear', useBias: true })
+    : null;
   const pool = tf.layers.averagePooling2d({ name: 'features', poolSize: 8, strides: 8 });
-  const output = pool.apply(conv.apply(input)) as tf.SymbolicTensor;
+  const mixed = conv.apply(input) as tf.SymbolicTensor;
+  const output = pool.apply(top ? top.apply(mixed) : mixed) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: output });
+  top?.setWeights([tf.eye(6).reshape([1, 1, 6, 6]), tf.zeros([6])]);
   // Each filter is a fixed mix of R, G and B (identity for the first three).
   const kernel = [
     [1, 0, 0, 0.5, -1, 0.3],

@@ -51,9 +51,16 @@ describe('edgehead end to end', () => {
     work = await mkdtemp(path.join(tmpdir(), 'edgehead-e2e-'));
     await chmod(work, 0o755); // as root the embedded server runs as 'postgres', which must reach <home>/pg
     await writeTinyBackbone(path.join(work, 'tiny'));
+    await writeTinyBackbone(path.join(work, 'tinytop'), { top: true });
     tests = await writeDataset(path.join(work, 'data'));
     for (const t of tests) labels.set(t.file, t.label);
-    env = embeddedUpEnv(work);
+    env = {
+      ...embeddedUpEnv(work),
+      EDGEHEAD_BACKBONES: JSON.stringify([
+        { name: 'tiny', weights: path.join(work, 'tiny'), preprocessing: 'rescale' },
+        { name: 'tinytop', weights: path.join(work, 'tinytop'), preprocessing: 'rescale' },
+      ]),
+    };
     upArgs = [];
     await up();
   });
@@ -281,6 +288,59 @@ describe('edgehead end to end', () => {
     // the edge runs the head on plain vectors and agrees with the run's test evaluation (plain vectors too)
     expect(report.edge.features.errors).toEqual([]);
     expect(report.edge.features.accuracy).toBeCloseTo(report.run.evaluation.test?.accuracy ?? -1, 9);
+  });
+
+  it('runs the demo with --finetune: the edge serves the fine-tuned head on the fine-tuned features', async () => {
+    type Path = { n: number; correct: number; accuracy: number; errors: string[] };
+    type Evaluated = { evaluation: { test: { accuracy: number } | null } };
+    const report = await cliJson<{
+      run: Evaluated;
+      finetune: Evaluated & { id: string; featureSet: string; epochs: unknown[] };
+      edge: { features: Path; image: Path };
+      stages: { stage: string; ms: number }[];
+    }>(
+      [
+        'demo',
+        '--data',
+        path.join(work, 'data'),
+        '--backbone',
+        'tinytop',
+        '--preset',
+        'edgehead-default',
+        '--epochs',
+        '20',
+        '--alias',
+        'demo-ft',
+        '--finetune',
+        '--unfreeze',
+        'top',
+        '--finetune-epochs',
+        '3',
+        '--finetune-lr',
+        '0.001',
+      ],
+      env,
+    );
+    expect(report.stages.map((s) => s.stage)).toEqual([
+      'ingest',
+      'extract',
+      'train',
+      'fine-tune',
+      'publish',
+      'classify at the edge',
+    ]);
+    expect(report.finetune.epochs).toHaveLength(3);
+    // the published head names the fine-tuned feature set, so the edge's image path asks for its features
+    const versions = await cliJson<VersionList>(['models', 'demo-ft'], env);
+    expect(versions.versions.at(-1)?.manifest).toMatchObject({
+      featureSet: { id: report.finetune.featureSet },
+    });
+    const { features, image } = report.edge;
+    expect(features).toMatchObject({ n: tests.length, errors: [] });
+    expect(image).toMatchObject({ n: tests.length, errors: [] });
+    // the same head on the same (fine-tuned) vectors by both paths, as the run's own test evaluation
+    expect(features.correct).toBe(image.correct);
+    expect(features.accuracy).toBeCloseTo(report.finetune.evaluation.test?.accuracy ?? -1, 9);
   });
 
   it('keeps datasets, runs, models and the active version across a restart', async () => {

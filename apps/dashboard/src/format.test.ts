@@ -1,6 +1,6 @@
 import { headPresets } from '@edgehead/contracts';
 import { describe, expect, it } from 'vitest';
-import { differs, duration, flatten, headSummary, pct } from './format.ts';
+import { differs, duration, flatten, headSummary, pct, presetLabel } from './format.ts';
 import { href, parseRoute, safeNext } from './router.ts';
 
 describe('format', () => {
@@ -12,6 +12,14 @@ describe('format', () => {
       'dense 256 · drop 0.5 · adam 1e-4 · bs 32 · early stop',
     );
     expect(headSummary({})).toBe('–');
+  });
+
+  it('names a fine-tuning run and the layers it trains', () => {
+    const config = { unfreeze: ['last-block'], optimizer: 'rmsprop', learningRate: 1e-5, batchSize: 20 };
+    expect(headSummary(config)).toBe('unfreeze last-block · rmsprop 1e-5 · bs 20');
+    expect(presetLabel({ kind: 'finetune', preset: null })).toBe('fine-tuning');
+    expect(presetLabel({ kind: 'head', preset: null })).toBe('custom');
+    expect(presetLabel({ kind: 'head', preset: 'edgehead-default' })).toBe('edgehead-default');
   });
 
   it('flattens nested config into dotted keys and marks rows whose values differ', () => {

@@ -36,6 +36,8 @@ export function when(iso: string | null | undefined): string {
 /** The head config in a few words: "256 relu · drop 0.5 · rmsprop 2e-5 · bs 20". */
 export function headSummary(config: Record<string, unknown>): string {
   const parts: string[] = [];
+  // a fine-tuning run's config: the layers it trains first
+  if (Array.isArray(config.unfreeze)) parts.push(`unfreeze ${config.unfreeze.join(',')}`);
   const hidden = config.hiddenUnits;
   if (typeof hidden === 'number') parts.push(hidden === 0 ? 'linear' : `dense ${hidden}`);
   if (typeof config.dropout === 'number' && config.dropout > 0) parts.push(`drop ${config.dropout}`);
@@ -52,6 +54,11 @@ export function headSummary(config: Record<string, unknown>): string {
   if (typeof config.batchSize === 'number') parts.push(`bs ${config.batchSize}`);
   if (config.earlyStopping && typeof config.earlyStopping === 'object') parts.push('early stop');
   return parts.join(' · ') || '–';
+}
+
+/** What a run's preset cell says: its preset, `custom`, or `fine-tuning` for a fine-tuning run. */
+export function presetLabel(run: { kind: string; preset: string | null }): string {
+  return run.kind === 'finetune' ? 'fine-tuning' : (run.preset ?? 'custom');
 }
 
 /** Flattens a config object into dotted keys, for side-by-side tables: { a: { b: 1 } } -> { 'a.b': '1' }. */

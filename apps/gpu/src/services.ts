@@ -1,13 +1,18 @@
+import type { Db } from '@edgehead/db';
 import { connect, type Database } from '@edgehead/db/node';
 import type { AppDeps } from './deps.ts';
 import type { GpuEnv } from './env.ts';
 import { registerExtractionWorker } from './extraction/worker.ts';
 import { ExtractorRegistry } from './extractors/registry.ts';
+import { storedWeightsReader } from './extractors/stored-weights.ts';
 import { startQueue } from './queue/index.ts';
 import { registerTrainingWorker } from './runs/index.ts';
 
-/** Builds the extractor registry from the service configuration. */
-export function registryFromEnv(env: GpuEnv): ExtractorRegistry {
+/**
+ * Builds the extractor registry from the service configuration; with `db` it also loads the backbone
+ * weights stored there (fine-tuned backbones).
+ */
+export function registryFromEnv(env: GpuEnv, db?: Db): ExtractorRegistry {
   return new ExtractorRegistry({
     defaultBackbone: env.defaultBackbone,
     userBackbones: env.userBackbones,
@@ -15,6 +20,7 @@ export function registryFromEnv(env: GpuEnv): ExtractorRegistry {
     weightsCache: env.weightsCache,
     poolSize: env.poolSize,
     sharedDir: env.sharedDir,
+    ...(db === undefined ? {} : { storedWeights: storedWeightsReader(db) }),
   });
 }
 
@@ -32,7 +38,13 @@ export interface Services {
 export async function startServices(env: GpuEnv): Promise<Services> {
   const database = await connect();
   const queue = await startQueue(database.sql, { maintenanceIntervalSeconds: env.maintenanceSeconds });
-  const deps: AppDeps = { db: database.db, sql: database.sql, queue, extractors: registryFromEnv(env), env };
+  const deps: AppDeps = {
+    db: database.db,
+    sql: database.sql,
+    queue,
+    extractors: registryFromEnv(env, database.db),
+    env,
+  };
   await registerExtractionWorker(deps, {
     // one line per batch: which replica did what is visible in the logs of a scaled-out deployment
     onJob: (batch, o) =>
@@ -44,6 +56,7 @@ export async function startServices(env: GpuEnv): Promise<Services> {
       ),
   });
   await registerTrainingWorker(queue, database.db, {
+    extractors: deps.extractors,
     queue: env.training,
     pollSeconds: env.extraction.pollSeconds,
   });

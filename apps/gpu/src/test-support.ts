@@ -99,7 +99,7 @@ export function useTestApp(env: Record<string, string> = {}): () => TestApp {
       db: database.db,
       sql: database.sql,
       queue,
-      extractors: registryFromEnv(parsed),
+      extractors: registryFromEnv(parsed, database.db),
       env: parsed,
     };
     ctx = { deps, app: createApp(deps), database, dir };

@@ -95,6 +95,8 @@ export {
   keras3Paths,
   kerasLookup,
   kerasSnakeCase,
+  type LayersModelFiles,
+  layersModelFiles,
   parseKerasH5,
   type ResolvedWeights,
   readKerasH5,

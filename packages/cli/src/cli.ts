@@ -2,6 +2,7 @@ import { type CommandGroup, type CommandSpec, commandPath, runCommands } from '.
 import { datasets } from './commands/datasets.ts';
 import { demo } from './commands/demo.ts';
 import { activate, classify, keys, models, rollback } from './commands/edge.ts';
+import { finetune } from './commands/finetune.ts';
 import { extract, ingest, publish, runs, train } from './commands/gpu.ts';
 import { openapi } from './commands/openapi.ts';
 import { up } from './commands/up.ts';
@@ -15,6 +16,7 @@ export const COMMANDS: readonly (CommandSpec | CommandGroup)[] = [
   ingest,
   extract,
   train,
+  finetune,
   runs,
   publish,
   activate,

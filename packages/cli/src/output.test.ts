@@ -92,8 +92,11 @@ describe('command helpers', () => {
     const run = (id: string, lr: number, acc: number) => ({
       run: {
         id,
+        kind: 'head' as const,
         datasetId: 'd',
         featureSetId: '00000000-0000-4000-8000-000000000001',
+        fromRunId: null,
+        outputFeatureSetId: null,
         featureSet: 'f',
         preset: null,
         config: { learningRate: lr, epochs: 3 },

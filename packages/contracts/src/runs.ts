@@ -4,6 +4,13 @@ import { z } from 'zod';
 export const runStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
 export type RunStatus = z.infer<typeof runStatus>;
 
+/**
+ * What a run trains: `head` a dense head on stored features; `finetune` the backbone's top block together
+ * with the head of a finished run (the recipe's second step), giving a new feature set.
+ */
+export const runKind = z.enum(['head', 'finetune']);
+export type RunKind = z.infer<typeof runKind>;
+
 /** Named starting points for a head config; explicit fields in a request override the preset's. */
 export const headPresetName = z.enum([
   // The Keras "feature extraction with a pretrained convnet" recipe, exactly.
@@ -92,6 +99,22 @@ export const headConfigOverrides = Object.fromEntries(
   Object.entries(fields).map(([k, s]) => [k, s.optional()]),
 ) as { [K in keyof typeof fields]: z.ZodOptional<(typeof fields)[K]> };
 export type HeadConfigOverrides = Partial<HeadConfig>;
+
+/**
+ * A fine-tuning run's config as stored on the run: the optimiser fields of a head config, the request's
+ * `unfreeze` entries and the layers they name (presets expanded), in model order.
+ */
+export const fineTuneRunConfig = z.strictObject({
+  optimizer: fields.optimizer,
+  learningRate: fields.learningRate,
+  momentum: fields.momentum,
+  epochs: fields.epochs,
+  batchSize: fields.batchSize,
+  seed: fields.seed,
+  unfreeze: z.array(z.string().min(1)).min(1),
+  layers: z.array(z.string().min(1)).min(1),
+});
+export type FineTuneRunConfig = z.infer<typeof fineTuneRunConfig>;
 
 /** A preset with the overrides given (undefined ones left out) as a full `HeadConfig`. */
 export function resolveHeadConfig(preset: HeadPresetName, overrides: HeadConfigOverrides): HeadConfig {

@@ -9,6 +9,7 @@ import {
   headPresetName,
   resolveHeadConfig,
   rocPoint,
+  runKind,
   runStatus,
 } from './runs.ts';
 
@@ -19,8 +20,9 @@ import {
  * Every other field is the head config: a preset plus overrides (see `headConfigRequest`).
  * @example { dataset: 'cats-vs-dogs', backbone: 'mobilenet_v1_0.75', preset: 'keras-vgg16-feature-extraction', epochs: 10 }
  */
-export const createRunRequest = z
+export const headRunRequest = z
   .strictObject({
+    kind: z.literal('head').optional(),
     dataset: z.string().min(1).max(200),
     featureSet: z.string().min(1).max(100).optional(),
     backbone: z.string().min(1).max(64).optional(),
@@ -34,7 +36,8 @@ export const createRunRequest = z
       ctx.addIssue({ code: 'custom', message: 'expected featureSet or backbone', path: ['featureSet'] });
     }
   })
-  .transform(({ dataset, featureSet, backbone, modelName, preset, ...overrides }) => ({
+  .transform(({ kind: _kind, dataset, featureSet, backbone, modelName, preset, ...overrides }) => ({
+    kind: 'head' as const,
     dataset,
     featureSet: featureSet ?? (backbone as string),
     backbone,
@@ -42,6 +45,50 @@ export const createRunRequest = z
     preset,
     config: resolveHeadConfig(preset, overrides),
   }));
+
+export type HeadRunRequest = z.input<typeof headRunRequest>;
+
+/**
+ * `POST /v1/runs` with `kind: 'finetune'`: fine-tune the top of the backbone of a finished head run together
+ * with its trained head (the recipe's order). `unfreeze` lists layer names or presets (`block5` for VGG16,
+ * `last-block` for the MobileNets); the service checks them against the backbone (400 naming `unfreeze[i]`).
+ * Omitted optimiser fields come from the training package's FINE_TUNE_RECIPE (RMSprop 1e-5, 100 epochs,
+ * batches of 20). The dataset and the base feature set are those of `fromRun`.
+ * @example { kind: 'finetune', fromRun: '…', unfreeze: ['block5'], learningRate: 1e-5, epochs: 20 }
+ */
+export const fineTuneRunRequest = z
+  .strictObject({
+    kind: z.literal('finetune'),
+    /** A succeeded run whose head starts the fine-tuning; its dataset and feature set are used. */
+    fromRun: z.uuid({ error: 'expected the id (UUID) of a finished run' }),
+    unfreeze: z.array(z.string().min(1).max(128)).min(1).max(512),
+    /** Model name the fine-tuned head is registered under (default: the dataset's name). */
+    modelName: z.string().min(1).max(100).optional(),
+    optimizer: headConfigOverrides.optimizer,
+    learningRate: headConfigOverrides.learningRate,
+    epochs: headConfigOverrides.epochs,
+    batchSize: headConfigOverrides.batchSize,
+    seed: headConfigOverrides.seed,
+  })
+  .transform(({ fromRun, unfreeze, modelName, ...overrides }) => ({
+    kind: 'finetune' as const,
+    fromRun,
+    unfreeze,
+    modelName,
+    overrides: Object.fromEntries(
+      Object.entries(overrides).filter(([k, v]) => k !== 'kind' && v !== undefined),
+    ) as {
+      optimizer?: 'rmsprop' | 'adam' | 'sgd';
+      learningRate?: number;
+      epochs?: number;
+      batchSize?: number;
+      seed?: number;
+    },
+  }));
+export type FineTuneRunRequest = z.input<typeof fineTuneRunRequest>;
+
+/** `POST /v1/runs`: a head run (`kind` omitted or `head`) or a fine-tuning run (`kind: 'finetune'`). */
+export const createRunRequest = z.discriminatedUnion('kind', [headRunRequest, fineTuneRunRequest]);
 export type CreateRunRequest = z.input<typeof createRunRequest>;
 
 const uuid = z.uuid({ error: 'expected a UUID' });
@@ -86,8 +133,14 @@ export type RunsQueryInput = z.input<typeof runsQuery>;
 /** A run as stored: its config, state, attempts and stage timings. */
 export const runRecord = z.object({
   id: z.string(),
+  kind: runKind,
   datasetId: z.string(),
+  /** The feature set the run reads (for a fine-tuning run: the base one whose backbone it tunes). */
   featureSetId: z.string(),
+  /** A fine-tuning run's starting head run. */
+  fromRunId: z.string().nullable(),
+  /** The feature set a fine-tuning run produced (its tuned weights), once it has. */
+  outputFeatureSetId: z.string().nullable(),
   preset: z.string().nullable(),
   config: z.record(z.string(), z.unknown()),
   status: runStatus,

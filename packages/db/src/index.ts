@@ -1,5 +1,6 @@
 export { type Db, fromSql, inTransaction, type Transaction } from './db.ts';
 export * from './errors.ts';
+export * from './queries/backbone-weights.ts';
 export * from './queries/dashboard.ts';
 export * from './queries/datasets.ts';
 export * from './queries/extraction.ts';

@@ -2,7 +2,7 @@ import { COMPARE_MAX_RUNS, COMPARE_MIN_RUNS, compareQuery } from '@edgehead/cont
 import { ApiCallError, api, type Comparison, ok } from '../api.ts';
 import { type Chart, chart, type Line, PALETTE } from '../charts.ts';
 import { h, mount, notice } from '../dom.ts';
-import { best, differs, duration, flatten, num, pct } from '../format.ts';
+import { best, differs, duration, flatten, num, pct, presetLabel } from '../format.ts';
 import { href } from '../router.ts';
 import { selection } from '../selection.ts';
 import { accuracyRange, anchorLine } from './run.ts';
@@ -36,7 +36,7 @@ export function compareRows(runs: Compared[]): [string, string[]][] {
   const rows: [string, string[]][] = [
     ['Dataset', runs.map((r) => r.dataset.name)],
     ['Backbone / feature set', runs.map((r) => r.run.featureSet)],
-    ['Preset', runs.map((r) => r.run.preset ?? 'custom')],
+    ['Preset', runs.map((r) => presetLabel(r.run))],
     ['Status', runs.map((r) => r.run.status)],
     ['Epochs', runs.map((r) => `${r.epochs.length}/${r.run.epochsTotal}`)],
     ['Best val accuracy', runs.map((r) => pct(best(r.epochs.map((e) => e.valAccuracy)), 2))],

@@ -2,7 +2,7 @@ import { RECIPE_VAL_ACCURACY_ANCHOR } from '@edgehead/contracts';
 import { ApiCallError, api, ok, type RunDetail } from '../api.ts';
 import { type Chart, chart, PALETTE } from '../charts.ts';
 import { code, h, mount, notice } from '../dom.ts';
-import { duration, flatten, num, pct, when } from '../format.ts';
+import { duration, flatten, num, pct, presetLabel, when } from '../format.ts';
 import { href, poll } from '../router.ts';
 import { confusionMatrix } from './confusion.ts';
 import { statusBadge } from './status.ts';
@@ -225,7 +225,9 @@ export function runPage(root: HTMLElement, id: string): () => void {
           `${d.dataset?.name ?? '–'}${d.dataset ? ` (${d.dataset.task}: ${d.dataset.classes.join(', ')})` : ''}`,
         ),
         ...fact('Backbone / feature set', run.featureSet),
-        ...fact('Preset', run.preset ?? 'custom'),
+        ...fact('Preset', presetLabel(run)),
+        ...(run.fromRunId ? fact('Fine-tunes the head of run', run.fromRunId.slice(0, 8)) : []),
+        ...(run.outputFeatureSetId ? fact('Fine-tuned feature set', run.outputFeatureSetId) : []),
         ...fact('Epochs', `${epochs.length}/${run.epochsTotal}`),
         ...fact('Best val accuracy', best ? `${pct(best.valAccuracy, 2)} (epoch ${best.epoch})` : '–'),
         ...fact('Backend', run.backend ?? '–'),

@@ -7,7 +7,7 @@ import {
 } from '@edgehead/contracts';
 import { ApiCallError, api, type Facets, ok, type RunRow, type RunsPage } from '../api.ts';
 import { code, h, mount, notice } from '../dom.ts';
-import { duration, headSummary, pct, when } from '../format.ts';
+import { duration, headSummary, pct, presetLabel, when } from '../format.ts';
 import { href, poll } from '../router.ts';
 import { selection } from '../selection.ts';
 import { statusBadge } from './status.ts';
@@ -214,7 +214,7 @@ export function runsPage(root: HTMLElement, params: URLSearchParams): () => void
       h(
         'td',
         { 'data-label': 'Preset / head', class: 'head-cell' },
-        h('span', { class: 'preset' }, r.preset ?? 'custom'),
+        h('span', { class: 'preset' }, presetLabel(r)),
         headSummary(r.config) !== '–' && h('br'),
         headSummary(r.config) !== '–' && h('small', {}, headSummary(r.config)),
       ),

@@ -60,7 +60,7 @@ export async function renderAugmentationSamples(
   const height = train.length * h + (train.length - 1) * GAP;
   const canvas = new Uint8Array(width * height * 3).fill(255);
   for (const [row, image] of train.entries()) {
-    const original = (await decodeImage(await imageBytes(deps, image), size)).pixels;
+    const original = (await decodeImage(await imageBytes(deps.db, image), size)).pixels;
     const pictures = [original, ...augmentImage(original, size, { ...params, copies }, image.sha256)];
     for (const [col, pixels] of pictures.entries()) {
       const x0 = col * (w + GAP);

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { augmentImage, type BackboneErrorCode, decodeImage, isBackboneError } from '@edgehead/backbones';
 import { augmentationConfig, featureSetLabel } from '@edgehead/contracts';
 import {
+  type Db,
   EXTRACTION_QUEUE,
   type ExtractionBatch,
   failExtraction,
@@ -34,18 +35,15 @@ const FATAL: ReadonlySet<BackboneErrorCode> = new Set([
   'insecure_url',
 ]);
 
-/** The stored bytes of an image (a registered file is checked against its sha256). */
-export async function imageBytes(
-  deps: AppDeps,
-  image: { sha256: string; storageKey: string },
-): Promise<Uint8Array> {
+/** The original bytes of a stored image (in the database, or the registered `file:` path, checked). */
+export async function imageBytes(db: Db, image: { sha256: string; storageKey: string }): Promise<Uint8Array> {
   if (image.storageKey.startsWith('file:')) {
     const bytes = new Uint8Array(await readFile(image.storageKey.slice(5)));
     const sha = createHash('sha256').update(bytes).digest('hex');
     if (sha !== image.sha256) throw new Error(`${image.storageKey} changed since it was registered`);
     return bytes;
   }
-  return getImageBlob(deps.db, image.sha256);
+  return getImageBlob(db, image.sha256);
 }
 
 /** What one batch did; `stopped` says why it computed nothing (its extraction is no longer running). */
@@ -115,7 +113,7 @@ async function computeBatch(
   const pixels: Uint8Array[] = [];
   for (const image of todo) {
     try {
-      const bytes = await imageBytes(deps, image);
+      const bytes = await imageBytes(deps.db, image);
       const decoded = (await decodeImage(bytes, extractor.info.inputSize)).pixels;
       // copy i of an image is seeded by (seed, content hash, i): every replica computes the same copies
       if (augment) pixels.push(...augmentImage(decoded, extractor.info.inputSize, augment, image.sha256));

@@ -16,6 +16,7 @@ import {
   parseBackboneShorthand,
 } from '@edgehead/backbones';
 import type { FeatureSetRecord, Preprocessing } from '@edgehead/contracts';
+import { materializeStoredWeights, type StoredWeightsReader, storedWeightsSha256 } from './stored-weights.ts';
 import { weightsSignature } from './weights-signature.ts';
 
 /** How long an extractor whose weights were replaced stays alive for the batches that still hold it. */
@@ -116,6 +117,8 @@ export interface ExtractorRegistryOptions {
   backend?: InitBackendOptions;
   /** Images per forward pass. */
   batchSize?: number;
+  /** Reads weights stored in the database (fine-tuned backbones); without it their feature sets fail to load. */
+  storedWeights?: StoredWeightsReader;
 }
 
 /** Local weight paths are recorded absolute (replicas and restarts resolve them alike); URLs and `random` as given. */
@@ -304,20 +307,17 @@ export class ExtractorRegistry {
    */
   async forFeatureSet(record: FeatureSetRecord): Promise<FeatureExtractor> {
     const expected = record.weights.sha256;
-    if (expected === null) {
-      throw new BackboneError(
-        'invalid_config',
-        `feature set ${record.id} was recorded before weights were (legacy): extract it again to record its weights`,
-      );
-    }
-    const layer = isBuiltinBackbone(record.backbone) ? undefined : (record.featureLayer ?? undefined);
-    const sources = [record.weights.source];
+    const recorded = await this.configFor(record);
+    const attempts = [{ config: recorded, source: record.weights.source }];
     const configured = this.configuredWeights(record);
-    if (configured !== undefined && configured !== record.weights.source) sources.push(configured);
+    if (configured !== undefined && configured !== recorded.weights) {
+      const layer = isBuiltinBackbone(record.backbone) ? undefined : (record.featureLayer ?? undefined);
+      attempts.push({ config: this.config(record, configured, layer), source: configured });
+    }
     let firstError: unknown;
-    for (const source of sources) {
+    for (const { config, source } of attempts) {
       try {
-        const extractor = await this.load(this.config(record, source, layer));
+        const extractor = await this.load(config);
         const actual = extractor.info.featureSet.weights.sha256;
         if (actual === expected) return extractor;
         throw new BackboneError(
@@ -341,6 +341,37 @@ export class ExtractorRegistry {
     } catch {
       return undefined; // not configured here: only the recorded source can serve it
     }
+  }
+
+  /**
+   * The loadable config of a recorded feature set: its recorded source, or for weights stored in the
+   * database (`storedWeightsSource`) a folder in the weights cache written from them. Nothing is loaded;
+   * `forFeatureSet` also checks what loads against the recorded sha256.
+   */
+  async configFor(record: FeatureSetRecord): Promise<ResolvedExtractor['config']> {
+    const expected = record.weights.sha256;
+    if (expected === null) {
+      throw new BackboneError(
+        'invalid_config',
+        `feature set ${record.id} was recorded before weights were (legacy): extract it again to record its weights`,
+      );
+    }
+    let source = record.weights.source;
+    const stored = storedWeightsSha256(source);
+    if (stored !== null) {
+      if (this.options.storedWeights === undefined) {
+        throw new BackboneError(
+          'weights_not_found',
+          `feature set ${record.id}: weights ${source} are stored in the database, which this registry cannot read`,
+        );
+      }
+      source = await materializeStoredWeights(this.options.storedWeights, stored, this.options.weightsCache);
+    }
+    return this.config(
+      record,
+      source,
+      isBuiltinBackbone(record.backbone) ? undefined : (record.featureLayer ?? undefined),
+    );
   }
 
   private async start(config: BackboneConfigInput): Promise<FeatureExtractor> {

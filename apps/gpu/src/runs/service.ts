@@ -19,9 +19,10 @@ import {
   type Run,
 } from '@edgehead/db';
 import { z } from 'zod';
-import { lookupParts } from '../extractors/registry.ts';
+import { type ExtractorRegistry, lookupParts } from '../extractors/registry.ts';
 
 import type { JobQueue } from '../queue/index.ts';
+import { startFineTuneRun } from './finetune-start.ts';
 import {
   ensureTrainingQueues,
   TRAIN_HEAD_QUEUE,
@@ -33,6 +34,8 @@ import {
 export interface RunDeps {
   db: Db;
   queue: JobQueue;
+  /** Loads backbones to check a fine-tuning request's layers (fine-tuning runs need it). */
+  extractors?: ExtractorRegistry;
   env?: {
     /** User backbones configured in this service (EDGEHEAD_BACKBONES). */
     userBackbones?: readonly { name: string; preprocessing: Preprocessing }[];
@@ -43,13 +46,14 @@ export interface RunDeps {
 
 /**
  * Validates a run request against the stored data (dataset, backbone, feature vectors for train and
- * validation), records the run as queued and enqueues its `train-head` job.
- * Throws ApiError 400/404 naming the field.
+ * validation; for a fine-tuning run see `startFineTuneRun`), records the run as queued and enqueues its
+ * `train-head` job. Throws ApiError 400/404 naming the field.
  */
 export async function startTrainingRun(
   deps: RunDeps,
   input: z.output<typeof createRunRequest>,
 ): Promise<Run> {
+  if (input.kind === 'finetune') return startFineTuneRun(deps, input);
   const dataset = await getDataset(deps.db, input.dataset).catch((cause: unknown) => {
     throw new ApiError(
       404,

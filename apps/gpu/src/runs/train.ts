@@ -18,22 +18,13 @@ import {
   loadFeatureMatrix,
   type Run,
   recordEpoch,
-  registerModel,
-  saveEvaluation,
   startRun,
 } from '@edgehead/db';
-import {
-  chooseThreshold,
-  type Evaluation,
-  type FeatureSplit,
-  initTrainingBackend,
-  predictProbabilities,
-  scorePredictions,
-  type TrainingBackend,
-  trainHead,
-} from '@edgehead/training';
-import { buildArtifact } from '../models/artifact.ts';
+import { type FeatureSplit, initTrainingBackend, type TrainingBackend, trainHead } from '@edgehead/training';
+import type { ExtractorRegistry } from '../extractors/registry.ts';
 import { retryOnConnectionLoss } from '../queue/connection.ts';
+import { attemptFineTune } from './finetune.ts';
+import { evaluateAndRegister } from './head-result.ts';
 
 /** Knobs of one training attempt. */
 export interface TrainRunOptions {
@@ -43,18 +34,21 @@ export interface TrainRunOptions {
   backend?: TrainingBackend;
   /** Awaited after each recorded epoch (tests use it to slow a run down or to freeze a worker). */
   afterEpoch?: (metrics: EpochMetrics) => Promise<void>;
+  /** Loads backbones for fine-tuning runs (the service's registry); a fine-tuning run fails without it. */
+  extractors?: ExtractorRegistry;
 }
 
 /** How an attempt ended: `skipped` when the run was no longer queued/running when the job started. */
 export type TrainRunOutcome = 'succeeded' | 'failed' | 'cancelled' | 'superseded' | 'skipped';
 
 /** A failure whose message is the run's `error`. */
-class RunFailure extends Error {
+export class RunFailure extends Error {
   readonly code = 'run_failed';
 }
 
 /**
- * One attempt of a training run: start it (a retried job restarts it from scratch), load the stored
+ * One attempt of a training run (a head, or with kind `finetune` the backbone's top and a head, see
+ * `attemptFineTune`): start it (a retried job restarts it from scratch), load the stored
  * features, train with every epoch written as it ends, evaluate on validation and test, save and register
  * the head artifact, finish with stage timings. A cancel (or a newer attempt of the same run) stops it
  * between two batches; any failure marks the run failed with the reason. Never throws for a run failure.
@@ -91,7 +85,8 @@ export async function trainRun(
   };
   const timer = setInterval(() => void check(), options.pollMs ?? 1000);
   try {
-    return await attemptRun(db, run, controller, check, options, () => superseded);
+    const work = run.kind === 'finetune' ? attemptFineTune : attemptRun;
+    return await work(db, run, controller, check, options, () => superseded);
   } catch (error) {
     // lost for longer than the retry window: fail the job, so pg-boss retries the run from scratch
     if (isConnectionError(error)) throw error;
@@ -200,53 +195,22 @@ async function attemptRun(
   try {
     if (result.status === 'cancelled' || controller.signal.aborted) return stopped();
     lap('train');
-
-    const binary = classes.length === 2;
-    const evalSplit = hasValidation ? validation : train;
-    const evalOut = await predictProbabilities(
-      model,
-      evalSplit.split.features,
-      evalSplit.split.labels.length,
+    const registered = await evaluateAndRegister(
+      db,
+      {
+        runId: run.id,
+        model,
+        featureSet: plainSet,
+        featureShape: train.shape,
+        classes,
+        threshold: config.threshold,
+        splits: { train: train.split, validation: validation.split, test: test.split },
+        modelName: typeof requestedName === 'string' ? requestedName : dataset.name,
+      },
+      check,
+      lap,
     );
-    const threshold = binary ? chooseThreshold(evalOut, evalSplit.split.labels, config.threshold) : 0.5;
-    const evaluations: [Split, Evaluation][] = [];
-    if (hasValidation) {
-      evaluations.push([
-        'validation',
-        scorePredictions(evalOut, validation.split.labels, classes, threshold),
-      ]);
-    }
-    if (test.split.labels.length > 0) {
-      const testOut = await predictProbabilities(model, test.split.features, test.split.labels.length);
-      evaluations.push(['test', scorePredictions(testOut, test.split.labels, classes, threshold)]);
-    }
-    if (!(await check())) return stopped();
-    for (const [split, ev] of evaluations) await saveEvaluation(db, toRow(run.id, split, ev));
-    lap('evaluate');
-
-    const metrics: Record<string, number> = {};
-    for (const [split, ev] of evaluations) {
-      metrics[`${split}_accuracy`] = ev.accuracy;
-      if (ev.rocAuc !== null) metrics[`${split}_roc_auc`] = ev.rocAuc;
-    }
-    const artifact = await buildArtifact(model, {
-      featureSet: plainSet,
-      featureShape: train.shape,
-      classes,
-      threshold: binary ? threshold : null,
-      metrics,
-      runId: run.id,
-    });
-    if (!(await check())) return stopped();
-    const modelName = typeof requestedName === 'string' ? requestedName : dataset.name;
-    await registerModel(db, {
-      runId: run.id,
-      name: modelName,
-      manifest: artifact.manifest,
-      artifactSha256: artifact.artifactSha256,
-      files: artifact.files,
-    });
-    lap('save');
+    if (!registered) return stopped();
     const finished = await finishRun(db, run.id, {
       ...timings,
       epochs: result.history.length,
@@ -257,23 +221,4 @@ async function attemptRun(
   } finally {
     model.dispose();
   }
-}
-
-/** An evaluation as the `evaluations` table stores it (ROC's first point at threshold +inf kept as 1). */
-function toRow(runId: string, split: Split, ev: Evaluation) {
-  return {
-    runId,
-    split,
-    n: ev.n,
-    accuracy: ev.accuracy,
-    precision: ev.precision,
-    recall: ev.recall,
-    f1: ev.f1,
-    rocAuc: ev.rocAuc,
-    threshold: ev.threshold,
-    confusion: ev.confusion,
-    perClass: ev.perClass,
-    // JSON has no Infinity: the (0, 0) point's threshold is clamped to 1, above every sigmoid output but 1.0
-    roc: ev.roc?.map((p) => ({ fpr: p.fpr, tpr: p.tpr, threshold: Math.min(p.threshold, 1) })) ?? null,
-  };
 }

@@ -231,17 +231,23 @@ export function graphArtifacts(folder: TfjsModelFolder): tf.io.ModelArtifacts {
   };
 }
 
+/** A TF.js layers model folder's two files, as bytes. */
+export interface LayersModelFiles {
+  'model.json': Uint8Array;
+  'weights.bin': Uint8Array;
+}
+
 /**
- * Writes a tfjs layers model to `dir` as model.json + weights.bin (the current format, or the legacy
- * one with no `format` key and a `{ keras_version, model_config }` topology when `legacy` is set).
- * @example await saveLayersModelFolder(model, 'models/my-cnn'); // then loadBackbone({ backbone: 'my-cnn', weights: 'models/my-cnn', ... })
+ * A tfjs layers model as the files of a TF.js layers folder (model.json + weights.bin, the current format,
+ * or the legacy one with no `format` key and a `{ keras_version, model_config }` topology when `legacy` is
+ * set), without writing them anywhere.
+ * @example const files = await layersModelFiles(model); // files['model.json'], files['weights.bin']
  */
-export async function saveLayersModelFolder(
+export async function layersModelFiles(
   model: tf.LayersModel,
-  dir: string,
   options: { legacy?: boolean } = {},
-): Promise<void> {
-  const { mkdir, writeFile } = await import('node:fs/promises');
+): Promise<LayersModelFiles> {
+  let files: LayersModelFiles | undefined;
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const data = artifacts.weightData;
@@ -264,10 +270,26 @@ export async function saveLayersModelFolder(
             modelTopology: artifacts.modelTopology,
             weightsManifest: manifest,
           };
-      await mkdir(dir, { recursive: true });
-      await writeFile(path.join(dir, 'model.json'), JSON.stringify(json));
-      await writeFile(path.join(dir, 'weights.bin'), bytes);
+      files = { 'model.json': new TextEncoder().encode(JSON.stringify(json)), 'weights.bin': bytes };
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     }),
   );
+  if (files === undefined) throw new Error(`model ${model.name}: save handed over no artifacts`);
+  return files;
+}
+
+/**
+ * Writes a tfjs layers model to `dir` as model.json + weights.bin (see `layersModelFiles`).
+ * @example await saveLayersModelFolder(model, 'models/my-cnn'); // then loadBackbone({ backbone: 'my-cnn', weights: 'models/my-cnn', ... })
+ */
+export async function saveLayersModelFolder(
+  model: tf.LayersModel,
+  dir: string,
+  options: { legacy?: boolean } = {},
+): Promise<void> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const files = await layersModelFiles(model, options);
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'model.json'), files['model.json']);
+  await writeFile(path.join(dir, 'weights.bin'), files['weights.bin']);
 }

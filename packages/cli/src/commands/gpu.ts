@@ -5,6 +5,7 @@ import {
   type EpochMetrics,
   type ExtractionProgress,
   featureSetLabel,
+  type HeadRunRequest,
   headConfig,
   headPresetName,
   modelAlias,
@@ -42,7 +43,8 @@ export async function patiently<T>(request: () => Promise<T>, patienceMs = 120_0
   }
 }
 
-async function writeContext(options: CommonOptions): Promise<Context> {
+/** A context for commands that write to the gpu service (its token required). */
+export async function writeContext(options: CommonOptions): Promise<Context> {
   const ctx = await createContext(options);
   requireToken(ctx.endpoints.gpuToken, 'gpu service token', '--gpu-token', 'EDGEHEAD_GPU_TOKEN');
   return ctx;
@@ -432,13 +434,13 @@ const RUN_FIELDS = [
 ] as const;
 
 /** The `POST /v1/runs` body of the train options (only those given). */
-export function trainBody(o: Values<typeof trainOptions>): CreateRunRequest {
+export function trainBody(o: Values<typeof trainOptions>): HeadRunRequest {
   if (!o.backbone && !o.featureSet)
     throw new CliError('usage', 'train: pass --backbone <name> or --feature-set <id>');
   const given = RUN_FIELDS.flatMap((key): [string, unknown][] =>
     o[key] === undefined ? [] : [[key, o[key]]],
   );
-  return Object.fromEntries(given) as CreateRunRequest;
+  return Object.fromEntries(given) as HeadRunRequest;
 }
 
 /** Starts a run and (unless `--no-wait`) prints one line per epoch as it happens, then the evaluation. */
@@ -488,7 +490,7 @@ export const train = defineCommand({
  * The run body on the dataset's most recently extracted augmented feature set of `--backbone` (its
  * backbone, pooling and preprocessing as the shorthand gives them); a `--feature-set` id is kept as given.
  */
-async function withAugmentedFeatureSet(ctx: Context, body: CreateRunRequest): Promise<CreateRunRequest> {
+async function withAugmentedFeatureSet(ctx: Context, body: HeadRunRequest): Promise<HeadRunRequest> {
   if (body.featureSet !== undefined) return body;
   const shorthand = body.backbone as string;
   const [name = shorthand, pre] = shorthand.split('@');
@@ -518,7 +520,7 @@ export function describeRun(d: RunDetailResponse): string {
   const r = d.run;
   const lines = [
     `run ${r.id}: ${r.status}${r.error ? ` (${r.error})` : ''}`,
-    `  dataset ${d.dataset?.name ?? r.datasetId}, features ${r.featureSet}, preset ${r.preset ?? '-'}, backend ${r.backend ?? '-'}`,
+    `  dataset ${d.dataset?.name ?? r.datasetId}, features ${r.featureSet}, ${r.kind === 'finetune' ? `fine-tuning of run ${r.fromRunId}` : `preset ${r.preset ?? '-'}`}, backend ${r.backend ?? '-'}`,
     `  epochs ${d.epochs.length}/${r.epochsTotal}`,
   ];
   const last = d.epochs.at(-1);

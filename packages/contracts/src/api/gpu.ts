@@ -238,7 +238,8 @@ export const gpuRoutes = namedRoutes({
   createRun: route({
     method: 'post',
     path: '/v1/runs',
-    summary: 'Start a training run (preset + overrides)',
+    summary:
+      "Start a training run: a head (preset + overrides), or with kind 'finetune' the backbone's top with a finished run's head",
     tags: ['runs'],
     security: gpu,
     request: { body: jsonBody(createRunRequest) },

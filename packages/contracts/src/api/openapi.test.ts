@@ -53,11 +53,17 @@ describe('openApiDocument', () => {
       'query:pooling',
       'query:preprocessing',
     ]);
-    // the run request documents every head config field it takes, not only the dataset and feature set
+    // the run request documents every head config field it takes, not only the dataset and feature set,
+    // and the fine-tuning request beside it
     const run = dig(doc, 'paths', '/v1/runs', 'post', 'requestBody', 'content', 'application/json', 'schema');
-    expect(Object.keys(run.properties)).toEqual(
-      expect.arrayContaining(['dataset', 'preset', 'epochs', 'seed']),
+    const [headRun, fineTuneRun] = run.oneOf;
+    expect(Object.keys(headRun.properties)).toEqual(
+      expect.arrayContaining(['kind', 'dataset', 'preset', 'epochs', 'seed']),
     );
+    expect(Object.keys(fineTuneRun.properties)).toEqual(
+      expect.arrayContaining(['kind', 'fromRun', 'unfreeze', 'learningRate', 'epochs']),
+    );
+    expect(fineTuneRun.required).toEqual(expect.arrayContaining(['kind', 'fromRun', 'unfreeze']));
     // raw bodies are described from the route definition too
     const images = dig(doc, 'paths', '/v1/datasets/{id}/images', 'post', 'requestBody', 'content');
     expect(Object.keys(images)).toEqual(['multipart/form-data']);

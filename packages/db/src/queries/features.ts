@@ -114,6 +114,27 @@ export async function loadFeatureMatrix(
 }
 
 /**
+ * The images of a dataset's split that have a vector of one feature set, with their labels, in
+ * `loadFeatureMatrix`'s order, without the vectors.
+ */
+export async function featureImages(
+  db: Db,
+  datasetId: string,
+  featureSetId: string,
+  split: Split,
+): Promise<{ imageIds: string[]; labels: string[] }> {
+  const rows = await db
+    .select({ imageId: features.imageId, label: images.label })
+    .from(features)
+    .innerJoin(images, eq(images.id, features.imageId))
+    .where(
+      and(eq(images.datasetId, datasetId), eq(images.split, split), eq(features.featureSetId, featureSetId)),
+    )
+    .orderBy(asc(images.id));
+  return { imageIds: rows.map((r) => r.imageId), labels: rows.map((r) => r.label) };
+}
+
+/**
  * Stored vectors of a feature set by the content hash of their images, for the images of `sha256s` that any
  * dataset holds with a vector of that feature set (the same bytes and the same feature set give the same
  * vector, so a request for an image already extracted needs no forward pass).

@@ -1,5 +1,5 @@
 import { SPLITS, type Split } from '@edgehead/contracts';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import { imageBlobs, images } from '../schema/index.ts';
@@ -79,6 +79,22 @@ export async function getImageBlob(db: Db, sha256: string): Promise<Uint8Array> 
     .where(eq(imageBlobs.sha256, sha256));
   if (!row) throw new NotFoundError('image blob', sha256);
   return row.data;
+}
+
+/** Where the bytes of each image of `ids` are (content hash and storage key), by id. */
+export async function imageLocations(
+  db: Db,
+  ids: readonly string[],
+): Promise<Map<string, Pick<Image, 'id' | 'sha256' | 'storageKey'>>> {
+  const found = new Map<string, Pick<Image, 'id' | 'sha256' | 'storageKey'>>();
+  for (let start = 0; start < ids.length; start += 1000) {
+    const rows = await db
+      .select({ id: images.id, sha256: images.sha256, storageKey: images.storageKey })
+      .from(images)
+      .where(inArray(images.id, ids.slice(start, start + 1000)));
+    for (const row of rows) found.set(row.id, row);
+  }
+  return found;
 }
 
 /** Images of a dataset in a stable order, optionally of one split. */

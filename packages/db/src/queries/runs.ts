@@ -40,10 +40,15 @@ export const evaluationColumns = {
 /** A dataset as a run shows it. */
 export const runDatasetColumns = { name: datasets.name, classes: datasets.classes, task: datasets.task };
 
-/** Records a queued run of a dataset's vectors of one feature set; the dataset must exist. */
+/**
+ * Records a queued run of a dataset's vectors of one feature set; the dataset must exist. A fine-tuning run
+ * (`kind: 'finetune'`) names the run whose head it starts from.
+ */
 export async function createRun(
   db: Db,
   input: {
+    kind?: Run['kind'];
+    fromRunId?: string | null;
     datasetId: string;
     featureSetId: string;
     preset?: string | null;
@@ -58,6 +63,8 @@ export async function createRun(
   const [row] = await db
     .insert(runs)
     .values({
+      kind: input.kind ?? 'head',
+      fromRunId: input.fromRunId ?? null,
       datasetId: dataset.id,
       featureSetId: input.featureSetId,
       preset: input.preset ?? null,
@@ -150,6 +157,17 @@ async function setFinalStatus(
   return row ?? null;
 }
 
+/** Records the feature set a fine-tuning run produced (its tuned weights' vectors). */
+export async function setRunOutputFeatureSet(db: Db, id: string, featureSetId: string): Promise<void> {
+  await db.update(runs).set({ outputFeatureSetId: featureSetId }).where(eq(runs.id, id));
+}
+
+/** The model a run registered, or null when it has none (yet). */
+export async function getRunModel(db: Db, runId: string) {
+  const [row] = await db.select().from(models).where(eq(models.runId, runId));
+  return row ?? null;
+}
+
 /** Marks a running run succeeded; null if it was cancelled meanwhile. */
 export function finishRun(db: Db, id: string, timings: Record<string, number>): Promise<Run | null> {
   return setFinalStatus(db, id, 'succeeded', { timings, error: null }, ['running']);
@@ -229,10 +247,13 @@ const runDurationMs = sql<
  */
 const runListColumns = {
   id: runs.id,
+  kind: runs.kind,
   datasetId: runs.datasetId,
   datasetName: datasets.name,
   featureSetId: runs.featureSetId,
   featureSet: featureSetLabelColumns,
+  fromRunId: runs.fromRunId,
+  outputFeatureSetId: runs.outputFeatureSetId,
   preset: runs.preset,
   config: runs.config,
   status: runs.status,

@@ -1,3 +1,4 @@
+export * from './backbone-weights.ts';
 export * from './datasets.ts';
 export * from './extractions.ts';
 export * from './feature-sets.ts';

@@ -1,5 +1,6 @@
-import { type ClassMetrics, type RocPoint, runStatus } from '@edgehead/contracts';
+import { type ClassMetrics, type RocPoint, runKind, runStatus } from '@edgehead/contracts';
 import {
+  type AnyPgColumn,
   doublePrecision,
   index,
   integer,
@@ -17,18 +18,25 @@ import { datasets, splitEnum } from './datasets.ts';
 import { featureSets } from './feature-sets.ts';
 
 export const runStatusEnum = pgEnum('run_status', runStatus.enum);
+export const runKindEnum = pgEnum('run_kind', runKind.enum);
 
-/** A training run of a head on one dataset's stored features for one feature set. */
+/**
+ * A training run on one dataset's stored features for one feature set: a head, or (kind `finetune`) the
+ * backbone's top with the head of `fromRunId`, producing `outputFeatureSetId`.
+ */
 export const runs = pgTable(
   'runs',
   {
     id: uuid('id').primaryKey().defaultRandom(),
+    kind: runKindEnum('kind').notNull().default('head'),
     datasetId: uuid('dataset_id')
       .notNull()
       .references(() => datasets.id, { onDelete: 'cascade' }),
     featureSetId: uuid('feature_set_id')
       .notNull()
       .references(() => featureSets.id),
+    fromRunId: uuid('from_run_id').references((): AnyPgColumn => runs.id, { onDelete: 'set null' }),
+    outputFeatureSetId: uuid('output_feature_set_id').references(() => featureSets.id),
     preset: text('preset'),
     config: jsonb('config').$type<Record<string, unknown>>().notNull(),
     status: runStatusEnum('status').notNull().default('queued'),
