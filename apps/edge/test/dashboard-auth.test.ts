@@ -29,9 +29,15 @@ const EXAMPLE_QUERIES: Record<string, string> = {
   '/api/compare': `?ids=${RUN},00000000-0000-4000-8000-000000000002`,
 };
 /** Every dashboard API route of the contracts (a new one is covered without editing this list). */
-const API_ROUTES = Object.values(edgeRoutes)
-  .filter((r) => r.method === 'get' && r.path.startsWith('/api/'))
-  .map((r) => r.path.replace('{id}', RUN) + (EXAMPLE_QUERIES[r.path] ?? ''));
+const API_GETS = Object.values(edgeRoutes).filter((r) => r.method === 'get' && r.path.startsWith('/api/'));
+const API_ROUTES = API_GETS.map((r) => r.path.replace('{id}', RUN) + (EXAMPLE_QUERIES[r.path] ?? ''));
+/** What each route answers on success: JSON, or (the augmented samples) a picture. */
+const SUCCESS_TYPE = Object.fromEntries(
+  API_GETS.map((r, i) => [
+    API_ROUTES[i],
+    Object.keys((r.responses as Record<number, { content?: object }>)[200]?.content ?? {})[0] ?? '',
+  ]),
+);
 const PAGES = ['/', '/index.html', '/?from=mail'];
 
 async function errorOf(res: Response, status: number, code: string) {
@@ -180,7 +186,8 @@ describe('signing in with the admin token', () => {
       const res = await call(path, withCookie(session));
       // an unknown run is the API's own 404, not an auth failure
       expect([200, 404], path).toContain(res.status);
-      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      const type = res.status === 200 ? SUCCESS_TYPE[path] : 'application/json';
+      expect(res.headers.get('content-type'), path).toContain(type);
     }
     const models = (await (await call('/api/models', withCookie(session))).json()) as { aliases: unknown[] };
     expect(models.aliases.length).toBeGreaterThan(0);
