@@ -21,6 +21,7 @@ import {
   trainHead,
 } from '@edgehead/training';
 import * as tf from '@tensorflow/tfjs';
+import { correctness } from './paired.ts';
 
 const SPLITS = ['train', 'validation', 'test'] as const;
 type Split = (typeof SPLITS)[number];
@@ -47,10 +48,12 @@ export interface FineTuneRowResult {
   epochs: number;
   status: string;
   threshold: number;
-  headOnly: { validationAccuracy: number; testAccuracy: number };
+  headOnly: { validationAccuracy: number; testAccuracy: number; testCorrect: Uint8Array };
   validationAccuracy: number;
   testAccuracy: number;
   testRocAuc: number | null;
+  /** Per test image, whether the fine-tuned head is right (for paired comparisons). */
+  testCorrect: Uint8Array;
   /** The frozen part over every image, once. */
   activationSeconds: number;
   secondsPerEpoch: number;
@@ -77,6 +80,7 @@ export async function fineTuneRow(input: FineTuneRowInput): Promise<FineTuneRowR
       threshold,
       validation: scorePredictions(val, data.validation.labels, classes, threshold),
       test: scorePredictions(test, data.test.labels, classes, threshold),
+      testCorrect: correctness(test, data.test.labels, threshold),
     };
   };
   const headOnly = await score(headRun.model, features);
@@ -146,10 +150,12 @@ export async function fineTuneRow(input: FineTuneRowInput): Promise<FineTuneRowR
         headOnly: {
           validationAccuracy: headOnly.validation.accuracy,
           testAccuracy: headOnly.test.accuracy,
+          testCorrect: headOnly.testCorrect,
         },
         validationAccuracy: scored.validation.accuracy,
         testAccuracy: scored.test.accuracy,
         testRocAuc: scored.test.rocAuc,
+        testCorrect: scored.testCorrect,
         activationSeconds,
         secondsPerEpoch: trainMs / 1000 / Math.max(1, tuned.history.length),
         backend: tuned.backend,
