@@ -6,21 +6,13 @@ import {
   splitBackbone,
 } from '@edgehead/backbones';
 import { ApiError, type FineTuneRunConfig, type fineTuneRunRequest } from '@edgehead/contracts';
-import {
-  createRun,
-  failRun,
-  getFeatureSet,
-  getRun,
-  getRunModel,
-  NotFoundError,
-  type Run,
-} from '@edgehead/db';
+import { getFeatureSet, getRun, getRunModel, NotFoundError, type Run } from '@edgehead/db';
 import { FINE_TUNE_RECIPE } from '@edgehead/training';
 import * as tf from '@tensorflow/tfjs';
 import type { z } from 'zod';
 import type { ExtractorRegistry } from '../extractors/registry.ts';
 import type { RunDeps } from './service.ts';
-import { ensureTrainingQueues, TRAIN_HEAD_QUEUE, type TrainHeadJob } from './worker.ts';
+import { createQueuedRun } from './worker.ts';
 
 const invalid = (field: string, message: string, details: Record<string, unknown> = {}) =>
   new ApiError(400, 'validation_failed', message, { field, ...details });
@@ -60,7 +52,7 @@ export async function startFineTuneRun(
     unfreeze: input.unfreeze,
     layers,
   };
-  const run = await createRun(deps.db, {
+  return createQueuedRun(deps, {
     kind: 'finetune',
     fromRunId: from.id,
     datasetId: from.datasetId,
@@ -69,15 +61,6 @@ export async function startFineTuneRun(
     config: { ...config, ...(input.modelName ? { modelName: input.modelName } : {}) },
     epochsTotal: config.epochs,
   });
-  try {
-    const job: TrainHeadJob = { runId: run.id };
-    await ensureTrainingQueues(deps.queue, deps.env?.training);
-    await deps.queue.boss.send(TRAIN_HEAD_QUEUE, job);
-  } catch (error) {
-    await failRun(deps.db, run.id, `could not enqueue the training job: ${(error as Error).message}`);
-    throw error;
-  }
-  return run;
 }
 
 /**

@@ -42,7 +42,7 @@ import { imageBytes } from '../extraction/worker.ts';
 import { storedWeightsSource } from '../extractors/stored-weights.ts';
 import { retryOnConnectionLoss } from '../queue/connection.ts';
 import { evaluateAndRegister } from './head-result.ts';
-import { RunFailure, type TrainRunOptions, type TrainRunOutcome } from './train.ts';
+import { attemptClock, RunFailure, type TrainRunOptions, type TrainRunOutcome } from './train.ts';
 
 const SPLITS: readonly Split[] = ['train', 'validation', 'test'];
 /** Images decoded and run through the frozen part at a time (bounds the memory of decoded pixels). */
@@ -70,14 +70,7 @@ export async function attemptFineTune(
   options: TrainRunOptions,
   isSuperseded: () => boolean,
 ): Promise<TrainRunOutcome> {
-  const stopped = (): TrainRunOutcome => (isSuperseded() ? 'superseded' : 'cancelled');
-  const timings: Record<string, number> = {};
-  let t = performance.now();
-  const lap = (stage: string) => {
-    const now = performance.now();
-    timings[stage] = Math.round(now - t);
-    t = now;
-  };
+  const { stopped, timings, lap } = attemptClock(isSuperseded);
   const { modelName: requestedName, ...stored } = run.config;
   const parsed = fineTuneRunConfig.safeParse(stored);
   if (!parsed.success) throw new RunFailure(`run config: ${parsed.error.issues[0]?.message ?? 'invalid'}`);

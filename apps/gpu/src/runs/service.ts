@@ -7,11 +7,9 @@ import {
   type Preprocessing,
 } from '@edgehead/contracts';
 import {
-  createRun,
   type Dataset,
   type Db,
   datasetFeatureSets,
-  failRun,
   featureSplitCounts,
   getDataset,
   getFeatureSet,
@@ -23,12 +21,7 @@ import { type ExtractorRegistry, lookupParts } from '../extractors/registry.ts';
 
 import type { JobQueue } from '../queue/index.ts';
 import { startFineTuneRun } from './finetune-start.ts';
-import {
-  ensureTrainingQueues,
-  TRAIN_HEAD_QUEUE,
-  type TrainHeadJob,
-  type TrainingQueueOptions,
-} from './worker.ts';
+import { createQueuedRun, type TrainingQueueOptions } from './worker.ts';
 
 /** What the run routes need. */
 export interface RunDeps {
@@ -93,22 +86,13 @@ export async function startTrainingRun(
       { field: 'pooling' },
     );
   }
-  const run = await createRun(deps.db, {
+  return createQueuedRun(deps, {
     datasetId: dataset.id,
     featureSetId: featureSet.id,
     preset: input.preset,
     config: { ...input.config, ...(input.modelName ? { modelName: input.modelName } : {}) },
     epochsTotal: input.config.epochs,
   });
-  try {
-    const job: TrainHeadJob = { runId: run.id };
-    await ensureTrainingQueues(deps.queue, deps.env?.training);
-    await deps.queue.boss.send(TRAIN_HEAD_QUEUE, job);
-  } catch (error) {
-    await failRun(deps.db, run.id, `could not enqueue the training job: ${(error as Error).message}`);
-    throw error;
-  }
-  return run;
 }
 
 /**

@@ -99,6 +99,22 @@ export async function trainRun(
   }
 }
 
+/**
+ * What an attempt of a run keeps about itself: milliseconds per stage (`lap(stage)` closes one) and the
+ * outcome when it stops early (superseded by a newer attempt, else cancelled).
+ */
+export function attemptClock(isSuperseded: () => boolean) {
+  const timings: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (stage: string) => {
+    const now = performance.now();
+    timings[stage] = Math.round(now - t);
+    t = now;
+  };
+  const stopped = (): TrainRunOutcome => (isSuperseded() ? 'superseded' : 'cancelled');
+  return { timings, lap, stopped };
+}
+
 async function attemptRun(
   db: Db,
   run: Run,
@@ -107,14 +123,7 @@ async function attemptRun(
   options: TrainRunOptions,
   isSuperseded: () => boolean,
 ): Promise<TrainRunOutcome> {
-  const stopped = (): TrainRunOutcome => (isSuperseded() ? 'superseded' : 'cancelled');
-  const timings: Record<string, number> = {};
-  let t = performance.now();
-  const lap = (stage: string) => {
-    const now = performance.now();
-    timings[stage] = Math.round(now - t);
-    t = now;
-  };
+  const { stopped, timings, lap } = attemptClock(isSuperseded);
 
   const { modelName: requestedName, ...stored } = run.config;
   const parsed = headConfig.safeParse(stored);

@@ -1,4 +1,4 @@
-import { type Db, failRun } from '@edgehead/db';
+import { createRun, type Db, failRun, type Run } from '@edgehead/db';
 import type PgBoss from 'pg-boss';
 import type { JobQueue } from '../queue/index.ts';
 import { type TrainRunOptions, trainRun } from './train.ts';
@@ -32,6 +32,26 @@ export const DEFAULT_TRAINING_QUEUE: TrainingQueueOptions = {
   retryLimit: 2,
   retryDelaySeconds: 10,
 };
+
+/**
+ * Records a run and queues its training job; a job that cannot be queued fails the run with the reason
+ * (so no run waits forever for a job that does not exist) and rethrows.
+ */
+export async function createQueuedRun(
+  deps: { db: Db; queue: JobQueue; env?: { training?: TrainingQueueOptions } },
+  values: Parameters<typeof createRun>[1],
+): Promise<Run> {
+  const run = await createRun(deps.db, values);
+  try {
+    const job: TrainHeadJob = { runId: run.id };
+    await ensureTrainingQueues(deps.queue, deps.env?.training);
+    await deps.queue.boss.send(TRAIN_HEAD_QUEUE, job);
+  } catch (error) {
+    await failRun(deps.db, run.id, `could not enqueue the training job: ${(error as Error).message}`);
+    throw error;
+  }
+  return run;
+}
 
 /** Creates the training queue and its dead-letter queue (idempotent). */
 export async function ensureTrainingQueues(
