@@ -4,7 +4,7 @@ import { getCookie } from 'hono/cookie';
 import { ACCESS_JWT_HEADER, accessConfig, verifyAccessJwt } from './access.ts';
 import { findApiKey } from './keys.ts';
 import { countWrongAdminToken, refuseLockedOut } from './rate-limit.ts';
-import { checkCsrfToken, readSession, SESSION_COOKIE } from './session.ts';
+import { checkCsrfToken, isRevoked, readSession, SESSION_COOKIE } from './session.ts';
 import { timingSafeEqualString } from './timing-safe.ts';
 import type { AppEnv } from './types.ts';
 
@@ -83,6 +83,8 @@ export async function sessionOf(c: Context<AppEnv>): Promise<SessionCaller | str
   const session = await readSession(adminToken, cookie);
   if (session === 'expired') return 'the dashboard session has expired: sign in again';
   if (session === 'invalid') return 'the dashboard session cookie is not valid: sign in again';
+  if (await isRevoked(c.env.REGISTRY, session.id))
+    return 'the dashboard session was signed out: sign in again';
   return {
     kind: 'session',
     user: 'admin',

@@ -6,7 +6,8 @@ import { timingSafeEqualString } from './timing-safe.ts';
 /**
  * The dashboard's own sign-in (beside Cloudflare Access, or without it): a JWT (HS256) in a cookie. Its key is
  * derived from the ADMIN_TOKEN secret with HKDF, so rotating the admin token signs every session out, and
- * no other secret has to be set. Stateless: a session ends when it expires or the token rotates.
+ * no other secret has to be set. A session ends when it expires, when the token rotates, or when it signs
+ * out (its id is then kept in KV as revoked until it would have expired).
  */
 
 /** The cookie's name; Hono's `prefix: 'host'` makes it `__Host-edgehead_session` (Secure, Path=/, no Domain). */
@@ -102,4 +103,22 @@ export async function checkCsrfToken(
 ): Promise<boolean> {
   if (!presented) return false;
   return timingSafeEqualString(presented, await csrfToken(adminToken, sessionId));
+}
+
+const revokedKey = (sessionId: string) => `revoked:${sessionId}`;
+
+/** Ends a cookie session for good: a copy of the cookie is refused from now on (KV: within a location at once, elsewhere within about a minute). */
+export async function revokeSession(
+  kv: KVNamespace,
+  session: { id: string; expiresAt: Date },
+): Promise<void> {
+  const left = Math.ceil((session.expiresAt.getTime() - Date.now()) / 1000);
+  if (left <= 0) return;
+  // KV's smallest TTL is 60 s; a record kept past the session's end refuses nothing more
+  await kv.put(revokedKey(session.id), '1', { expirationTtl: Math.max(60, left) });
+}
+
+/** Whether the session signed out. */
+export async function isRevoked(kv: KVNamespace, sessionId: string): Promise<boolean> {
+  return (await kv.get(revokedKey(sessionId))) !== null;
 }

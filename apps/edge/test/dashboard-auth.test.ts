@@ -271,14 +271,19 @@ describe('a session at the registry', () => {
     expect((await env.ARTIFACTS.list({ prefix: 'models/dash/v3/' })).objects).toHaveLength(0);
   });
 
-  it('signs out: the cookie is cleared', async () => {
+  it('signs out: the cookie is cleared, and a copy of it no longer works', async () => {
     const session = await signIn();
+    const other = await signIn();
     const res = await call(
       '/auth/logout',
       withCookie(session, { method: 'POST', headers: { 'x-csrf-token': session.csrfToken } }),
     );
     expect(await res.json()).toEqual({ signedOut: true, via: 'token' });
     expect(res.headers.getAll('set-cookie')[0]).toMatch(/^__Host-edgehead_session=; Max-Age=0/);
+    const copied = await errorOf(await call('/api/models', withCookie(session)), 401, 'unauthorized');
+    expect(copied.message).toContain('signed out');
+    // only that session ended
+    expect((await call('/api/models', withCookie(other))).status).toBe(200);
   });
 });
 

@@ -4,7 +4,7 @@ import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { adminTokenOf, requireSameSite, type SessionCaller, sessionOf } from '../auth.ts';
 import { signInRateLimit } from '../rate-limit.ts';
-import { csrfToken, issueSession, SESSION_COOKIE, SESSION_TTL_S } from '../session.ts';
+import { csrfToken, issueSession, revokeSession, SESSION_COOKIE, SESSION_TTL_S } from '../session.ts';
 import { SIGN_IN_TOKEN, spendSignInLink } from '../sign-in-links.ts';
 import { timingSafeEqualString } from '../timing-safe.ts';
 import type { AppEnv } from '../types.ts';
@@ -115,6 +115,9 @@ export const authRoutes = apiApp<AppEnv>()
     const session = await sessionOf(c);
     if (typeof session === 'string') throw new ApiError(401, 'unauthorized', session);
     await requireSameSite(c, session);
+    // an Access session ends at Access; a cookie session here, also for copies of the cookie
+    if (session.via !== 'access')
+      await revokeSession(c.env.REGISTRY, { id: session.sessionId, expiresAt: session.expiresAt });
     deleteCookie(c, SESSION_COOKIE, { prefix: 'host', path: '/', secure: true });
     return c.json({ signedOut: true as const, via: session.via }, 200);
   });
