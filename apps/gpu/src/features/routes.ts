@@ -19,14 +19,14 @@ async function images(c: Context, maxFiles: number): Promise<Uint8Array[]> {
 }
 
 /**
- * The extractor and feature set of a `/v1/features` request. By id: exactly the recorded weights, loaded from
- * the recorded source and checked against the recorded sha256 (409 when the bytes there are other weights
- * now). By backbone: the configured weights, whose feature set is recorded on first use.
+ * The feature set of a `/v1/features` request. By id: the record (its extractor is loaded only for images
+ * that have no stored vector). By backbone: the configured weights, loaded (that is what identifies the
+ * feature set), whose feature set is recorded on first use.
  */
-async function extractorFor(
+async function featureSetFor(
   deps: AppDeps,
   query: { backbone?: string | undefined; featureSet?: string | undefined },
-): Promise<{ extractor: FeatureExtractor; featureSet: FeatureSetRecord }> {
+): Promise<{ featureSet: FeatureSetRecord; extractor?: FeatureExtractor }> {
   if (query.featureSet === undefined) {
     const extractor = await deps.extractors.load(
       deps.extractors.resolve({ backbone: query.backbone }).config,
@@ -39,14 +39,6 @@ async function extractorFor(
       field: 'featureSet',
     });
   });
-  if (featureSet.weights.sha256 === null) {
-    throw new ApiError(
-      400,
-      'bad_request',
-      `feature set ${featureSet.id} was carried over without a weights record (legacy): ask by ?backbone= instead`,
-      { field: 'featureSet' },
-    );
-  }
   if (featureSet.provenance?.kind === 'augmented') {
     // its vectors are of augmented copies of training images; an image's own features are its base's
     throw new ApiError(
@@ -56,8 +48,24 @@ async function extractorFor(
       { field: 'featureSet', baseFeatureSetId: featureSet.provenance.baseFeatureSetId },
     );
   }
+  if (featureSet.weights.sha256 === null) {
+    throw new ApiError(
+      400,
+      'bad_request',
+      `feature set ${featureSet.id} was carried over without a weights record (legacy): ask by ?backbone= instead`,
+      { field: 'featureSet' },
+    );
+  }
+  return { featureSet };
+}
+
+/**
+ * A recorded feature set's extractor: exactly the recorded weights, loaded from the recorded source and
+ * checked against the recorded sha256 (409 when the bytes there are other weights now).
+ */
+async function extractorOf(deps: AppDeps, featureSet: FeatureSetRecord): Promise<FeatureExtractor> {
   try {
-    return { extractor: await deps.extractors.forFeatureSet(featureSet), featureSet };
+    return await deps.extractors.forFeatureSet(featureSet);
   } catch (err) {
     if (!isBackboneError(err, 'checksum_mismatch')) throw err;
     throw new ApiError(409, 'conflict', err.message, { ...err.details, field: 'featureSet' }, { cause: err });
@@ -90,20 +98,22 @@ export async function computeFeatures(
   deps: AppDeps,
   input: { backbone?: string | undefined; featureSet?: string | undefined; images: Uint8Array[] },
 ) {
-  const { extractor, featureSet } = await extractorFor(deps, input);
+  const { featureSet, extractor: loaded } = await featureSetFor(deps, input);
   const hashes = input.images.map((image) => createHash('sha256').update(image).digest('hex'));
   const stored = await storedFeaturesByContent(deps.db, featureSet.id, hashes);
   const missing = input.images.flatMap((image, i) => (stored.has(hashes[i] as string) ? [] : [{ image, i }]));
-  const pixels: Uint8Array[] = [];
-  for (const { image, i } of missing) pixels.push(await decodeRequestImage(deps, extractor, image, i));
-  const computed = pixels.length > 0 ? await extractor.extract(pixels) : [];
   const vectors = hashes.map((h) => stored.get(h) as Float32Array);
-  for (const [k, { i }] of missing.entries()) vectors[i] = computed[k] as Float32Array;
-  const info = extractor.info;
+  if (missing.length > 0) {
+    const extractor = loaded ?? (await extractorOf(deps, featureSet));
+    const pixels: Uint8Array[] = [];
+    for (const { image, i } of missing) pixels.push(await decodeRequestImage(deps, extractor, image, i));
+    const computed = await extractor.extract(pixels);
+    for (const [k, { i }] of missing.entries()) vectors[i] = computed[k] as Float32Array;
+  }
   return {
-    backbone: info.name,
+    backbone: featureSet.backbone,
     featureSet: featureSet.id,
-    shape: [vectors.length, ...info.featureShape],
+    shape: [vectors.length, ...featureSet.featureShape],
     vectors,
     stored: input.images.length - missing.length,
   };
