@@ -42,7 +42,13 @@ import { imageBytes } from '../extraction/worker.ts';
 import { storedWeightsSource } from '../extractors/stored-weights.ts';
 import { retryOnConnectionLoss } from '../queue/connection.ts';
 import { evaluateAndRegister } from './head-result.ts';
-import { attemptClock, RunFailure, type TrainRunOptions, type TrainRunOutcome } from './train.ts';
+import {
+  attemptClock,
+  RunFailure,
+  storedRunConfig,
+  type TrainRunOptions,
+  type TrainRunOutcome,
+} from './train.ts';
 
 const SPLITS: readonly Split[] = ['train', 'validation', 'test'];
 /** Images decoded and run through the frozen part at a time (bounds the memory of decoded pixels). */
@@ -71,10 +77,7 @@ export async function attemptFineTune(
   isSuperseded: () => boolean,
 ): Promise<TrainRunOutcome> {
   const { stopped, timings, lap } = attemptClock(isSuperseded);
-  const { modelName: requestedName, ...stored } = run.config;
-  const parsed = fineTuneRunConfig.safeParse(stored);
-  if (!parsed.success) throw new RunFailure(`run config: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-  const config = parsed.data;
+  const { config, modelName } = storedRunConfig(run, fineTuneRunConfig);
   if (options.extractors === undefined) {
     throw new RunFailure('fine-tuning needs the extractor registry (this worker was started without it)');
   }
@@ -222,7 +225,7 @@ export async function attemptFineTune(
             validation: { features: vectors.validation, labels: images.validation.labels },
             test: { features: vectors.test, labels: images.test.labels },
           },
-          modelName: typeof requestedName === 'string' ? requestedName : dataset.name,
+          modelName: modelName ?? dataset.name,
         },
         check,
         lap,

@@ -2,7 +2,6 @@ import {
   augmentationConfig,
   type EpochMetrics,
   featureSetLabel,
-  type HeadConfig,
   headConfig,
   type Split,
 } from '@edgehead/contracts';
@@ -115,6 +114,21 @@ export function attemptClock(isSuperseded: () => boolean) {
   return { timings, lap, stopped };
 }
 
+/** A run's stored config parsed by `schema`, and the model name it asked for; RunFailure when invalid. */
+export function storedRunConfig<T>(
+  run: Run,
+  schema: {
+    safeParse(
+      value: unknown,
+    ): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } };
+  },
+): { config: T; modelName: string | undefined } {
+  const { modelName, ...stored } = run.config;
+  const parsed = schema.safeParse(stored);
+  if (!parsed.success) throw new RunFailure(`run config: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  return { config: parsed.data, modelName: typeof modelName === 'string' ? modelName : undefined };
+}
+
 async function attemptRun(
   db: Db,
   run: Run,
@@ -125,10 +139,7 @@ async function attemptRun(
 ): Promise<TrainRunOutcome> {
   const { stopped, timings, lap } = attemptClock(isSuperseded);
 
-  const { modelName: requestedName, ...stored } = run.config;
-  const parsed = headConfig.safeParse(stored);
-  if (!parsed.success) throw new RunFailure(`run config: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-  const config: HeadConfig = parsed.data;
+  const { config, modelName } = storedRunConfig(run, headConfig);
   const [dataset, featureSet] = await Promise.all([
     getDataset(db, run.datasetId),
     getFeatureSet(db, run.featureSetId),
@@ -214,7 +225,7 @@ async function attemptRun(
         classes,
         threshold: config.threshold,
         splits: { train: train.split, validation: validation.split, test: test.split },
-        modelName: typeof requestedName === 'string' ? requestedName : dataset.name,
+        modelName: modelName ?? dataset.name,
       },
       check,
       lap,
