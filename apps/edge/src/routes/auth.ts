@@ -52,17 +52,18 @@ function requireOwnOrigin(c: Context<AppEnv>) {
     });
 }
 
-/**
- * The page a sign-in link opens. Its button spends the link: a link preview or a scanner that fetches the
- * URL does not. The form posts from this origin, so the cookie its answer sets is sent on the redirect to
- * the dashboard (a SameSite=Strict cookie set on a navigation that began on another site, a link in a mail
- * or a chat, would not be).
- */
+/** What a spent link answers: the dashboard, opened from this page. */
 const SIGNED_IN_PAGE = `<!doctype html>
 <meta charset="utf-8"><meta http-equiv="refresh" content="0; url=/"><title>edgehead: signed in</title>
 <p>Signed in. <a href="/">Open the dashboard</a>.</p>
 `;
 
+/**
+ * The page a sign-in link opens. Its button spends the link: a link preview or a scanner that fetches the
+ * URL does not. The form posts from this origin, so the cookie its answer sets is sent when that answer opens
+ * the dashboard (a SameSite=Strict cookie set on a navigation that began on another site, a link in a mail
+ * or a chat, would not be).
+ */
 const linkPage = (token: string) => `<!doctype html>
 <meta charset="utf-8"><title>edgehead: sign in</title>
 <form method="post" action="/auth/link">
