@@ -2,6 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EnvError, parseEnv } from '../env.ts';
 import { ExtractorRegistry, ExtractorRequestError, lookupParts } from './registry.ts';
+import { storedWeightsSha256, storedWeightsSource } from './stored-weights.ts';
 
 const registry = (over: Partial<ConstructorParameters<typeof ExtractorRegistry>[0]> = {}) =>
   new ExtractorRegistry({
@@ -159,5 +160,14 @@ describe('parseEnv', () => {
     const bad = () => parseEnv({ EDGEHEAD_GPU_TOKEN: 'short', EDGEHEAD_BACKBONES: '{', PORT: 'x' });
     expect(bad).toThrow(EnvError);
     expect(bad).toThrow(/EDGEHEAD_GPU_TOKEN.*EDGEHEAD_BACKBONES|EDGEHEAD_BACKBONES.*EDGEHEAD_GPU_TOKEN/);
+  });
+});
+
+describe('stored weights sources', () => {
+  it('name 64 hex digits and nothing else (the value becomes a folder name)', () => {
+    const sha = 'a'.repeat(64);
+    expect(storedWeightsSha256(storedWeightsSource(sha))).toBe(sha);
+    expect(storedWeightsSha256('/models/tiny')).toBeNull();
+    expect(() => storedWeightsSha256('edgehead:backbone-weights/../../etc')).toThrow(/64 hex digits/);
   });
 });

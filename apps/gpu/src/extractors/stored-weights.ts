@@ -17,9 +17,20 @@ export function storedWeightsSource(sha256: string): string {
   return `${PREFIX}${sha256}`;
 }
 
-/** The sha256 a stored-weights source names, or null for any other source (a path, a URL, `random`). */
+/**
+ * The sha256 a stored-weights source names, or null for any other source (a path, a URL, `random`). Only 64
+ * hex digits are one: the value becomes a folder name in the weights cache.
+ */
 export function storedWeightsSha256(source: string): string | null {
-  return source.startsWith(PREFIX) ? source.slice(PREFIX.length) : null;
+  if (!source.startsWith(PREFIX)) return null;
+  const sha256 = source.slice(PREFIX.length);
+  if (!/^[0-9a-f]{64}$/.test(sha256)) {
+    throw new BackboneError(
+      'invalid_config',
+      `weights ${JSON.stringify(source)}: expected ${PREFIX}<64 hex digits>`,
+    );
+  }
+  return sha256;
 }
 
 /** Reads stored weights by their identity sha256 (the database's `backbone_weights`). */
