@@ -15,7 +15,8 @@
  * Augmentation rows (`+ augmentation (k=3)`, `(k=10)`; ACCURACY_AUGMENT=3,10, empty for none): k seeded
  * copies of every training image (the preset keras-vgg16-augmentation, seed 0, `augmentImage` as the gpu
  * service runs it) through the same frozen base, cached beside the plain features; the head (on
- * average-pooled vectors) draws the original or one copy per image each epoch; validation and test are plain.
+ * average-pooled vectors; ACCURACY_AUGMENT_INPUT=flatten for the flattened map) draws the original or one
+ * copy per image each epoch; validation and test are plain.
  * Their extraction minutes are the plain extraction's plus the copies' (copy i does not depend on k, so k=10
  * extends k=3's copies).
  * `+ fine-tuning` rows (one per backbone; ACCURACY_FINETUNE=0 leaves them out): the recipe head on the
@@ -82,6 +83,8 @@ const fineTuning = benchEnv.ACCURACY_FINETUNE !== '0';
 const fineTuneEpochs = envNumber('ACCURACY_FINETUNE_EPOCHS', 20, 2);
 const unfreeze = list('ACCURACY_UNFREEZE', ['last-block']);
 
+/** The head input of the augmentation rows: average-pooled vectors, or the flattened feature map. */
+const augmentInput = benchEnv.ACCURACY_AUGMENT_INPUT === 'flatten' ? 'flatten' : 'avg';
 /** Augmented copies per training image of the augmentation rows (ascending). */
 const copyCounts = list('ACCURACY_AUGMENT', ['3', '10'])
   .map(Number)
@@ -217,9 +220,11 @@ const pooledSplit = (split: CachedSplit): CachedSplit => ({
 async function augmentedFeatures(
   backbone: string,
   maxCopies: number,
+  input: 'avg' | 'flatten',
 ): Promise<{ features: Float32Array; copies: number; seconds: Record<number, number> }> {
-  const metaFile = path.join(cacheDir, `${backbone}.augmented-${maxCopies}.json`);
-  const bin = path.join(cacheDir, `${backbone}.augmented-${maxCopies}.train.f32`);
+  const name = `${backbone}.augmented-${maxCopies}${input === 'flatten' ? '.flatten' : ''}`;
+  const metaFile = path.join(cacheDir, `${name}.json`);
+  const bin = path.join(cacheDir, `${name}.train.f32`);
   if (existsSync(metaFile)) {
     const meta = JSON.parse(await readFile(metaFile, 'utf8')) as { seconds: Record<number, number> };
     const buf = await readFile(bin);
@@ -233,7 +238,12 @@ async function augmentedFeatures(
     seed: 0,
   });
   const items = await listImages('train');
-  const pool = await createExtractorPool({ backbone, ...weightsOf(backbone), pooling: 'avg', batchSize: 16 });
+  const pool = await createExtractorPool({
+    backbone,
+    ...weightsOf(backbone),
+    pooling: input === 'avg' ? 'avg' : 'none',
+    batchSize: 16,
+  });
   const seconds: Record<number, number> = {};
   try {
     const c = pool.info.featureLength;
@@ -406,23 +416,29 @@ async function main(): Promise<void> {
     }
     const maxCopies = copyCounts.at(-1);
     if (maxCopies !== undefined) {
-      // + augmentation: pooled vectors (k copies of 2000 images unpooled would not fit in memory)
-      const copies = await augmentedFeatures(backbone, maxCopies);
-      const pooled = {
-        train: pooledSplit(data.train),
-        validation: pooledSplit(data.validation),
-        test: pooledSplit(data.test),
-      };
+      // + augmentation: pooled vectors by default (10 unpooled copies of 2000 MobileNet v1 maps: 3 GB)
+      const copies = await augmentedFeatures(backbone, maxCopies, augmentInput);
+      const inputs =
+        augmentInput === 'flatten'
+          ? data
+          : {
+              train: pooledSplit(data.train),
+              validation: pooledSplit(data.validation),
+              test: pooledSplit(data.test),
+            };
       const n = data.train.labels.length;
       for (const k of copyCounts) {
         for (const preset of presets) {
           const augmented = { copies: k, features: firstCopies(copies.features, n, maxCopies, k) };
           const extractMinutes = minutes + (copies.seconds[k] ?? Number.NaN) / 60;
-          const row = await run(backbone, pooled, 'flatten', preset, extractMinutes, augmented);
-          row.pooling = 'avg';
+          const row = await run(backbone, inputs, 'flatten', preset, extractMinutes, augmented);
+          row.pooling = augmentInput;
           const headOnly = rows.find(
             (r) =>
-              r.backbone === backbone && r.augmentation === 0 && r.pooling === 'avg' && r.preset === preset,
+              r.backbone === backbone &&
+              r.augmentation === 0 &&
+              r.pooling === augmentInput &&
+              r.preset === preset,
           );
           row.versusHeadOnly = headOnly ? pairedDifference(row.testCorrect, headOnly.testCorrect) : null;
           rows.push(row);
