@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initTrainingBackend, type TrainingBackend } from './backend.ts';
 import { checkSplit, type FeatureSplit, gatherRows, permutation, seededRandom } from './data.ts';
 import { yieldToEventLoop } from './engine.ts';
-import { TrainingError } from './errors.ts';
+import { parseConfig, TrainingError } from './errors.ts';
 import { registerWasmConvGradients } from './kernels/conv-gradients.ts';
 import { makeOptimizer } from './model.ts';
 
@@ -94,16 +94,7 @@ export async function fineTune(
   config: FineTuneConfig,
   hooks: FineTuneHooks = {},
 ): Promise<FineTuneResult> {
-  const parsed = fineTuneConfig.safeParse(config);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new TrainingError(
-      'invalid_config',
-      `config.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
-      { cause: parsed.error },
-    );
-  }
-  const cfg = parsed.data;
+  const cfg = parseConfig(fineTuneConfig, config);
   const backend = await initTrainingBackend(hooks.backend);
   if (backend === 'wasm') registerWasmConvGradients();
   const backbone = await cloneLayersModel(input.backbone);

@@ -11,7 +11,7 @@ import {
   withAugmentedRows,
 } from './data.ts';
 import type { TrainingEngine } from './engine.ts';
-import { TrainingError } from './errors.ts';
+import { parseConfig, TrainingError } from './errors.ts';
 import { FastEngine } from './fast-engine.ts';
 import { LayersEngine } from './layers-engine.ts';
 import { buildHeadModel } from './model.ts';
@@ -84,16 +84,7 @@ export async function trainHead(
   config: HeadConfig,
   hooks: TrainHooks = {},
 ): Promise<TrainResult> {
-  const parsed = headConfig.safeParse(config);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new TrainingError(
-      'invalid_config',
-      `config.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
-      { cause: parsed.error },
-    );
-  }
-  const cfg = parsed.data;
+  const cfg = parseConfig(headConfig, config);
   const dim = input.featureShape.reduce((a, b) => a * b, 1);
   checkSplit('train', input.train, dim, input.numClasses);
   if (input.validation) checkSplit('validation', input.validation, dim, input.numClasses);
