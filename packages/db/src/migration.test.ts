@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { fromSql } from './db.ts';
 import { getModel, getRunDetail, listExtractions, loadFeatureMatrix } from './index.ts';
 import { migrationsFolder } from './migrate.ts';
+import { testManifest } from './test-setup.ts';
 import { createTestDatabase, type TestDatabase } from './testing.ts';
 
 let testDb: TestDatabase | undefined;
@@ -31,23 +32,6 @@ async function firstMigrations(n: number): Promise<string> {
     await copyFile(path.join(migrationsFolder, `${e.tag}.sql`), path.join(dir, `${e.tag}.sql`));
   return dir;
 }
-
-const v1Manifest = (runId: string, backbone: string, preprocessing: string, featureShape: number[]) => ({
-  format: 'edgehead-head/1',
-  backbone,
-  preprocessing,
-  featureShape,
-  task: 'binary',
-  classes: ['a', 'b'],
-  threshold: 0.5,
-  metrics: {},
-  files: [
-    { path: 'model.json', sha256: 'a'.repeat(64), bytes: 1 },
-    { path: 'weights.bin', sha256: 'b'.repeat(64), bytes: 1 },
-  ],
-  runId,
-  createdAt: new Date(0).toISOString(),
-});
 
 describe('migration 0001 (feature sets and extractions)', () => {
   it('turns every stored feature-set key into a legacy feature set that vectors, runs and extractions reference', async () => {
@@ -89,7 +73,7 @@ describe('migration 0001 (feature sets and extractions)', () => {
       ] as const) {
         await sql`insert into models (run_id, name, version, artifact_sha256, classes, manifest)
           values (${r}, ${`m-${backbone}`}, 1, ${'d'.repeat(64)}, '["a","b"]',
-            ${JSON.stringify(v1Manifest(r, backbone, pre, [...shape]))}::jsonb)`;
+            ${JSON.stringify(testManifest(r, { backbone, preprocessing: pre, featureShape: [...shape] }))}::jsonb)`;
       }
       const before = await sql`select image_id, md5(vector) as md5 from features order by 1, 2`;
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FeatureSetRecord, HeadManifest } from '@edgehead/contracts';
+import type { FeatureSetRecord, HeadManifestV1 } from '@edgehead/contracts';
 import { afterAll, beforeAll } from 'vitest';
 import { connect, type Database } from './client.ts';
 import type { Db } from './db.ts';
@@ -46,12 +46,16 @@ export async function testFeatureSet(
 }
 
 /** A legacy (v1) head manifest of `runId`, for model rows whose artifact the test never reads. */
-export function testManifest(runId: string): HeadManifest {
+export function testManifest(
+  runId: string,
+  features: Partial<Pick<HeadManifestV1, 'backbone' | 'preprocessing' | 'featureShape'>> = {},
+): HeadManifestV1 {
   return {
     format: 'edgehead-head/1',
     backbone: 'tiny',
     preprocessing: 'rescale',
     featureShape: [2],
+    ...features,
     task: 'binary',
     classes: ['a', 'b'],
     threshold: 0.5,
