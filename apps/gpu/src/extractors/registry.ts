@@ -22,6 +22,10 @@ import { weightsSignature } from './weights-signature.ts';
 /** How long an extractor whose weights were replaced stays alive for the batches that still hold it. */
 const RETIRED_GRACE_MS = 10 * 60_000;
 
+/** The feature layer a recorded feature set names for a user backbone (built-in ones have theirs in code). */
+const recordedLayer = (record: FeatureSetRecord) =>
+  isBuiltinBackbone(record.backbone) ? undefined : (record.featureLayer ?? undefined);
+
 /** What a caller asks for: any field may be omitted (service defaults apply). */
 export interface ExtractorRequest {
   /** A backbone name, or a shorthand such as `mobilenet_v1_0.75+avg@tf`. */
@@ -311,8 +315,7 @@ export class ExtractorRegistry {
     const attempts = [{ config: recorded, source: record.weights.source }];
     const configured = this.configuredWeights(record);
     if (configured !== undefined && configured !== recorded.weights) {
-      const layer = isBuiltinBackbone(record.backbone) ? undefined : (record.featureLayer ?? undefined);
-      attempts.push({ config: this.config(record, configured, layer), source: configured });
+      attempts.push({ config: this.config(record, configured, recordedLayer(record)), source: configured });
     }
     let firstError: unknown;
     for (const { config, source } of attempts) {
@@ -367,11 +370,7 @@ export class ExtractorRegistry {
       }
       source = await materializeStoredWeights(this.options.storedWeights, stored, this.options.weightsCache);
     }
-    return this.config(
-      record,
-      source,
-      isBuiltinBackbone(record.backbone) ? undefined : (record.featureLayer ?? undefined),
-    );
+    return this.config(record, source, recordedLayer(record));
   }
 
   private async start(config: BackboneConfigInput): Promise<FeatureExtractor> {
