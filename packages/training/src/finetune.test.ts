@@ -133,6 +133,29 @@ describe('fineTune', { timeout: 120_000 }, () => {
     result.head.dispose();
   });
 
+  it('learns from augmented copies: blank originals with real copies still reach the same accuracy', async () => {
+    const blank = { features: new Float32Array(cut.train.length), labels: trainSet.labels };
+    const plain = await fineTune({ ...input(), train: blank }, tune, { backend: 'cpu' });
+    const augmented = await fineTune(
+      { ...input(), train: blank, augmented: { copies: 1, features: cut.train } },
+      tune,
+      { backend: 'cpu' },
+    );
+    const last = (r: typeof plain) => r.history.at(-1)?.valAccuracy as number;
+    // blank originals alone teach nothing: the run keeps about what the head knew, the copies lift it
+    expect(last(augmented)).toBeGreaterThanOrEqual(0.95);
+    expect(last(augmented) - last(plain)).toBeGreaterThanOrEqual(0.2);
+    const short = await fineTune({ ...input(), augmented: { copies: 2, features: cut.train } }, tune, {
+      backend: 'cpu',
+    }).catch((e: unknown) => e);
+    expect(short).toBeInstanceOf(TrainingError);
+    expect((short as Error).message).toMatch(/augmented.features: .* expected 160 rows x 2 copies x 144/);
+    for (const r of [plain, augmented]) {
+      r.backbone.dispose();
+      r.head.dispose();
+    }
+  });
+
   it('changes only the unfrozen layers: every other weight, BatchNorm statistics included, is bit-identical', async () => {
     const tensors = tf.memory().numTensors;
     const original = weightsByName(backbone);

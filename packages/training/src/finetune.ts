@@ -2,7 +2,15 @@ import { type BackboneSplit, cloneLayersModel, splitBackbone } from '@edgehead/b
 import { type EpochMetrics, type HeadConfig, headConfig } from '@edgehead/contracts';
 import * as tf from '@tensorflow/tfjs';
 import { initTrainingBackend, type TrainingBackend } from './backend.ts';
-import { checkSplit, type FeatureSplit, gatherRows, permutation, seededRandom } from './data.ts';
+import {
+  checkSplit,
+  type FeatureSplit,
+  gatherRows,
+  permutation,
+  seededRandom,
+  type TrainInput,
+  withAugmentedRows,
+} from './data.ts';
 import { yieldToEventLoop } from './engine.ts';
 import { parseConfig, TrainingError } from './errors.ts';
 import { registerWasmConvGradients } from './kernels/conv-gradients.ts';
@@ -23,6 +31,11 @@ export interface FineTuneInput {
    * [n, ...cutShape], computed once: an epoch runs only the top and the head.
    */
   train: FeatureSplit;
+  /**
+   * Activations at the cut of augmented copies of the training images (copy c of train row i at row
+   * i * copies + c, as `TrainInput.augmented`): each epoch draws the original or one copy per image.
+   */
+  augmented?: TrainInput['augmented'];
   validation?: FeatureSplit;
 }
 
@@ -122,6 +135,8 @@ class FineTuneRun {
   private readonly dim: number;
   private readonly outputs: number;
   private readonly variables: tf.Variable[];
+  /** The training rows, augmented copies appended, and the epoch order that picks one variant of each. */
+  private readonly rows: ReturnType<typeof withAugmentedRows>;
 
   constructor(
     backbone: tf.LayersModel,
@@ -143,6 +158,7 @@ class FineTuneRun {
     const numClasses = this.outputs === 1 ? 2 : this.outputs;
     checkSplit('train', input.train, this.dim, numClasses);
     if (input.validation) checkSplit('validation', input.validation, this.dim, numClasses);
+    this.rows = withAugmentedRows(input.train, this.dim, input.augmented);
     this.checkHeadFits(split.top.outputs[0]?.shape ?? []);
     const chosen = new Set(split.unfrozen);
     for (const layer of backbone.layers) layer.trainable = chosen.has(layer.name);
@@ -217,17 +233,19 @@ class FineTuneRun {
   }
 
   async train(hooks: FineTuneHooks): Promise<{ history: EpochMetrics[]; status: FineTuneResult['status'] }> {
-    const { train } = this.input;
-    const n = train.labels.length;
+    const { train, variant } = this.rows;
+    const n = this.input.train.labels.length;
     const order = seededRandom(this.config.seed);
     const dropout = seededRandom(this.config.seed ^ 0x5bd1e995);
+    // a stream of its own: batch order and dropout masks are the same with and without augmentation
+    const variants = seededRandom(this.config.seed ^ 0x27d4eb2f);
     const optimizer = makeOptimizer(this.config);
     const buffer = new Float32Array(Math.min(this.config.batchSize, n) * this.dim);
     const history: EpochMetrics[] = [];
     try {
       for (let epoch = 1; epoch <= this.config.epochs; epoch++) {
         const started = performance.now();
-        const rows = permutation(n, order);
+        const rows = variant(permutation(n, order), variants);
         let lossSum = 0;
         let correct = 0;
         for (let start = 0; start < n; start += this.config.batchSize) {
