@@ -5,7 +5,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decodeImage, initBackend, loadBackbone, saveLayersModelFolder } from '@edgehead/backbones';
-import { FEATURE_HEADERS, type RunDetailResponse } from '@edgehead/contracts';
+import { type ExtractResponse, FEATURE_HEADERS, type RunDetailResponse } from '@edgehead/contracts';
 import {
   cancelRun,
   EXTRACTION_QUEUE,
@@ -98,6 +98,18 @@ async function detail(id: string): Promise<RunDetailResponse> {
   return (await (await ctx().app.request(`/v1/runs/${id}`)).json()) as RunDetailResponse;
 }
 
+/** Works the queued extraction batches in this process. */
+async function workExtractions(): Promise<void> {
+  const t = ctx();
+  for (;;) {
+    const job = await t.deps.queue.boss.fetch<ExtractionBatch>(EXTRACTION_QUEUE);
+    const next = job?.[0];
+    if (!next) break;
+    await runExtractJob(t.deps, next.data);
+    await t.deps.queue.boss.complete(EXTRACTION_QUEUE, next.id);
+  }
+}
+
 let datasetId = '';
 let headRunId = '';
 let longerRunId = '';
@@ -134,14 +146,7 @@ beforeAll(async () => {
   }
   const started = await post(`/v1/datasets/${datasetId}/extract`, { backbone: 'two' });
   expect(started.status).toBe(202);
-  // work the queued batches in this process
-  for (;;) {
-    const job = await t.deps.queue.boss.fetch<ExtractionBatch>(EXTRACTION_QUEUE);
-    const next = job?.[0];
-    if (!next) break;
-    await runExtractJob(t.deps, next.data);
-    await t.deps.queue.boss.complete(EXTRACTION_QUEUE, next.id);
-  }
+  await workExtractions();
   const head = await post('/v1/runs', {
     dataset: 'stripes',
     backbone: 'two',
@@ -406,5 +411,65 @@ describe('fine-tuning runs', () => {
       select output_feature_set_id as id from runs where kind = 'finetune' and status = 'succeeded' order by created_at limit 1`
     )[0];
     expect(row.outputFeatureSetId).toBe(first?.id);
+  });
+
+  it('fine-tunes a head trained on an augmented feature set on its copies; everything else reads the plain set', async () => {
+    const t = ctx();
+    const extraction = await post(`/v1/datasets/${datasetId}/extract`, {
+      backbone: 'two',
+      augment: { copies: 2, seed: 3, rotation: 0, shear: 0, zoom: 0, widthShift: 0.1, heightShift: 0.1 },
+    });
+    expect(extraction.status, JSON.stringify(extraction.body)).toBe(202);
+    await workExtractions();
+    const augmentedId = (extraction.body as unknown as ExtractResponse).progress.featureSet.id;
+    const head = await post('/v1/runs', {
+      dataset: 'stripes',
+      featureSet: augmentedId,
+      hiddenUnits: 8,
+      dropout: 0,
+      optimizer: 'adam',
+      learningRate: 0.01,
+      epochs: 4,
+      batchSize: 8,
+      earlyStopping: null,
+      seed: 1,
+    });
+    expect(head.status, JSON.stringify(head.body)).toBe(202);
+    expect(await trainRun(t.deps.db, head.body.id, { backend: 'cpu' })).toBe('succeeded');
+    const queued = await post('/v1/runs', {
+      kind: 'finetune',
+      fromRun: head.body.id,
+      unfreeze: ['features'],
+      learningRate: 0.003,
+      optimizer: 'adam',
+      epochs: 3,
+      batchSize: 8,
+    });
+    expect(queued.status, JSON.stringify(queued.body)).toBe(202);
+    expect(queued.body.featureSetId).toBe(augmentedId);
+    const outcome = await trainRun(t.deps.db, queued.body.id, {
+      backend: 'cpu',
+      extractors: t.deps.extractors,
+    });
+    expect(outcome, (await getRun(t.deps.db, queued.body.id)).error ?? '').toBe('succeeded');
+    const run = await detail(queued.body.id);
+    expect(run.epochs).toHaveLength(3);
+    expect(run.evaluations.map((e) => e.split).sort()).toEqual(['test', 'validation']);
+
+    const plainId = (await getRun(t.deps.db, headRunId)).featureSetId;
+    const output = await getFeatureSet(t.deps.db, run.run.outputFeatureSetId as string);
+    expect(output.provenance).toMatchObject({
+      kind: 'finetuned',
+      baseFeatureSetId: plainId,
+      params: { fromRun: head.body.id, augmentedFeatureSetId: augmentedId, copies: 2 },
+    });
+    // one vector per image of every split (the copies trained; they are not stored)
+    for (const split of ['train', 'validation', 'test'] as const) {
+      const stored = await loadFeatureMatrix(t.deps.db, datasetId, output.id, split);
+      const plain = await loadFeatureMatrix(t.deps.db, datasetId, plainId, split);
+      expect(stored.imageIds).toEqual(plain.imageIds);
+    }
+    const model = await getRunModel(t.deps.db, queued.body.id);
+    expect(model?.manifest).toMatchObject({ featureSet: { id: output.id } });
   });
 });

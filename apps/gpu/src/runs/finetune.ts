@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  augmentImage,
   type BackboneSplit,
   decodeImage,
   frozenActivations,
@@ -9,6 +10,8 @@ import {
   weightsSha256,
 } from '@edgehead/backbones';
 import {
+  type AugmentationConfig,
+  augmentationConfig,
   type FeatureSetRecord,
   featureSetLabel,
   fineTuneRunConfig,
@@ -66,7 +69,11 @@ interface SplitImages {
  * and the head of `fromRun` train together (per-epoch rows as head runs write them); the tuned backbone is
  * stored in the database with its sha256 (every replica loads it from there), a new feature set
  * (provenance `finetuned`) gets the dataset's vectors computed with it, and the head is evaluated and
- * registered with a manifest naming that feature set. Cancel and supersession as `trainRun`.
+ * registered with a manifest naming that feature set. A head trained on an augmented feature set fine-tunes
+ * on the same copies too (the recipe's second step also trains on the augmented generator): the frozen part
+ * runs once over each training image's copies, made again from the image as the extraction made them, and
+ * each epoch draws the original or one copy per image; everything else reads the plain feature set the
+ * copies augment. Cancel and supersession as `trainRun`.
  */
 export async function attemptFineTune(
   db: Db,
@@ -82,11 +89,14 @@ export async function attemptFineTune(
     throw new RunFailure('fine-tuning needs the extractor registry (this worker was started without it)');
   }
   if (run.fromRunId === null) throw new RunFailure('fine-tuning run without fromRun');
-  const [dataset, base, from] = await Promise.all([
+  const [dataset, runSet, from] = await Promise.all([
     getDataset(db, run.datasetId),
     getFeatureSet(db, run.featureSetId),
     getRun(db, run.fromRunId),
   ]);
+  const augmented = runSet.provenance?.kind === 'augmented' ? runSet.provenance : null;
+  const base = augmented ? await getFeatureSet(db, augmented.baseFeatureSetId) : runSet;
+  const augment = augmented ? augmentationConfig.parse(augmented.params) : null;
   const fromModel = await getRunModel(db, from.id);
   if (fromModel === null) throw new RunFailure(`run ${from.id} registered no head to start from`);
   const threshold = await thresholdRule(db, from);
@@ -129,6 +139,20 @@ export async function attemptFineTune(
       activations[s] = await activationsOf(db, split, images[s].imageIds, backbone.info.inputSize, base);
       if (!(await check())) return stopped();
     }
+    const copies = augment
+      ? {
+          copies: augment.copies,
+          features: await activationsOf(
+            db,
+            split,
+            images.train.imageIds,
+            backbone.info.inputSize,
+            base,
+            augment,
+          ),
+        }
+      : undefined;
+    if (!(await check())) return stopped();
     const cutShape = split.cutShape;
     split.dispose();
     split = undefined;
@@ -144,6 +168,7 @@ export async function attemptFineTune(
         head,
         pooling: base.pooling,
         train: asSplit('train'),
+        ...(copies ? { augmented: copies } : {}),
         ...(hasValidation ? { validation: asSplit('validation') } : {}),
       },
       {
@@ -192,6 +217,7 @@ export async function attemptFineTune(
             epochs: config.epochs,
             batchSize: config.batchSize,
             seed: config.seed,
+            ...(augment ? { augmentedFeatureSetId: runSet.id, copies: augment.copies } : {}),
           },
         },
       });
@@ -254,26 +280,35 @@ async function thresholdRule(db: Db, from: Run): Promise<HeadConfig['threshold']
   return parsed.data.threshold;
 }
 
-/** The frozen part's activations of the images of `ids`, decoded at the backbone's input size in chunks. */
+/**
+ * The frozen part's activations of the images of `ids`, decoded at the backbone's input size in chunks; with
+ * `augment`, of each image's `augment.copies` copies instead (copy c of image i at row i * copies + c), made
+ * as the extraction makes them (`augmentImage` keyed by the image's content hash).
+ */
 async function activationsOf(
   db: Db,
   split: BackboneSplit,
   ids: readonly string[],
   inputSize: readonly [number, number],
   base: FeatureSetRecord,
+  augment?: AugmentationConfig,
 ): Promise<Float32Array> {
   const len = split.cutShape.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(ids.length * len);
+  const perImage = augment?.copies ?? 1;
+  const out = new Float32Array(ids.length * perImage * len);
   const where = await imageLocations(db, ids);
-  for (let start = 0; start < ids.length; start += DECODE_CHUNK) {
+  const chunk = Math.max(1, Math.floor(DECODE_CHUNK / perImage));
+  for (let start = 0; start < ids.length; start += chunk) {
     const pixels: Uint8Array[] = [];
-    for (const id of ids.slice(start, start + DECODE_CHUNK)) {
+    for (const id of ids.slice(start, start + chunk)) {
       const image = where.get(id);
       if (image === undefined) throw new RunFailure(`image ${id} is gone`);
-      pixels.push((await decodeImage(await imageBytes(db, image), inputSize)).pixels);
+      const decoded = (await decodeImage(await imageBytes(db, image), inputSize)).pixels;
+      if (augment) pixels.push(...augmentImage(decoded, inputSize, augment, image.sha256));
+      else pixels.push(decoded);
     }
     const acts = await frozenActivations(split.frozen, pixels, { preprocessing: base.preprocessing });
-    out.set(acts, start * len);
+    out.set(acts, start * perImage * len);
   }
   return out;
 }
