@@ -22,7 +22,10 @@
  * `+ fine-tuning` rows (one per backbone; ACCURACY_FINETUNE=0 leaves them out): the recipe head on the
  * avg-pooled features, then the backbone's last block (ACCURACY_UNFREEZE, default the `last-block` preset)
  * trained with it at RMSprop 1e-5 for ACCURACY_FINETUNE_EPOCHS (default 20; 2 in smoke mode) on activations
- * at the cut computed once (lib/finetune-row.ts); s/epoch is then the fine-tuning epoch.
+ * at the cut computed once (lib/finetune-row.ts); s/epoch is then the fine-tuning epoch. With
+ * ACCURACY_FINETUNE_AUGMENT=k (default 3, 0 for none) a `+ augmentation (k) + fine-tuning` row fine-tunes
+ * the same head again on the activations of k copies of every training image (as the augmentation rows'),
+ * compared with the fine-tuning without them (paired, the last column).
  * Fails (exit 1) when a run trains no epoch or an accuracy is not a number in [0, 1].
  */
 import { createHash } from 'node:crypto';
@@ -82,6 +85,8 @@ const presets = list(
 const fineTuning = benchEnv.ACCURACY_FINETUNE !== '0';
 const fineTuneEpochs = envNumber('ACCURACY_FINETUNE_EPOCHS', 20, 2);
 const unfreeze = list('ACCURACY_UNFREEZE', ['last-block']);
+/** Copies per training image of the `+ augmentation + fine-tuning` row (0: no such row). */
+const fineTuneCopies = envNumber('ACCURACY_FINETUNE_AUGMENT', 3, 1);
 
 /** The head input of the augmentation rows: average-pooled vectors, or the flattened feature map. */
 const augmentInput = benchEnv.ACCURACY_AUGMENT_INPUT === 'flatten' ? 'flatten' : 'avg';
@@ -324,7 +329,12 @@ interface Row {
   testCorrect: Uint8Array;
   /** Test accuracy against the head-only row it extends, paired over the same test images. */
   versusHeadOnly: PairedDifference | null;
+  /** An augmented fine-tuning row's test accuracy against the same fine-tuning without the copies. */
+  versusUnaugmented: PairedDifference | null;
 }
+
+const named = (r: Row) =>
+  r.augmentation > 0 ? `${r.backbone} + augmentation (k=${r.augmentation})` : r.backbone;
 
 async function run(
   backbone: string,
@@ -380,6 +390,7 @@ async function run(
       backend: result.backend,
       testCorrect,
       versusHeadOnly: null,
+      versusUnaugmented: null,
     };
   } finally {
     result.model.dispose();
@@ -470,38 +481,52 @@ async function main(): Promise<void> {
         head: { ...head, epochs: sized(head.epochs, 2) },
         epochs: fineTuneEpochs,
         classes: CLASSES,
+        ...(fineTuneCopies > 0
+          ? {
+              augment: augmentationRequest.parse({
+                preset: 'keras-vgg16-augmentation',
+                copies: fineTuneCopies,
+                seed: 0,
+              }),
+            }
+          : {}),
       });
-      const row: Row = {
-        backbone,
-        augmentation: 0,
-        pooling: 'avg',
-        preset: `+ fine-tuning (${unfreeze.join(',')})`,
-        extractMinutes: minutes,
-        epochs: tuned.epochs,
-        status: tuned.status,
-        threshold: tuned.threshold,
-        validationAccuracy: tuned.validationAccuracy,
-        testAccuracy: tuned.testAccuracy,
-        testRocAuc: tuned.testRocAuc,
-        trainSeconds: tuned.secondsPerEpoch * tuned.epochs,
-        secondsPerEpoch: tuned.secondsPerEpoch,
-        backend: tuned.backend,
-        testCorrect: tuned.testCorrect,
-        versusHeadOnly: pairedDifference(tuned.testCorrect, tuned.headOnly.testCorrect),
-      };
-      rows.push(row);
+      const plain = tuned.variants.find((v) => v.copies === 0);
+      for (const variant of tuned.variants) {
+        const row: Row = {
+          backbone,
+          augmentation: variant.copies,
+          pooling: 'avg',
+          preset: `+ fine-tuning (${unfreeze.join(',')})`,
+          extractMinutes: minutes + variant.activationSeconds / 60,
+          epochs: variant.epochs,
+          status: variant.status,
+          threshold: variant.threshold,
+          validationAccuracy: variant.validationAccuracy,
+          testAccuracy: variant.testAccuracy,
+          testRocAuc: variant.testRocAuc,
+          trainSeconds: variant.secondsPerEpoch * variant.epochs,
+          secondsPerEpoch: variant.secondsPerEpoch,
+          backend: variant.backend,
+          testCorrect: variant.testCorrect,
+          versusHeadOnly: pairedDifference(variant.testCorrect, tuned.headOnly.testCorrect),
+          versusUnaugmented:
+            variant.copies > 0 && plain ? pairedDifference(variant.testCorrect, plain.testCorrect) : null,
+        };
+        rows.push(row);
+        const inUnit = (v: number) => Number.isFinite(v) && v >= 0 && v <= 1;
+        report.check(
+          row.epochs === fineTuneEpochs && inUnit(row.validationAccuracy) && inUnit(row.testAccuracy),
+          `${named(row)} ${row.preset}: ${row.epochs}/${fineTuneEpochs} epochs, val ${row.validationAccuracy}, test ${row.testAccuracy}`,
+        );
+        console.log(
+          `${named(row)} ${row.preset}: val ${row.validationAccuracy.toFixed(4)} test ${row.testAccuracy.toFixed(4)} ` +
+            `(head alone: val ${tuned.headOnly.validationAccuracy.toFixed(4)} test ${tuned.headOnly.testAccuracy.toFixed(4)}; ` +
+            `${tuned.layers.length} layers above ${tuned.cutLayer}, ${row.epochs} epochs, ${row.secondsPerEpoch.toFixed(2)} s/epoch, ` +
+            `activations once ${variant.activationSeconds.toFixed(1)} s)`,
+        );
+      }
       fineTunes[backbone] = tuned;
-      const inUnit = (v: number) => Number.isFinite(v) && v >= 0 && v <= 1;
-      report.check(
-        row.epochs === fineTuneEpochs && inUnit(row.validationAccuracy) && inUnit(row.testAccuracy),
-        `${backbone} ${row.preset}: ${row.epochs}/${fineTuneEpochs} epochs, val ${row.validationAccuracy}, test ${row.testAccuracy}`,
-      );
-      console.log(
-        `${backbone} ${row.preset}: val ${row.validationAccuracy.toFixed(4)} test ${row.testAccuracy.toFixed(4)} ` +
-          `(head alone: val ${tuned.headOnly.validationAccuracy.toFixed(4)} test ${tuned.headOnly.testAccuracy.toFixed(4)}; ` +
-          `${tuned.layers.length} layers above ${tuned.cutLayer}, ${row.epochs} epochs, ${row.secondsPerEpoch.toFixed(2)} s/epoch, ` +
-          `activations once ${tuned.activationSeconds.toFixed(1)} s)`,
-      );
     }
   }
   const fmt = (v: number | null) => (v === null ? '-' : v.toFixed(4));
@@ -522,9 +547,8 @@ async function main(): Promise<void> {
     'extract min',
     's/epoch',
     'test acc vs head only (95% CI)',
+    'vs fine-tuning without augmentation',
   ];
-  const named = (r: Row) =>
-    r.augmentation > 0 ? `${r.backbone} + augmentation (k=${r.augmentation})` : r.backbone;
   const table = [
     header,
     [
@@ -534,6 +558,7 @@ async function main(): Promise<void> {
       '30',
       '0.5',
       fmt(VGG16_ANCHOR.validation),
+      '-',
       '-',
       '-',
       '-',
@@ -552,6 +577,7 @@ async function main(): Promise<void> {
       '-',
       '-',
       '-',
+      '-',
     ],
     [
       'vgg16 (published anchor)',
@@ -561,6 +587,7 @@ async function main(): Promise<void> {
       '0.5',
       '-',
       fmt(VGG16_FINETUNE_ANCHOR.test),
+      '-',
       '-',
       '-',
       '-',
@@ -578,6 +605,7 @@ async function main(): Promise<void> {
       r.extractMinutes.toFixed(1),
       r.secondsPerEpoch.toFixed(2),
       versus(r.versusHeadOnly),
+      versus(r.versusUnaugmented),
     ]),
   ];
   const lines = table.map((r) => `| ${r.join(' | ')} |`);
@@ -603,6 +631,7 @@ async function main(): Promise<void> {
       'extract min': r.extractMinutes.toFixed(1),
       's/epoch': r.secondsPerEpoch.toFixed(2),
       'vs head only': versus(r.versusHeadOnly),
+      'vs unaugmented fine-tuning': versus(r.versusUnaugmented),
     })),
     {
       anchor: {
@@ -615,9 +644,13 @@ async function main(): Promise<void> {
       imagesPerClass: PER_CLASS,
       rows: rows.map(({ testCorrect: _, ...r }) => r),
       fineTuning: Object.fromEntries(
-        Object.entries(fineTunes).map(([b, { testCorrect: _, headOnly, ...t }]) => [
+        Object.entries(fineTunes).map(([b, { headOnly, variants, ...t }]) => [
           b,
-          { ...t, headOnly: { ...headOnly, testCorrect: undefined } },
+          {
+            ...t,
+            headOnly: { ...headOnly, testCorrect: undefined },
+            variants: variants.map(({ testCorrect: _, ...v }) => v),
+          },
         ]),
       ),
       best,

@@ -1,8 +1,11 @@
 // The accuracy report's `+ fine-tuning` rows: the recipe's second step through packages/backbones and
 // packages/training directly. A head trains on the cached features first (the recipe's order), then the
-// backbone's last block trains with it on activations at the cut computed once.
+// backbone's last block trains with it on activations at the cut computed once: on the training images
+// alone, and (with `augment`) again from the same head with the activations of their augmented copies.
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
+  augmentImage,
   type BackboneConfigInput,
   decodeImage,
   expandUnfreeze,
@@ -10,7 +13,7 @@ import {
   loadBackbone,
   splitBackbone,
 } from '@edgehead/backbones';
-import type { HeadConfig } from '@edgehead/contracts';
+import type { AugmentationConfig, HeadConfig } from '@edgehead/contracts';
 import {
   chooseThreshold,
   type FeatureSplit,
@@ -39,25 +42,35 @@ export interface FineTuneRowInput {
   head: HeadConfig;
   epochs: number;
   classes: string[];
+  /** Also fine-tune on `augment.copies` seeded copies of every training image (keyed by its sha256). */
+  augment?: AugmentationConfig;
 }
 
-/** Accuracy and timings of one fine-tuning row. */
-export interface FineTuneRowResult {
-  layers: string[];
-  cutLayer: string;
+/** Accuracy and timings of one fine-tuning of the row's head (on the plain or the augmented images). */
+export interface FineTuneVariant {
+  /** Augmented copies per training image it drew from; 0 for the training images alone. */
+  copies: number;
   epochs: number;
   status: string;
   threshold: number;
-  headOnly: { validationAccuracy: number; testAccuracy: number; testCorrect: Uint8Array };
   validationAccuracy: number;
   testAccuracy: number;
   testRocAuc: number | null;
   /** Per test image, whether the fine-tuned head is right (for paired comparisons). */
   testCorrect: Uint8Array;
-  /** The frozen part over every image, once. */
+  /** The frozen part over the images it needs (every split's, plus the copies for an augmented one). */
   activationSeconds: number;
   secondsPerEpoch: number;
   backend: string;
+}
+
+/** The head both fine-tunings start from, and each fine-tuning. */
+export interface FineTuneRowResult {
+  layers: string[];
+  cutLayer: string;
+  headOnly: { validationAccuracy: number; testAccuracy: number; testCorrect: Uint8Array };
+  /** Without augmentation first, then (with `augment`) on the augmented copies. */
+  variants: FineTuneVariant[];
 }
 
 /** Trains the recipe head, then fine-tunes `unfreeze` with it; scores both on validation and test. */
@@ -90,10 +103,13 @@ export async function fineTuneRow(input: FineTuneRowInput): Promise<FineTuneRowR
     const model = backbone.model as tf.LayersModel;
     const layers = expandUnfreeze(input.backbone, input.unfreeze);
     const split = splitBackbone(model, layers);
+    const { cutShape } = split;
+    const len = cutShape.reduce((a, b) => a * b, 1);
+    const activate = (pixels: Uint8Array[]) =>
+      frozenActivations(split.frozen, pixels, { preprocessing: backbone.info.preprocessing });
     const started = performance.now();
     const activations = {} as Record<Split, Float32Array>;
     for (const s of SPLITS) {
-      const len = split.cutShape.reduce((a, b) => a * b, 1);
       const items = input.images[s];
       const out = new Float32Array(items.length * len);
       for (let i = 0; i < items.length; i += 64) {
@@ -102,68 +118,97 @@ export async function fineTuneRow(input: FineTuneRowInput): Promise<FineTuneRowR
             .slice(i, i + 64)
             .map(async (it) => (await decodeImage(await readFile(it.file), backbone.info.inputSize)).pixels),
         );
-        out.set(
-          await frozenActivations(split.frozen, pixels, { preprocessing: backbone.info.preprocessing }),
-          i * len,
-        );
+        out.set(await activate(pixels), i * len);
       }
       activations[s] = out;
     }
     const activationSeconds = (performance.now() - started) / 1000;
-    const { cutShape } = split;
+    let augmented: { copies: number; features: Float32Array; seconds: number } | undefined;
+    if (input.augment) {
+      const copyStarted = performance.now();
+      const { copies } = input.augment;
+      const items = input.images.train;
+      const out = new Float32Array(items.length * copies * len);
+      for (let i = 0; i < items.length; i += 8) {
+        const pictures: Uint8Array[] = [];
+        for (const it of items.slice(i, i + 8)) {
+          const bytes = await readFile(it.file);
+          const key = createHash('sha256').update(bytes).digest('hex');
+          const { pixels } = await decodeImage(bytes, backbone.info.inputSize);
+          pictures.push(...augmentImage(pixels, backbone.info.inputSize, input.augment, key));
+        }
+        out.set(await activate(pictures), i * copies * len);
+        process.stderr.write(
+          `  ${input.backbone} augmented copies at the cut: ${Math.min(i + 8, items.length)}/${items.length}\r`,
+        );
+      }
+      process.stderr.write('\n');
+      augmented = { copies, features: out, seconds: (performance.now() - copyStarted) / 1000 };
+    }
     split.dispose();
     const labels = (s: Split) => Int32Array.from(input.images[s], (it) => it.label);
-    const tuned = await fineTune(
-      {
-        backbone: model,
-        unfreeze: layers,
-        head: headRun.model,
-        pooling: 'none',
-        train: { features: activations.train, labels: labels('train') },
-        validation: { features: activations.validation, labels: labels('validation') },
-      },
-      { ...FINE_TUNE_RECIPE, epochs: input.epochs, batchSize: config.batchSize },
-    );
-    try {
-      // the tuned backbone's features: its top over the cached activations
-      const top = splitBackbone(tuned.backbone, tuned.unfrozen);
-      const featuresOf = (s: Split): FeatureSplit => {
-        const y = tf.tidy(() =>
-          top.top.predict(tf.tensor(activations[s], [input.images[s].length, ...cutShape])),
-        ) as tf.Tensor;
-        const f = y.dataSync() as Float32Array;
-        y.dispose();
-        return { features: f, labels: labels(s) };
-      };
-      const scored = await score(tuned.head, {
-        validation: featuresOf('validation'),
-        test: featuresOf('test'),
-      });
-      top.dispose();
-      const trainMs = tuned.history.reduce((a, m) => a + m.durationMs, 0);
-      return {
-        layers: tuned.unfrozen,
-        cutLayer: tuned.cutLayer,
-        epochs: tuned.history.length,
-        status: tuned.status,
-        threshold: scored.threshold,
-        headOnly: {
-          validationAccuracy: headOnly.validation.accuracy,
-          testAccuracy: headOnly.test.accuracy,
-          testCorrect: headOnly.testCorrect,
+    const variants: FineTuneVariant[] = [];
+    let unfrozen: string[] = layers;
+    let cutLayer = '';
+    for (const copies of augmented ? [undefined, augmented] : [undefined]) {
+      const tuned = await fineTune(
+        {
+          backbone: model,
+          unfreeze: layers,
+          head: headRun.model,
+          pooling: 'none',
+          train: { features: activations.train, labels: labels('train') },
+          ...(copies ? { augmented: { copies: copies.copies, features: copies.features } } : {}),
+          validation: { features: activations.validation, labels: labels('validation') },
         },
-        validationAccuracy: scored.validation.accuracy,
-        testAccuracy: scored.test.accuracy,
-        testRocAuc: scored.test.rocAuc,
-        testCorrect: scored.testCorrect,
-        activationSeconds,
-        secondsPerEpoch: trainMs / 1000 / Math.max(1, tuned.history.length),
-        backend: tuned.backend,
-      };
-    } finally {
-      tuned.backbone.dispose();
-      tuned.head.dispose();
+        { ...FINE_TUNE_RECIPE, epochs: input.epochs, batchSize: config.batchSize },
+      );
+      try {
+        ({ unfrozen, cutLayer } = tuned);
+        // the tuned backbone's features: its top over the cached activations
+        const top = splitBackbone(tuned.backbone, tuned.unfrozen);
+        const featuresOf = (s: Split): FeatureSplit => {
+          const y = tf.tidy(() =>
+            top.top.predict(tf.tensor(activations[s], [input.images[s].length, ...cutShape])),
+          ) as tf.Tensor;
+          const f = y.dataSync() as Float32Array;
+          y.dispose();
+          return { features: f, labels: labels(s) };
+        };
+        const scored = await score(tuned.head, {
+          validation: featuresOf('validation'),
+          test: featuresOf('test'),
+        });
+        top.dispose();
+        const trainMs = tuned.history.reduce((a, m) => a + m.durationMs, 0);
+        variants.push({
+          copies: copies?.copies ?? 0,
+          epochs: tuned.history.length,
+          status: tuned.status,
+          threshold: scored.threshold,
+          validationAccuracy: scored.validation.accuracy,
+          testAccuracy: scored.test.accuracy,
+          testRocAuc: scored.test.rocAuc,
+          testCorrect: scored.testCorrect,
+          activationSeconds: activationSeconds + (copies?.seconds ?? 0),
+          secondsPerEpoch: trainMs / 1000 / Math.max(1, tuned.history.length),
+          backend: tuned.backend,
+        });
+      } finally {
+        tuned.backbone.dispose();
+        tuned.head.dispose();
+      }
     }
+    return {
+      layers: unfrozen,
+      cutLayer,
+      headOnly: {
+        validationAccuracy: headOnly.validation.accuracy,
+        testAccuracy: headOnly.test.accuracy,
+        testCorrect: headOnly.testCorrect,
+      },
+      variants,
+    };
   } finally {
     headRun.model.dispose();
     await backbone.dispose();
