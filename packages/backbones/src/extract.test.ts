@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { augmentationRequest } from '@edgehead/contracts';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { augmentImage } from './augment.ts';
 import { initBackend } from './backend.ts';
 import { isBackboneError } from './errors.ts';
 import { decodeImage } from './image.ts';
@@ -87,6 +89,35 @@ describe('ExtractorPool', () => {
       const want = await single.extract(images);
       expect(await pool.extract(images)).toEqual(want);
       expect(await pool.extract(images.slice(0, 1))).toEqual(want.slice(0, 1));
+    } finally {
+      await pool.dispose();
+      await single.dispose();
+    }
+  }, 30_000);
+
+  it('makes augmented copies in its workers: the vectors of augmentImage copies, image by image', async () => {
+    const single = await loadBackbone(config());
+    const pool = await createExtractorPool(config(), { size: 2 });
+    try {
+      const augment = {
+        config: augmentationRequest.parse({ copies: 3, seed: 4 }),
+        keys: images.map((_, i) => `image-${i}`),
+      };
+      const copies = images.flatMap((pixels, i) =>
+        augmentImage(pixels, [8, 8], augment.config, augment.keys[i] as string),
+      );
+      const want = await single.extract(copies);
+      expect(want).toHaveLength(15);
+      expect(await single.extract(images, { augment })).toEqual(want);
+      expect(await pool.extract(images, { augment })).toEqual(want);
+      // copies differ from the originals, and one key per image is required
+      expect(want[0]).not.toEqual((await single.extract(images.slice(0, 1)))[0]);
+      const short = { ...augment, keys: augment.keys.slice(1) };
+      for (const extractor of [single, pool]) {
+        const err = await extractor.extract(images, { augment: short }).catch((e: unknown) => e);
+        expect(isBackboneError(err, 'invalid_input')).toBe(true);
+        expect((err as Error).message).toMatch(/augment.keys: 4 keys for 5 images/);
+      }
     } finally {
       await pool.dispose();
       await single.dispose();

@@ -18,6 +18,7 @@ export { BackboneError, type BackboneErrorCode, isBackboneError } from './errors
 export { DEFAULT_MAX_PIXELS, type DecodedImage, type DecodeOptions, decodeImage } from './image.ts';
 export {
   Backbone,
+  type ExtractOptions,
   type FeatureExtractor,
   type LoadBackboneOptions,
   loadBackbone,

@@ -1,5 +1,6 @@
-import type { FeatureSetIdentity, Preprocessing } from '@edgehead/contracts';
+import type { AugmentationConfig, FeatureSetIdentity, Preprocessing } from '@edgehead/contracts';
 import * as tf from '@tensorflow/tfjs';
+import { augmentImage } from './augment.ts';
 import { type BackendInfo, type InitBackendOptions, initBackend } from './backend.ts';
 import { BackboneError, shapeString } from './errors.ts';
 import type { FeatureNetwork } from './feature-network.ts';
@@ -32,10 +33,41 @@ export interface FeatureExtractor {
   readonly info: ResolvedBackbone;
   /** Backend name as `initBackend` reports it (`wasm`, `tfjs-node-gpu`, ...). */
   readonly backend: string;
-  /** One Float32Array of `info.featureLength` per image, in input order; images are HxWx3 RGB bytes. */
-  extract(images: readonly Uint8Array[]): Promise<Float32Array[]>;
+  /**
+   * One Float32Array of `info.featureLength` per image, in input order; images are HxWx3 RGB bytes. With
+   * `augment`, the vectors of each image's `augment.config.copies` augmented copies instead (copy c of image
+   * i at i * copies + c; `augmentImage` keyed by `augment.keys[i]`), made where the forward pass runs.
+   */
+  extract(images: readonly Uint8Array[], options?: ExtractOptions): Promise<Float32Array[]>;
   /** Frees the model (and workers for a pool). */
   dispose(): Promise<void>;
+}
+
+/** Options of `FeatureExtractor.extract`. */
+export interface ExtractOptions {
+  /** Extract seeded augmented copies of the images: the config and one key (e.g. content hash) per image. */
+  augment?: { config: AugmentationConfig; keys: readonly string[] };
+}
+
+/** Refuses `augment` options without exactly one key per image. */
+export function checkAugmentKeys(images: number, augment: ExtractOptions['augment']): void {
+  if (augment !== undefined && augment.keys.length !== images) {
+    throw new BackboneError(
+      'invalid_input',
+      `augment.keys: ${augment.keys.length} keys for ${images} images, expected one per image`,
+    );
+  }
+}
+
+/** The pictures `extract` runs through the network: the images, or each image's augmented copies. */
+function extractionInputs(
+  images: readonly Uint8Array[],
+  size: readonly [number, number],
+  augment: ExtractOptions['augment'],
+): readonly Uint8Array[] {
+  if (augment === undefined) return images;
+  checkAugmentKeys(images.length, augment);
+  return images.flatMap((pixels, i) => augmentImage(pixels, size, augment.config, augment.keys[i] as string));
 }
 
 /** An in-process backbone: one tfjs model on this thread's backend. */
@@ -53,7 +85,7 @@ export class Backbone implements FeatureExtractor {
     return this.network.model;
   }
 
-  async extract(images: readonly Uint8Array[]): Promise<Float32Array[]> {
+  async extract(images: readonly Uint8Array[], options: ExtractOptions = {}): Promise<Float32Array[]> {
     const [h, w] = this.info.inputSize;
     const pixels = h * w * 3;
     for (const [i, img] of images.entries()) {
@@ -65,10 +97,11 @@ export class Backbone implements FeatureExtractor {
         );
       }
     }
+    const inputs = extractionInputs(images, this.info.inputSize, options.augment);
     const out: Float32Array[] = [];
     const len = this.info.featureLength;
-    for (let start = 0; start < images.length; start += this.batchSize) {
-      const batch = images.slice(start, start + this.batchSize);
+    for (let start = 0; start < inputs.length; start += this.batchSize) {
+      const batch = inputs.slice(start, start + this.batchSize);
       const input = new Float32Array(batch.length * pixels);
       for (const [i, img] of batch.entries()) preprocessInto(img, this.info.preprocessing, input, i * pixels);
       // The tidy frees every intermediate; the returned tensor is disposed right after its data is read.

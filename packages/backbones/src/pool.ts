@@ -3,7 +3,12 @@ import type { Worker } from 'node:worker_threads';
 import { startWorker } from '@edgehead/workers';
 import type { InitBackendOptions } from './backend.ts';
 import { BackboneError, type BackboneErrorCode } from './errors.ts';
-import type { FeatureExtractor, ResolvedBackbone } from './load.ts';
+import {
+  checkAugmentKeys,
+  type ExtractOptions,
+  type FeatureExtractor,
+  type ResolvedBackbone,
+} from './load.ts';
 import { type BackboneConfigInput, parseBackboneConfig } from './models/registry.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
@@ -115,25 +120,28 @@ export class ExtractorPool implements FeatureExtractor {
     }
   }
 
-  async extract(images: readonly Uint8Array[]): Promise<Float32Array[]> {
+  async extract(images: readonly Uint8Array[], options: ExtractOptions = {}): Promise<Float32Array[]> {
     const n = images.length;
     if (n === 0) return [];
+    const { augment } = options;
+    // checked here: a worker sees only its share of the keys
+    checkAugmentKeys(n, augment);
     const parts = Math.min(this.slots.length, n);
     const jobs: Promise<Float32Array[]>[] = [];
     for (let k = 0; k < parts; k++) {
-      const chunk = images.slice(Math.floor((k * n) / parts), Math.floor(((k + 1) * n) / parts));
-      const slot = this.slots[k] as Slot;
-      jobs.push(this.send(slot, chunk));
+      const [from, to] = [Math.floor((k * n) / parts), Math.floor(((k + 1) * n) / parts)];
+      const share = augment ? { augment: { ...augment, keys: augment.keys.slice(from, to) } } : {};
+      jobs.push(this.send(this.slots[k] as Slot, images.slice(from, to), share));
     }
     return (await Promise.all(jobs)).flat();
   }
 
-  private send(slot: Slot, images: Uint8Array[]): Promise<Float32Array[]> {
+  private send(slot: Slot, images: Uint8Array[], options: ExtractOptions): Promise<Float32Array[]> {
     if (slot.dead !== undefined) return Promise.reject(slot.dead);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
-      const msg: ToWorker = { type: 'extract', id, images };
+      const msg: ToWorker = { type: 'extract', id, images, options };
       slot.worker.postMessage(msg);
     });
   }

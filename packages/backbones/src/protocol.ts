@@ -1,7 +1,9 @@
-import type { ResolvedBackbone } from './load.ts';
+import type { ExtractOptions, ResolvedBackbone } from './load.ts';
 
 /** Messages from the pool to a worker. */
-export type ToWorker = { type: 'extract'; id: number; images: Uint8Array[] } | { type: 'close' };
+export type ToWorker =
+  | { type: 'extract'; id: number; images: Uint8Array[]; options: ExtractOptions }
+  | { type: 'close' };
 
 /** Messages from a worker to the pool. */
 export type FromWorker =

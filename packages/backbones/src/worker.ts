@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     }
     queue = queue.then(async () => {
       try {
-        const features = await backbone.extract(msg.images);
+        const features = await backbone.extract(msg.images, msg.options);
         post(
           { type: 'result', id: msg.id, features },
           features.map((f) => f.buffer as ArrayBuffer),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { augmentImage, type BackboneErrorCode, decodeImage, isBackboneError } from '@edgehead/backbones';
+import { type BackboneErrorCode, decodeImage, isBackboneError } from '@edgehead/backbones';
 import { augmentationConfig, featureSetLabel } from '@edgehead/contracts';
 import {
   type Db,
@@ -110,15 +110,14 @@ async function computeBatch(
       : null;
   const copies = augment?.copies ?? 1;
   const ids: string[] = [];
+  const keys: string[] = [];
   const pixels: Uint8Array[] = [];
   for (const image of todo) {
     try {
       const bytes = await imageBytes(deps.db, image);
-      const decoded = (await decodeImage(bytes, extractor.info.inputSize)).pixels;
-      // copy i of an image is seeded by (seed, content hash, i): every replica computes the same copies
-      if (augment) pixels.push(...augmentImage(decoded, extractor.info.inputSize, augment, image.sha256));
-      else pixels.push(decoded);
+      pixels.push((await decodeImage(bytes, extractor.info.inputSize)).pixels);
       ids.push(image.id);
+      keys.push(image.sha256);
     } catch (err) {
       const permanent =
         isBackboneError(err) ||
@@ -131,7 +130,9 @@ async function computeBatch(
     }
   }
   if (pixels.length === 0) return;
-  const vectors = await extractor.extract(pixels);
+  // copy i of an image is seeded by (seed, content hash, i): every replica computes the same copies; they
+  // are made where the forward pass runs (a pool's worker threads), not on this thread
+  const vectors = await extractor.extract(pixels, augment ? { augment: { config: augment, keys } } : {});
   outcome.computed = vectors.length;
   const shape = extractor.info.featureShape;
   // one statement: an image's copies are stored together or not at all
