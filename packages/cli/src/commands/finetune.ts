@@ -92,8 +92,9 @@ export const finetune = defineCommand({
     'Fine-tunes the top layers of the backbone of a finished head run together with its trained head (the ' +
     "recipe's second step: RMSprop 1e-5 unless given). The frozen part runs once; each epoch runs only the " +
     'unfrozen layers and the head. The result is a new feature set (the tuned weights, stored by the gpu ' +
-    "service) with the dataset's vectors and a head registered on it, published like any other. Exits 1 when " +
-    'the run fails or is cancelled.',
+    "service) with the dataset's vectors and a head registered on it, published like any other. A head run " +
+    'on an augmented feature set (`train --augmented`) fine-tunes on the same copies of the training images. ' +
+    'Exits 1 when the run fails or is cancelled.',
   options: fineTuneOptions,
   examples: [
     'edgehead finetune --from-run <run id> --unfreeze block5',
