@@ -290,10 +290,11 @@ describe('edgehead end to end', () => {
     expect(report.edge.features.accuracy).toBeCloseTo(report.run.evaluation.test?.accuracy ?? -1, 9);
   });
 
-  it('runs the demo with --finetune: the edge serves the fine-tuned head on the fine-tuned features', async () => {
+  it('runs the demo with --augment --finetune: the edge serves the head fine-tuned on copies on the fine-tuned features', async () => {
     type Path = { n: number; correct: number; accuracy: number; errors: string[] };
     type Evaluated = { evaluation: { test: { accuracy: number } | null } };
     const report = await cliJson<{
+      augmented?: ExtractionProgress;
       run: Evaluated;
       finetune: Evaluated & { id: string; featureSet: string; epochs: unknown[] };
       edge: { features: Path; image: Path };
@@ -311,6 +312,8 @@ describe('edgehead end to end', () => {
         '20',
         '--alias',
         'demo-ft',
+        '--augment',
+        'copies=2',
         '--finetune',
         '--unfreeze',
         'top',
@@ -330,6 +333,11 @@ describe('edgehead end to end', () => {
       'classify at the edge',
     ]);
     expect(report.finetune.epochs).toHaveLength(3);
+    // the head trained on the copies, and so did the fine-tuning; it was evaluated on plain test vectors
+    expect(report.augmented).toMatchObject({ state: 'done', total: 48 });
+    const tuned = await cliJson<RunDetailResponse>(['runs', 'show', report.finetune.id], env);
+    expect(tuned.run.featureSetId).toBe(report.augmented?.featureSet.id);
+    expect(tuned.evaluations.find((e) => e.split === 'test')?.n).toBe(tests.length);
     // the published head names the fine-tuned feature set, so the edge's image path asks for its features
     const versions = await cliJson<VersionList>(['models', 'demo-ft'], env);
     expect(versions.versions.at(-1)?.manifest).toMatchObject({

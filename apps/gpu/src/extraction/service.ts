@@ -24,7 +24,7 @@ import {
 } from '@edgehead/db';
 import type { AppDeps } from '../deps.ts';
 import type { ResolvedExtractor } from '../extractors/registry.ts';
-
+import { retryOnConnectionLoss } from '../queue/connection.ts';
 import { ensureExtractQueue, queueBatches } from './queue.ts';
 
 /** Backbone errors at load time that mean the weights (or the model they carry) are unusable. */
@@ -74,7 +74,17 @@ async function progressOf(deps: AppDeps, id: string): Promise<ExtractionProgress
  * 'augmented': the plain set as base, the resolved config with its seed as params) is extracted over the
  * training images.
  */
-export async function startExtraction(
+export function startExtraction(
+  deps: AppDeps,
+  idOrName: string,
+  request: ExtractRequest,
+): Promise<ExtractResponse> {
+  // a repeat joins the same extraction, so a connection lost on the way (such as a pooled connection to a
+  // database that restarted) is retried on a fresh one instead of answering 503
+  return retryOnConnectionLoss(() => startOrJoin(deps, idOrName, request), { windowMs: 10_000 });
+}
+
+async function startOrJoin(
   deps: AppDeps,
   idOrName: string,
   request: ExtractRequest,
