@@ -21,7 +21,7 @@
  * extends k=3's copies).
  * `+ fine-tuning` rows (one per backbone; ACCURACY_FINETUNE=0 leaves them out): the recipe head on the
  * avg-pooled features, then the backbone's last block (ACCURACY_UNFREEZE, default the `last-block` preset)
- * trained with it at RMSprop 1e-5 for ACCURACY_FINETUNE_EPOCHS (default 20; 2 in smoke mode) on activations
+ * trained with it at RMSprop 1e-5 (ACCURACY_FINETUNE_LR) for ACCURACY_FINETUNE_EPOCHS (default 20; 2 in smoke mode) on activations
  * at the cut computed once (lib/finetune-row.ts); s/epoch is then the fine-tuning epoch. With
  * ACCURACY_FINETUNE_AUGMENT=k (default 3, 0 for none) a `+ augmentation (k) + fine-tuning` row fine-tunes
  * the same head again on the activations of k copies of every training image (as the augmentation rows'),
@@ -43,6 +43,7 @@ import { augmentationRequest, type HeadConfig, type HeadPresetName, headPresets 
 import {
   chooseThreshold,
   type FeatureSplit,
+  FINE_TUNE_RECIPE,
   predictProbabilities,
   scorePredictions,
   trainHead,
@@ -84,6 +85,11 @@ const presets = list(
 ) as HeadPresetName[];
 const fineTuning = benchEnv.ACCURACY_FINETUNE !== '0';
 const fineTuneEpochs = envNumber('ACCURACY_FINETUNE_EPOCHS', 20, 2);
+const fineTuneLearningRate = envNumber(
+  'ACCURACY_FINETUNE_LR',
+  FINE_TUNE_RECIPE.learningRate,
+  FINE_TUNE_RECIPE.learningRate,
+);
 const unfreeze = list('ACCURACY_UNFREEZE', ['last-block']);
 /** Copies per training image of the `+ augmentation + fine-tuning` row (0: no such row). */
 const fineTuneCopies = envNumber('ACCURACY_FINETUNE_AUGMENT', 3, 1);
@@ -480,6 +486,7 @@ async function main(): Promise<void> {
         features: data,
         head: { ...head, epochs: sized(head.epochs, 2) },
         epochs: fineTuneEpochs,
+        learningRate: fineTuneLearningRate,
         classes: CLASSES,
         ...(fineTuneCopies > 0
           ? {
@@ -497,7 +504,7 @@ async function main(): Promise<void> {
           backbone,
           augmentation: variant.copies,
           pooling: 'avg',
-          preset: `+ fine-tuning (${unfreeze.join(',')})`,
+          preset: `+ fine-tuning (${[unfreeze.join(','), ...(fineTuneLearningRate === FINE_TUNE_RECIPE.learningRate ? [] : [`lr ${fineTuneLearningRate}`])].join(', ')})`,
           extractMinutes: minutes + variant.activationSeconds / 60,
           epochs: variant.epochs,
           status: variant.status,

@@ -41,6 +41,8 @@ export interface FineTuneRowInput {
   features: Record<Split, FeatureSplit & { featureShape: number[] }>;
   head: HeadConfig;
   epochs: number;
+  /** The fine-tuning's learning rate (the recipe's 1e-5 by default). */
+  learningRate?: number;
   classes: string[];
   /** Also fine-tune on `augment.copies` seeded copies of every training image (keyed by its sha256). */
   augment?: AugmentationConfig;
@@ -161,7 +163,12 @@ export async function fineTuneRow(input: FineTuneRowInput): Promise<FineTuneRowR
           ...(copies ? { augmented: { copies: copies.copies, features: copies.features } } : {}),
           validation: { features: activations.validation, labels: labels('validation') },
         },
-        { ...FINE_TUNE_RECIPE, epochs: input.epochs, batchSize: config.batchSize },
+        {
+          ...FINE_TUNE_RECIPE,
+          epochs: input.epochs,
+          batchSize: config.batchSize,
+          learningRate: input.learningRate ?? FINE_TUNE_RECIPE.learningRate,
+        },
       );
       try {
         ({ unfrozen, cutLayer } = tuned);
