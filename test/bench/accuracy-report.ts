@@ -24,8 +24,9 @@
  * trained with it at RMSprop 1e-5 (ACCURACY_FINETUNE_LR) for ACCURACY_FINETUNE_EPOCHS (default 20; 2 in smoke mode) on activations
  * at the cut computed once (lib/finetune-row.ts); s/epoch is then the fine-tuning epoch. With
  * ACCURACY_FINETUNE_AUGMENT=k (default 3, 0 for none) a `+ augmentation (k) + fine-tuning` row fine-tunes
- * the same head again on the activations of k copies of every training image (as the augmentation rows'),
- * compared with the fine-tuning without them (paired, the last column).
+ * the same head (trained on plain features) again on the activations of k copies of every training image
+ * (as the augmentation rows'), compared with the fine-tuning without them (paired, the last column); its
+ * extraction minutes add the copies' pass through the frozen part.
  * Fails (exit 1) when a run trains no epoch or an accuracy is not a number in [0, 1].
  */
 import { createHash } from 'node:crypto';
@@ -505,7 +506,7 @@ async function main(): Promise<void> {
           augmentation: variant.copies,
           pooling: 'avg',
           preset: `+ fine-tuning (${[unfreeze.join(','), ...(fineTuneLearningRate === FINE_TUNE_RECIPE.learningRate ? [] : [`lr ${fineTuneLearningRate}`])].join(', ')})`,
-          extractMinutes: minutes + variant.activationSeconds / 60,
+          extractMinutes: minutes + variant.copySeconds / 60,
           epochs: variant.epochs,
           status: variant.status,
           threshold: variant.threshold,
@@ -530,7 +531,7 @@ async function main(): Promise<void> {
           `${named(row)} ${row.preset}: val ${row.validationAccuracy.toFixed(4)} test ${row.testAccuracy.toFixed(4)} ` +
             `(head alone: val ${tuned.headOnly.validationAccuracy.toFixed(4)} test ${tuned.headOnly.testAccuracy.toFixed(4)}; ` +
             `${tuned.layers.length} layers above ${tuned.cutLayer}, ${row.epochs} epochs, ${row.secondsPerEpoch.toFixed(2)} s/epoch, ` +
-            `activations once ${variant.activationSeconds.toFixed(1)} s)`,
+            `activations once ${variant.activationSeconds.toFixed(1)} s, of the copies ${variant.copySeconds.toFixed(1)} s)`,
         );
       }
       fineTunes[backbone] = tuned;

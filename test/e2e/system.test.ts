@@ -290,11 +290,10 @@ describe('edgehead end to end', () => {
     expect(report.edge.features.accuracy).toBeCloseTo(report.run.evaluation.test?.accuracy ?? -1, 9);
   });
 
-  it('runs the demo with --augment --finetune: the edge serves the head fine-tuned on copies on the fine-tuned features', async () => {
+  it('runs the demo with --finetune: the edge serves the fine-tuned head on the fine-tuned features', async () => {
     type Path = { n: number; correct: number; accuracy: number; errors: string[] };
     type Evaluated = { evaluation: { test: { accuracy: number } | null } };
     const report = await cliJson<{
-      augmented?: ExtractionProgress;
       run: Evaluated;
       finetune: Evaluated & { id: string; featureSet: string; epochs: unknown[] };
       edge: { features: Path; image: Path };
@@ -312,8 +311,6 @@ describe('edgehead end to end', () => {
         '20',
         '--alias',
         'demo-ft',
-        '--augment',
-        'copies=2',
         '--finetune',
         '--unfreeze',
         'top',
@@ -333,11 +330,6 @@ describe('edgehead end to end', () => {
       'classify at the edge',
     ]);
     expect(report.finetune.epochs).toHaveLength(3);
-    // the head trained on the copies, and so did the fine-tuning; it was evaluated on plain test vectors
-    expect(report.augmented).toMatchObject({ state: 'done', total: 48 });
-    const tuned = await cliJson<RunDetailResponse>(['runs', 'show', report.finetune.id], env);
-    expect(tuned.run.featureSetId).toBe(report.augmented?.featureSet.id);
-    expect(tuned.evaluations.find((e) => e.split === 'test')?.n).toBe(tests.length);
     // the published head names the fine-tuned feature set, so the edge's image path asks for its features
     const versions = await cliJson<VersionList>(['models', 'demo-ft'], env);
     expect(versions.versions.at(-1)?.manifest).toMatchObject({
@@ -349,6 +341,47 @@ describe('edgehead end to end', () => {
     // the same head on the same (fine-tuned) vectors by both paths, as the run's own test evaluation
     expect(features.correct).toBe(image.correct);
     expect(features.accuracy).toBeCloseTo(report.finetune.evaluation.test?.accuracy ?? -1, 9);
+  });
+
+  it('runs the demo with --augment --finetune: the head and its fine-tuning train on copies, evaluated on plain vectors', async () => {
+    type Evaluated = { evaluation: { test: { accuracy: number; n: number } | null } };
+    const report = await cliJson<{
+      augmented?: ExtractionProgress;
+      finetune: Evaluated & { id: string; featureSet: string; epochs: unknown[] };
+      edge: { features: { errors: string[]; accuracy: number } };
+    }>(
+      [
+        'demo',
+        '--data',
+        path.join(work, 'data'),
+        '--backbone',
+        'tinytop',
+        '--preset',
+        'edgehead-default',
+        '--epochs',
+        '20',
+        '--alias',
+        'demo-aug-ft',
+        '--augment',
+        'copies=2',
+        '--finetune',
+        '--unfreeze',
+        'top',
+        '--finetune-epochs',
+        '3',
+        '--finetune-lr',
+        '0.001',
+      ],
+      env,
+    );
+    expect(report.augmented).toMatchObject({ state: 'done', total: 48 });
+    const tuned = await cliJson<RunDetailResponse>(['runs', 'show', report.finetune.id], env);
+    expect(tuned.run.featureSetId).toBe(report.augmented?.featureSet.id);
+    expect(tuned.epochs).toHaveLength(3);
+    expect(report.finetune.evaluation.test?.n).toBe(tests.length);
+    // the edge serves the fine-tuned head on the fine-tuned (plain) vectors, as the run evaluated it
+    expect(report.edge.features.errors).toEqual([]);
+    expect(report.edge.features.accuracy).toBeCloseTo(report.finetune.evaluation.test?.accuracy ?? -1, 9);
   });
 
   it('keeps datasets, runs, models and the active version across a restart', async () => {

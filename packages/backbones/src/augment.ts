@@ -152,3 +152,33 @@ export function augmentImage(
     return transformImage(pixels, size, affineMatrix(params, width, height), config.fillMode);
   });
 }
+
+/** Which copies to make of a list of images: the augmentation, and one key (e.g. content hash) per image. */
+export interface AugmentRequest {
+  config: AugmentationConfig;
+  keys: readonly string[];
+}
+
+/** Refuses an `AugmentRequest` without exactly one key per image. */
+export function checkAugmentKeys(images: number, augment: AugmentRequest | undefined): void {
+  if (augment !== undefined && augment.keys.length !== images) {
+    throw new BackboneError(
+      'invalid_input',
+      `augment.keys: ${augment.keys.length} keys for ${images} images, expected one per image`,
+    );
+  }
+}
+
+/**
+ * The pictures a forward pass takes: the images themselves, or with `augment` each image's
+ * `augment.config.copies` copies (copy c of image i at i * copies + c, `augmentImage` keyed by `keys[i]`).
+ */
+export function augmentedInputs(
+  images: readonly Uint8Array[],
+  size: readonly [number, number],
+  augment: AugmentRequest | undefined,
+): readonly Uint8Array[] {
+  if (augment === undefined) return images;
+  checkAugmentKeys(images.length, augment);
+  return images.flatMap((pixels, i) => augmentImage(pixels, size, augment.config, augment.keys[i] as string));
+}

@@ -1,5 +1,6 @@
 export {
   type AugmentationParameters,
+  type AugmentRequest,
   affineMatrix,
   augmentationParameters,
   augmentImage,

@@ -1,6 +1,6 @@
-import type { AugmentationConfig, FeatureSetIdentity, Preprocessing } from '@edgehead/contracts';
+import type { FeatureSetIdentity, Preprocessing } from '@edgehead/contracts';
 import * as tf from '@tensorflow/tfjs';
-import { augmentImage } from './augment.ts';
+import { type AugmentRequest, augmentedInputs } from './augment.ts';
 import { type BackendInfo, type InitBackendOptions, initBackend } from './backend.ts';
 import { BackboneError, shapeString } from './errors.ts';
 import type { FeatureNetwork } from './feature-network.ts';
@@ -46,28 +46,7 @@ export interface FeatureExtractor {
 /** Options of `FeatureExtractor.extract`. */
 export interface ExtractOptions {
   /** Extract seeded augmented copies of the images: the config and one key (e.g. content hash) per image. */
-  augment?: { config: AugmentationConfig; keys: readonly string[] };
-}
-
-/** Refuses `augment` options without exactly one key per image. */
-export function checkAugmentKeys(images: number, augment: ExtractOptions['augment']): void {
-  if (augment !== undefined && augment.keys.length !== images) {
-    throw new BackboneError(
-      'invalid_input',
-      `augment.keys: ${augment.keys.length} keys for ${images} images, expected one per image`,
-    );
-  }
-}
-
-/** The pictures `extract` runs through the network: the images, or each image's augmented copies. */
-function extractionInputs(
-  images: readonly Uint8Array[],
-  size: readonly [number, number],
-  augment: ExtractOptions['augment'],
-): readonly Uint8Array[] {
-  if (augment === undefined) return images;
-  checkAugmentKeys(images.length, augment);
-  return images.flatMap((pixels, i) => augmentImage(pixels, size, augment.config, augment.keys[i] as string));
+  augment?: AugmentRequest;
 }
 
 /** An in-process backbone: one tfjs model on this thread's backend. */
@@ -97,7 +76,7 @@ export class Backbone implements FeatureExtractor {
         );
       }
     }
-    const inputs = extractionInputs(images, this.info.inputSize, options.augment);
+    const inputs = augmentedInputs(images, this.info.inputSize, options.augment);
     const out: Float32Array[] = [];
     const len = this.info.featureLength;
     for (let start = 0; start < inputs.length; start += this.batchSize) {

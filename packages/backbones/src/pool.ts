@@ -1,14 +1,10 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '@edgehead/workers';
+import { checkAugmentKeys } from './augment.ts';
 import type { InitBackendOptions } from './backend.ts';
 import { BackboneError, type BackboneErrorCode } from './errors.ts';
-import {
-  checkAugmentKeys,
-  type ExtractOptions,
-  type FeatureExtractor,
-  type ResolvedBackbone,
-} from './load.ts';
+import type { ExtractOptions, FeatureExtractor, ResolvedBackbone } from './load.ts';
 import { type BackboneConfigInput, parseBackboneConfig } from './models/registry.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 

@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { augmentationRequest } from '@edgehead/contracts';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { augmentImage } from './augment.ts';
 import { initBackend } from './backend.ts';
 import { BackboneError } from './errors.ts';
 import { loadBackbone } from './load.ts';
@@ -180,6 +182,20 @@ describe('frozenActivations', () => {
       return (frozen.predict(x) as tf.Tensor).dataSync();
     });
     expect(Array.from(got.subarray(2 * len))).toEqual(Array.from(want));
+  });
+
+  it("with augment, returns the activations of each image's copies, copy by copy", async () => {
+    const { frozen } = splitBackbone(residualModel(), ['conv_d']);
+    const images = [1, 2, 3].map((s) => noiseImage(6, 6, s));
+    const augment = { config: augmentationRequest.parse({ copies: 2, seed: 5 }), keys: ['a', 'b', 'c'] };
+    const copies = images.flatMap((img, i) =>
+      augmentImage(img, [6, 6], augment.config, augment.keys[i] as string),
+    );
+    const want = await frozenActivations(frozen, copies, { preprocessing: 'tf' });
+    expect(await frozenActivations(frozen, images, { preprocessing: 'tf', augment })).toEqual(want);
+    await expect(
+      frozenActivations(frozen, images, { preprocessing: 'tf', augment: { ...augment, keys: ['a'] } }),
+    ).rejects.toThrow(/augment.keys: 1 keys for 3 images/);
   });
 
   it('rejects an image of the wrong size', async () => {

@@ -1,5 +1,6 @@
 import type { Preprocessing } from '@edgehead/contracts';
 import * as tf from '@tensorflow/tfjs';
+import { type AugmentRequest, augmentedInputs } from './augment.ts';
 import { BackboneError, shapeString } from './errors.ts';
 import { preprocessInto } from './preprocess.ts';
 
@@ -188,30 +189,33 @@ export async function cloneLayersModel(model: tf.LayersModel): Promise<tf.Layers
 /**
  * Runs the frozen part once over RGB images (HxWx3 bytes at its input size) with the backbone's
  * preprocessing; returns the activations row-major, [images.length, ...cutShape], as fine-tuning reads them.
+ * With `augment`, of each image's augmented copies instead ([images.length * copies, ...cutShape], as
+ * `Backbone.extract` makes them).
  */
 export async function frozenActivations(
   frozen: tf.LayersModel,
-  images: readonly Uint8Array[],
-  options: { preprocessing: Preprocessing; batchSize?: number },
+  given: readonly Uint8Array[],
+  options: { preprocessing: Preprocessing; batchSize?: number; augment?: AugmentRequest },
 ): Promise<Float32Array> {
   const [, h, w] = frozen.inputs[0]?.shape ?? [];
   const outShape = (frozen.outputs[0]?.shape ?? []).slice(1) as number[];
   const pixels = (h as number) * (w as number) * 3;
+  for (const [i, img] of given.entries()) {
+    if (img.length !== pixels) {
+      throw new BackboneError(
+        'invalid_input',
+        `image ${i}: ${img.length} bytes, expected ${h}x${w}x3 = ${pixels}`,
+      );
+    }
+  }
+  const images = augmentedInputs(given, [h as number, w as number], options.augment);
   const len = outShape.reduce((a, b) => a * b, 1);
   const batchSize = options.batchSize ?? 8;
   const out = new Float32Array(images.length * len);
   for (let start = 0; start < images.length; start += batchSize) {
     const batch = images.slice(start, start + batchSize);
     const input = new Float32Array(batch.length * pixels);
-    for (const [i, img] of batch.entries()) {
-      if (img.length !== pixels) {
-        throw new BackboneError(
-          'invalid_input',
-          `image ${start + i}: ${img.length} bytes, expected ${h}x${w}x3 = ${pixels}`,
-        );
-      }
-      preprocessInto(img, options.preprocessing, input, i * pixels);
-    }
+    for (const [i, img] of batch.entries()) preprocessInto(img, options.preprocessing, input, i * pixels);
     const y = tf.tidy(
       () => frozen.predict(tf.tensor4d(input, [batch.length, h as number, w as number, 3])) as tf.Tensor,
     );

@@ -23,17 +23,8 @@ export interface TrainInput {
   augmented?: { copies: number; features: Float32Array };
 }
 
-/**
- * The training split with its augmented copies appended (originals 0..n-1, copy c of row i at
- * n + i * copies + c) and the epoch order that picks one variant of each row, or the split unchanged.
- */
-export function withAugmentedRows(
-  train: FeatureSplit,
-  dim: number,
-  augmented: TrainInput['augmented'],
-): { train: FeatureSplit; variant: (order: Int32Array, random: () => number) => Int32Array } {
-  if (augmented === undefined) return { train, variant: (order) => order };
-  const n = train.labels.length;
+/** Refuses augmented copies that are not `copies` rows of `dim` values per training row. */
+function checkAugmented(n: number, dim: number, augmented: NonNullable<TrainInput['augmented']>): void {
   const { copies } = augmented;
   if (!Number.isInteger(copies) || copies < 1) {
     throw new TrainingError('invalid_input', `augmented.copies: ${copies}, expected an integer >= 1`);
@@ -44,9 +35,29 @@ export function withAugmentedRows(
       `augmented.features: ${augmented.features.length} values, expected ${n} rows x ${copies} copies x ${dim} = ${n * copies * dim}`,
     );
   }
-  const features = new Float32Array((copies + 1) * n * dim);
-  features.set(train.features.subarray(0, n * dim), 0);
-  features.set(augmented.features, n * dim);
+}
+
+/**
+ * Training rows with their augmented copies as one index space: originals 0..n-1, copy c of row i at
+ * n + i * copies + c. `variant` turns an epoch's order of originals into one variant of each row (the original
+ * or one of its copies, uniformly from `random`); `gather` copies rows of that space into a batch buffer.
+ */
+export interface AugmentedRows {
+  /** Labels of the whole index space. */
+  labels: Int32Array;
+  variant(order: Int32Array, random: () => number): Int32Array;
+  gather(order: Int32Array, start: number, end: number, out: Float32Array): Float32Array;
+}
+
+/** The index space of `train` and its copies (no copies: the originals alone), without copying vectors. */
+export function augmentedRows(
+  train: FeatureSplit,
+  dim: number,
+  augmented: TrainInput['augmented'],
+): AugmentedRows {
+  const n = train.labels.length;
+  const copies = augmented?.copies ?? 0;
+  if (augmented !== undefined) checkAugmented(n, dim, augmented);
   const labels = new Int32Array((copies + 1) * n);
   for (let i = 0; i < n; i++) {
     const y = train.labels[i] as number;
@@ -54,8 +65,9 @@ export function withAugmentedRows(
     for (let c = 0; c < copies; c++) labels[n + i * copies + c] = y;
   }
   return {
-    train: { features, labels },
+    labels,
     variant: (order, random) => {
+      if (copies === 0) return order;
       const out = new Int32Array(order.length);
       for (let r = 0; r < order.length; r++) {
         const i = order[r] as number;
@@ -64,7 +76,33 @@ export function withAugmentedRows(
       }
       return out;
     },
+    gather: (order, start, end, out) => {
+      for (let r = start; r < end; r++) {
+        const row = order[r] as number;
+        const [from, at] = row < n ? [train.features, row] : [augmented?.features as Float32Array, row - n];
+        out.set(from.subarray(at * dim, (at + 1) * dim), (r - start) * dim);
+      }
+      return out.subarray(0, (end - start) * dim);
+    },
   };
+}
+
+/**
+ * The training split with its augmented copies appended (the index space of `augmentedRows` as one matrix,
+ * for engines that take one) and the epoch order that picks one variant of each row, or the split unchanged.
+ */
+export function withAugmentedRows(
+  train: FeatureSplit,
+  dim: number,
+  augmented: TrainInput['augmented'],
+): { train: FeatureSplit; variant: AugmentedRows['variant'] } {
+  if (augmented === undefined) return { train, variant: (order) => order };
+  const rows = augmentedRows(train, dim, augmented);
+  const n = train.labels.length;
+  const features = new Float32Array(rows.labels.length * dim);
+  features.set(train.features.subarray(0, n * dim), 0);
+  features.set(augmented.features, n * dim);
+  return { train: { features, labels: rows.labels }, variant: rows.variant };
 }
 
 /** Validates a split against the feature shape and class count; returns its row count. */

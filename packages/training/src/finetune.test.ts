@@ -135,9 +135,17 @@ describe('fineTune', { timeout: 120_000 }, () => {
 
   it('learns from augmented copies: blank originals with real copies still reach the same accuracy', async () => {
     const blank = { features: new Float32Array(cut.train.length), labels: trainSet.labels };
+    // two copies per image, copy c of image i at row i * 2 + c (both the image's real activations)
+    const len = cut.train.length / trainSet.labels.length;
+    const copies = new Float32Array(cut.train.length * 2);
+    for (let i = 0; i < trainSet.labels.length; i++) {
+      const row = cut.train.subarray(i * len, (i + 1) * len);
+      copies.set(row, i * 2 * len);
+      copies.set(row, (i * 2 + 1) * len);
+    }
     const plain = await fineTune({ ...input(), train: blank }, tune, { backend: 'cpu' });
     const augmented = await fineTune(
-      { ...input(), train: blank, augmented: { copies: 1, features: cut.train } },
+      { ...input(), train: blank, augmented: { copies: 2, features: copies } },
       tune,
       { backend: 'cpu' },
     );

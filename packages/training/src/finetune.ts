@@ -3,13 +3,14 @@ import { type EpochMetrics, type HeadConfig, headConfig } from '@edgehead/contra
 import * as tf from '@tensorflow/tfjs';
 import { initTrainingBackend, type TrainingBackend } from './backend.ts';
 import {
+  type AugmentedRows,
+  augmentedRows,
   checkSplit,
   type FeatureSplit,
   gatherRows,
   permutation,
   seededRandom,
   type TrainInput,
-  withAugmentedRows,
 } from './data.ts';
 import { yieldToEventLoop } from './engine.ts';
 import { parseConfig, TrainingError } from './errors.ts';
@@ -135,8 +136,8 @@ class FineTuneRun {
   private readonly dim: number;
   private readonly outputs: number;
   private readonly variables: tf.Variable[];
-  /** The training rows, augmented copies appended, and the epoch order that picks one variant of each. */
-  private readonly rows: ReturnType<typeof withAugmentedRows>;
+  /** The training rows and their augmented copies (read in place: cut activations are large). */
+  private readonly rows: AugmentedRows;
 
   constructor(
     backbone: tf.LayersModel,
@@ -158,7 +159,7 @@ class FineTuneRun {
     const numClasses = this.outputs === 1 ? 2 : this.outputs;
     checkSplit('train', input.train, this.dim, numClasses);
     if (input.validation) checkSplit('validation', input.validation, this.dim, numClasses);
-    this.rows = withAugmentedRows(input.train, this.dim, input.augmented);
+    this.rows = augmentedRows(input.train, this.dim, input.augmented);
     this.checkHeadFits(split.top.outputs[0]?.shape ?? []);
     const chosen = new Set(split.unfrozen);
     for (const layer of backbone.layers) layer.trainable = chosen.has(layer.name);
@@ -233,7 +234,7 @@ class FineTuneRun {
   }
 
   async train(hooks: FineTuneHooks): Promise<{ history: EpochMetrics[]; status: FineTuneResult['status'] }> {
-    const { train, variant } = this.rows;
+    const { labels, variant, gather } = this.rows;
     const n = this.input.train.labels.length;
     const order = seededRandom(this.config.seed);
     const dropout = seededRandom(this.config.seed ^ 0x5bd1e995);
@@ -253,11 +254,8 @@ class FineTuneRun {
           if (hooks.signal?.aborted) return { history, status: 'cancelled' };
           const end = Math.min(start + this.config.batchSize, n);
           const batch = rows.subarray(start, end);
-          const x = tf.tensor(gatherRows(train.features, this.dim, rows, start, end, buffer), [
-            end - start,
-            ...this.cutShape,
-          ]);
-          const y = this.targets(train.labels, batch);
+          const x = tf.tensor(gather(rows, start, end, buffer), [end - start, ...this.cutShape]);
+          const y = this.targets(labels, batch);
           let kept: tf.Tensor | undefined;
           const cost = optimizer.minimize(
             () => {
@@ -270,7 +268,7 @@ class FineTuneRun {
           ) as tf.Scalar;
           const p = kept as tf.Tensor;
           lossSum += ((await cost.data())[0] as number) * (end - start);
-          correct += this.hits((await p.data()) as Float32Array, train.labels, batch);
+          correct += this.hits((await p.data()) as Float32Array, labels, batch);
           tf.dispose([x, y, cost, p]);
         }
         const val = this.input.validation ? await this.evaluate(this.input.validation) : null;

@@ -1,11 +1,12 @@
 // The accuracy report's `+ fine-tuning` rows: the recipe's second step through packages/backbones and
 // packages/training directly. A head trains on the cached features first (the recipe's order), then the
 // backbone's last block trains with it on activations at the cut computed once: on the training images
-// alone, and (with `augment`) again from the same head with the activations of their augmented copies.
+// alone, and (with `augment`) again from the same head (trained on plain features, so that the two rows
+// differ only in the fine-tuning's inputs) with the activations of their augmented copies.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
-  augmentImage,
+  type AugmentRequest,
   type BackboneConfigInput,
   decodeImage,
   expandUnfreeze,
@@ -60,8 +61,10 @@ export interface FineTuneVariant {
   testRocAuc: number | null;
   /** Per test image, whether the fine-tuned head is right (for paired comparisons). */
   testCorrect: Uint8Array;
-  /** The frozen part over the images it needs (every split's, plus the copies for an augmented one). */
+  /** The frozen part over every split's images, once (shared by the variants). */
   activationSeconds: number;
+  /** The frozen part over the training images' copies (0 without augmentation). */
+  copySeconds: number;
   secondsPerEpoch: number;
   backend: string;
 }
@@ -107,8 +110,11 @@ export async function fineTuneRow(input: FineTuneRowInput): Promise<FineTuneRowR
     const split = splitBackbone(model, layers);
     const { cutShape } = split;
     const len = cutShape.reduce((a, b) => a * b, 1);
-    const activate = (pixels: Uint8Array[]) =>
-      frozenActivations(split.frozen, pixels, { preprocessing: backbone.info.preprocessing });
+    const activate = (pixels: Uint8Array[], augment?: AugmentRequest) =>
+      frozenActivations(split.frozen, pixels, {
+        preprocessing: backbone.info.preprocessing,
+        ...(augment ? { augment } : {}),
+      });
     const started = performance.now();
     const activations = {} as Record<Split, Float32Array>;
     for (const s of SPLITS) {
@@ -132,14 +138,14 @@ export async function fineTuneRow(input: FineTuneRowInput): Promise<FineTuneRowR
       const items = input.images.train;
       const out = new Float32Array(items.length * copies * len);
       for (let i = 0; i < items.length; i += 8) {
-        const pictures: Uint8Array[] = [];
+        const pixels: Uint8Array[] = [];
+        const keys: string[] = [];
         for (const it of items.slice(i, i + 8)) {
           const bytes = await readFile(it.file);
-          const key = createHash('sha256').update(bytes).digest('hex');
-          const { pixels } = await decodeImage(bytes, backbone.info.inputSize);
-          pictures.push(...augmentImage(pixels, backbone.info.inputSize, input.augment, key));
+          keys.push(createHash('sha256').update(bytes).digest('hex'));
+          pixels.push((await decodeImage(bytes, backbone.info.inputSize)).pixels);
         }
-        out.set(await activate(pictures), i * copies * len);
+        out.set(await activate(pixels, { config: input.augment, keys }), i * copies * len);
         process.stderr.write(
           `  ${input.backbone} augmented copies at the cut: ${Math.min(i + 8, items.length)}/${items.length}\r`,
         );
@@ -197,7 +203,8 @@ export async function fineTuneRow(input: FineTuneRowInput): Promise<FineTuneRowR
           testAccuracy: scored.test.accuracy,
           testRocAuc: scored.test.rocAuc,
           testCorrect: scored.testCorrect,
-          activationSeconds: activationSeconds + (copies?.seconds ?? 0),
+          activationSeconds,
+          copySeconds: copies?.seconds ?? 0,
           secondsPerEpoch: trainMs / 1000 / Math.max(1, tuned.history.length),
           backend: tuned.backend,
         });

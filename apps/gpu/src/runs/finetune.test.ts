@@ -4,8 +4,19 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { decodeImage, initBackend, loadBackbone, saveLayersModelFolder } from '@edgehead/backbones';
-import { type ExtractResponse, FEATURE_HEADERS, type RunDetailResponse } from '@edgehead/contracts';
+import {
+  decodeImage,
+  initBackend,
+  loadBackbone,
+  saveLayersModelFolder,
+  splitBackbone,
+} from '@edgehead/backbones';
+import {
+  augmentationConfig,
+  type ExtractResponse,
+  FEATURE_HEADERS,
+  type RunDetailResponse,
+} from '@edgehead/contracts';
 import {
   cancelRun,
   EXTRACTION_QUEUE,
@@ -14,6 +25,7 @@ import {
   getModelFiles,
   getRun,
   getRunModel,
+  loadAugmentedCopies,
   loadFeatureMatrix,
   startRun,
 } from '@edgehead/db';
@@ -23,6 +35,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { runExtractJob } from '../extraction/worker.ts';
 import { registryFromEnv } from '../services.ts';
 import { auth, form, useTestApp } from '../test-support.ts';
+import { activationsOf } from './finetune.ts';
 import { trainRun } from './train.ts';
 
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
@@ -471,5 +484,30 @@ describe('fine-tuning runs', () => {
     }
     const model = await getRunModel(t.deps.db, queued.body.id);
     expect(model?.manifest).toMatchObject({ featureSet: { id: output.id } });
+
+    // the copies it trained on are the extraction's: the untuned top over their activations (computed in
+    // chunks of 5 images) gives the augmented feature set's stored vectors
+    const plainSet = await getFeatureSet(t.deps.db, plainId);
+    const backbone = await loadBackbone(await t.deps.extractors.configFor(plainSet));
+    const split = splitBackbone(backbone.model as tf.LayersModel, ['features']);
+    try {
+      const ids = (await loadFeatureMatrix(t.deps.db, datasetId, plainId, 'train')).imageIds;
+      const augment = augmentationConfig.parse(
+        (await getFeatureSet(t.deps.db, augmentedId)).provenance?.params,
+      );
+      const at = { preprocessing: plainSet.preprocessing, inputSize: backbone.info.inputSize };
+      const acts = (await activationsOf(t.deps.db, split, ids, at, { augment, chunk: 5 })) as Float32Array;
+      const d = plainSet.featureShape.reduce((a, b) => a * b, 1);
+      const stored = await loadAugmentedCopies(t.deps.db, augmentedId, ids, 2, d);
+      const computed = tf.tidy(() =>
+        (split.top.predict(tf.tensor(acts, [ids.length * 2, ...split.cutShape])) as tf.Tensor).dataSync(),
+      );
+      expect(computed).toHaveLength(stored.length);
+      const worst = stored.reduce((m, v, i) => Math.max(m, Math.abs(v - (computed[i] as number))), 0);
+      expect(worst).toBeLessThan(1e-5);
+    } finally {
+      split.dispose();
+      await backbone.dispose();
+    }
   });
 });

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import {
-  augmentImage,
   type BackboneSplit,
   decodeImage,
   frozenActivations,
@@ -135,24 +134,19 @@ export async function attemptFineTune(
     }
     split = splitBackbone(model, config.layers);
     const activations = {} as Record<Split, Float32Array>;
+    const at = { preprocessing: base.preprocessing, inputSize: backbone.info.inputSize };
     for (const s of SPLITS) {
-      activations[s] = await activationsOf(db, split, images[s].imageIds, backbone.info.inputSize, base);
-      if (!(await check())) return stopped();
+      const computed = await activationsOf(db, split, images[s].imageIds, at, { check });
+      if (computed === null) return stopped();
+      activations[s] = computed;
     }
-    const copies = augment
-      ? {
-          copies: augment.copies,
-          features: await activationsOf(
-            db,
-            split,
-            images.train.imageIds,
-            backbone.info.inputSize,
-            base,
-            augment,
-          ),
-        }
-      : undefined;
-    if (!(await check())) return stopped();
+    // the copies' activations (k x the training images) are only needed while training
+    let copies: { copies: number; features: Float32Array } | undefined;
+    if (augment) {
+      const features = await activationsOf(db, split, images.train.imageIds, at, { augment, check });
+      if (features === null) return stopped();
+      copies = { copies: augment.copies, features };
+    }
     const cutShape = split.cutShape;
     split.dispose();
     split = undefined;
@@ -189,6 +183,7 @@ export async function attemptFineTune(
         },
       },
     );
+    copies = undefined;
     try {
       if (result.status === 'cancelled' || controller.signal.aborted) return stopped();
       lap('train');
@@ -281,33 +276,38 @@ async function thresholdRule(db: Db, from: Run): Promise<HeadConfig['threshold']
 }
 
 /**
- * The frozen part's activations of the images of `ids`, decoded at the backbone's input size in chunks; with
- * `augment`, of each image's `augment.copies` copies instead (copy c of image i at row i * copies + c), made
- * as the extraction makes them (`augmentImage` keyed by the image's content hash).
+ * The frozen part's activations of the images of `ids`, decoded at the backbone's input size in chunks of
+ * `options.chunk` images; with `options.augment`, of each image's `augment.copies` copies instead (copy c of
+ * image i at row i * copies + c), made as the extraction makes them (keyed by the image's content hash).
+ * Null when `options.check` says between two chunks that the attempt should stop.
  */
-async function activationsOf(
+export async function activationsOf(
   db: Db,
   split: BackboneSplit,
   ids: readonly string[],
-  inputSize: readonly [number, number],
-  base: FeatureSetRecord,
-  augment?: AugmentationConfig,
-): Promise<Float32Array> {
+  base: Pick<FeatureSetRecord, 'preprocessing'> & { inputSize: readonly [number, number] },
+  options: { augment?: AugmentationConfig; check?: () => Promise<boolean>; chunk?: number } = {},
+): Promise<Float32Array | null> {
+  const { augment } = options;
   const len = split.cutShape.reduce((a, b) => a * b, 1);
   const perImage = augment?.copies ?? 1;
   const out = new Float32Array(ids.length * perImage * len);
   const where = await imageLocations(db, ids);
-  const chunk = Math.max(1, Math.floor(DECODE_CHUNK / perImage));
+  const chunk = options.chunk ?? Math.max(1, Math.floor(DECODE_CHUNK / perImage));
   for (let start = 0; start < ids.length; start += chunk) {
+    if (options.check && !(await options.check())) return null;
     const pixels: Uint8Array[] = [];
+    const keys: string[] = [];
     for (const id of ids.slice(start, start + chunk)) {
       const image = where.get(id);
       if (image === undefined) throw new RunFailure(`image ${id} is gone`);
-      const decoded = (await decodeImage(await imageBytes(db, image), inputSize)).pixels;
-      if (augment) pixels.push(...augmentImage(decoded, inputSize, augment, image.sha256));
-      else pixels.push(decoded);
+      pixels.push((await decodeImage(await imageBytes(db, image), base.inputSize)).pixels);
+      keys.push(image.sha256);
     }
-    const acts = await frozenActivations(split.frozen, pixels, { preprocessing: base.preprocessing });
+    const acts = await frozenActivations(split.frozen, pixels, {
+      preprocessing: base.preprocessing,
+      ...(augment ? { augment: { config: augment, keys } } : {}),
+    });
     out.set(acts, start * perImage * len);
   }
   return out;
