@@ -80,7 +80,8 @@ export function startExtraction(
   request: ExtractRequest,
 ): Promise<ExtractResponse> {
   // a repeat joins the same extraction, so a connection lost on the way (such as a pooled connection to a
-  // database that restarted) is retried on a fresh one instead of answering 503
+  // database that restarted) is retried on a fresh one instead of answering 503; if only the reply to the
+  // commit was lost, the retry answers the same extraction with queuedImages 0 (the work is queued)
   return retryOnConnectionLoss(() => startOrJoin(deps, idOrName, request), { windowMs: 10_000 });
 }
 
