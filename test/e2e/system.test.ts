@@ -290,6 +290,23 @@ describe('edgehead end to end', () => {
     expect(report.edge.features.accuracy).toBeCloseTo(report.run.evaluation.test?.accuracy ?? -1, 9);
   });
 
+  /** The demo's head and fine-tuning settings on `tinytop` (its layer `top` unfrozen). */
+  const fineTuneDemo = [
+    '--backbone',
+    'tinytop',
+    '--preset',
+    'edgehead-default',
+    '--epochs',
+    '20',
+    '--finetune',
+    '--unfreeze',
+    'top',
+    '--finetune-epochs',
+    '3',
+    '--finetune-lr',
+    '0.001',
+  ];
+
   it('runs the demo with --finetune: the edge serves the fine-tuned head on the fine-tuned features', async () => {
     type Path = { n: number; correct: number; accuracy: number; errors: string[] };
     type Evaluated = { evaluation: { test: { accuracy: number } | null } };
@@ -298,29 +315,7 @@ describe('edgehead end to end', () => {
       finetune: Evaluated & { id: string; featureSet: string; epochs: unknown[] };
       edge: { features: Path; image: Path };
       stages: { stage: string; ms: number }[];
-    }>(
-      [
-        'demo',
-        '--data',
-        path.join(work, 'data'),
-        '--backbone',
-        'tinytop',
-        '--preset',
-        'edgehead-default',
-        '--epochs',
-        '20',
-        '--alias',
-        'demo-ft',
-        '--finetune',
-        '--unfreeze',
-        'top',
-        '--finetune-epochs',
-        '3',
-        '--finetune-lr',
-        '0.001',
-      ],
-      env,
-    );
+    }>(['demo', '--data', path.join(work, 'data'), ...fineTuneDemo, '--alias', 'demo-ft'], env);
     expect(report.stages.map((s) => s.stage)).toEqual([
       'ingest',
       'extract',
@@ -354,23 +349,11 @@ describe('edgehead end to end', () => {
         'demo',
         '--data',
         path.join(work, 'data'),
-        '--backbone',
-        'tinytop',
-        '--preset',
-        'edgehead-default',
-        '--epochs',
-        '20',
+        ...fineTuneDemo,
         '--alias',
         'demo-aug-ft',
         '--augment',
         'copies=2',
-        '--finetune',
-        '--unfreeze',
-        'top',
-        '--finetune-epochs',
-        '3',
-        '--finetune-lr',
-        '0.001',
       ],
       env,
     );

@@ -123,6 +123,25 @@ async function workExtractions(): Promise<void> {
   }
 }
 
+/** A succeeded head run on `stripes`: the test's small head settings, on `on` (a backbone or a feature set). */
+async function headRun(on: { backbone: string } | { featureSet: string }, epochs: number): Promise<string> {
+  const queued = await post('/v1/runs', {
+    dataset: 'stripes',
+    ...on,
+    hiddenUnits: 8,
+    dropout: 0,
+    optimizer: 'adam',
+    learningRate: 0.01,
+    epochs,
+    batchSize: 8,
+    earlyStopping: null,
+    seed: 1,
+  });
+  expect(queued.status, JSON.stringify(queued.body)).toBe(202);
+  expect(await trainRun(ctx().deps.db, queued.body.id, { backend: 'cpu' })).toBe('succeeded');
+  return queued.body.id;
+}
+
 let datasetId = '';
 let headRunId = '';
 let longerRunId = '';
@@ -160,35 +179,8 @@ beforeAll(async () => {
   const started = await post(`/v1/datasets/${datasetId}/extract`, { backbone: 'two' });
   expect(started.status).toBe(202);
   await workExtractions();
-  const head = await post('/v1/runs', {
-    dataset: 'stripes',
-    backbone: 'two',
-    hiddenUnits: 8,
-    dropout: 0,
-    optimizer: 'adam',
-    learningRate: 0.01,
-    epochs: 4,
-    batchSize: 8,
-    earlyStopping: null,
-    seed: 1,
-  });
-  expect(head.status, JSON.stringify(head.body)).toBe(202);
-  headRunId = head.body.id;
-  expect(await trainRun(t.deps.db, headRunId, { backend: 'cpu' })).toBe('succeeded');
-  const longer = await post('/v1/runs', {
-    dataset: 'stripes',
-    backbone: 'two',
-    hiddenUnits: 8,
-    dropout: 0,
-    optimizer: 'adam',
-    learningRate: 0.01,
-    epochs: 10,
-    batchSize: 8,
-    earlyStopping: null,
-    seed: 1,
-  });
-  longerRunId = longer.body.id;
-  expect(await trainRun(t.deps.db, longerRunId, { backend: 'cpu' })).toBe('succeeded');
+  headRunId = await headRun({ backbone: 'two' }, 4);
+  longerRunId = await headRun({ backbone: 'two' }, 10);
 });
 
 describe('fine-tuning runs', () => {
@@ -435,23 +427,10 @@ describe('fine-tuning runs', () => {
     expect(extraction.status, JSON.stringify(extraction.body)).toBe(202);
     await workExtractions();
     const augmentedId = (extraction.body as unknown as ExtractResponse).progress.featureSet.id;
-    const head = await post('/v1/runs', {
-      dataset: 'stripes',
-      featureSet: augmentedId,
-      hiddenUnits: 8,
-      dropout: 0,
-      optimizer: 'adam',
-      learningRate: 0.01,
-      epochs: 4,
-      batchSize: 8,
-      earlyStopping: null,
-      seed: 1,
-    });
-    expect(head.status, JSON.stringify(head.body)).toBe(202);
-    expect(await trainRun(t.deps.db, head.body.id, { backend: 'cpu' })).toBe('succeeded');
+    const headId = await headRun({ featureSet: augmentedId }, 4);
     const queued = await post('/v1/runs', {
       kind: 'finetune',
-      fromRun: head.body.id,
+      fromRun: headId,
       unfreeze: ['features'],
       learningRate: 0.003,
       optimizer: 'adam',
@@ -474,7 +453,7 @@ describe('fine-tuning runs', () => {
     expect(output.provenance).toMatchObject({
       kind: 'finetuned',
       baseFeatureSetId: plainId,
-      params: { fromRun: head.body.id, augmentedFeatureSetId: augmentedId, copies: 2 },
+      params: { fromRun: headId, augmentedFeatureSetId: augmentedId, copies: 2 },
     });
     // one vector per image of every split (the copies trained; they are not stored)
     for (const split of ['train', 'validation', 'test'] as const) {
