@@ -75,6 +75,8 @@ const schema = z.object({
   EDGEHEAD_TRAIN_RETRY_LIMIT: int(0).default(2),
   /** Seconds before a failed or expired training job is retried. */
   EDGEHEAD_TRAIN_RETRY_DELAY: int(0).default(10),
+  /** The most bytes of activations at the cut a fine-tuning run may hold (its request is refused above it). */
+  EDGEHEAD_FINETUNE_MAX_BYTES: int(1).default(4 * 1024 ** 3),
 });
 
 /** Weights location per backbone from `EDGEHEAD_WEIGHTS_<NAME>` (e.g. EDGEHEAD_WEIGHTS_MOBILENET_V1_0_75). */
@@ -123,6 +125,7 @@ export interface GpuEnv {
   /** The edge admin API for publishing; null when EDGEHEAD_EDGE_URL or its token is unset. */
   edge: { url: string; token: string } | null;
   training: { expireSeconds: number; retryLimit: number; retryDelaySeconds: number };
+  fineTune: { maxActivationBytes: number };
 }
 
 /** Thrown when the environment does not parse; the message lists every bad variable. */
@@ -183,5 +186,6 @@ export function parseEnv(source: Record<string, string | undefined> = process.en
       retryLimit: e.EDGEHEAD_TRAIN_RETRY_LIMIT,
       retryDelaySeconds: e.EDGEHEAD_TRAIN_RETRY_DELAY,
     },
+    fineTune: { maxActivationBytes: e.EDGEHEAD_FINETUNE_MAX_BYTES },
   };
 }

@@ -5,8 +5,21 @@ import {
   loadBackbone,
   splitBackbone,
 } from '@edgehead/backbones';
-import { ApiError, type FineTuneRunConfig, type fineTuneRunRequest } from '@edgehead/contracts';
-import { getFeatureSet, getRun, getRunModel, NotFoundError, type Run } from '@edgehead/db';
+import {
+  ApiError,
+  augmentationConfig,
+  type FeatureSetRecord,
+  type FineTuneRunConfig,
+  type fineTuneRunRequest,
+} from '@edgehead/contracts';
+import {
+  featureSplitCounts,
+  getFeatureSet,
+  getRun,
+  getRunModel,
+  NotFoundError,
+  type Run,
+} from '@edgehead/db';
 import { FINE_TUNE_RECIPE } from '@edgehead/training';
 import * as tf from '@tensorflow/tfjs';
 import type { z } from 'zod';
@@ -41,7 +54,8 @@ export async function startFineTuneRun(
   if (baseId === null) throw invalid('fromRun', `run ${from.id} produced no feature set`);
   const featureSet = await getFeatureSet(deps.db, baseId);
   if (deps.extractors === undefined) throw new Error('fine-tuning runs need the extractor registry');
-  const layers = await unfreezeLayers(deps.extractors, featureSet, input.unfreeze);
+  const { layers, cutShape } = await unfreezeLayers(deps.extractors, featureSet, input.unfreeze);
+  await checkActivationBytes(deps, from.datasetId, featureSet, cutShape);
   const config: FineTuneRunConfig = {
     optimizer: input.overrides.optimizer ?? FINE_TUNE_RECIPE.optimizer,
     learningRate: input.overrides.learningRate ?? FINE_TUNE_RECIPE.learningRate,
@@ -69,9 +83,9 @@ export async function startFineTuneRun(
  */
 async function unfreezeLayers(
   extractors: ExtractorRegistry,
-  featureSet: Awaited<ReturnType<typeof getFeatureSet>>,
+  featureSet: FeatureSetRecord,
   unfreeze: readonly string[],
-): Promise<string[]> {
+): Promise<{ layers: string[]; cutShape: number[] }> {
   const origin: number[] = [];
   const layers = unfreeze.flatMap((entry, i) => {
     const expanded = expandUnfreeze(featureSet.backbone, [entry]);
@@ -88,7 +102,7 @@ async function unfreezeLayers(
       );
     }
     split = splitBackbone(backbone.model, layers);
-    return split.unfrozen;
+    return { layers: split.unfrozen, cutShape: split.cutShape };
   } catch (error) {
     if (!isBackboneError(error)) throw error;
     const field = String(error.details?.field ?? 'unfreeze');
@@ -104,4 +118,34 @@ async function unfreezeLayers(
     split?.dispose();
     await backbone.dispose();
   }
+}
+
+const GiB = 1024 ** 3;
+
+/**
+ * Refuses a fine-tuning whose activations at the cut would not fit the service's bound: every image with a
+ * base vector once, plus the copies of the training images when the head trained on an augmented feature
+ * set (a 400 naming `fromRun`, before anything is queued, instead of a worker running out of memory).
+ */
+async function checkActivationBytes(
+  deps: RunDeps,
+  datasetId: string,
+  featureSet: FeatureSetRecord,
+  cutShape: readonly number[],
+): Promise<void> {
+  const limit = deps.env?.fineTune?.maxActivationBytes;
+  if (limit === undefined) return;
+  const augmented = featureSet.provenance?.kind === 'augmented' ? featureSet.provenance : null;
+  const copies = augmented ? augmentationConfig.parse(augmented.params).copies : 0;
+  const counts = await featureSplitCounts(deps.db, datasetId, augmented?.baseFeatureSetId ?? featureSet.id);
+  const rows = counts.train * (copies + 1) + counts.validation + counts.test;
+  const bytes = rows * cutShape.reduce((a, b) => a * b, 1) * 4;
+  if (bytes <= limit) return;
+  throw invalid(
+    'fromRun',
+    `fine-tuning would hold ${(bytes / GiB).toFixed(2)} GiB of activations at the cut ` +
+      `([${cutShape.join(', ')}] for ${rows} images and copies), over EDGEHEAD_FINETUNE_MAX_BYTES ` +
+      `(${(limit / GiB).toFixed(2)} GiB): unfreeze fewer layers, start from a head on fewer copies, or raise the limit`,
+    { bytes, limit },
+  );
 }

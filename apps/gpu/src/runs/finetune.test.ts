@@ -12,9 +12,11 @@ import {
   splitBackbone,
 } from '@edgehead/backbones';
 import {
+  ApiError,
   augmentationConfig,
   type ExtractResponse,
   FEATURE_HEADERS,
+  fineTuneRunRequest,
   type RunDetailResponse,
 } from '@edgehead/contracts';
 import {
@@ -36,6 +38,7 @@ import { runExtractJob } from '../extraction/worker.ts';
 import { registryFromEnv } from '../services.ts';
 import { auth, form, useTestApp } from '../test-support.ts';
 import { activationsOf } from './finetune.ts';
+import { startFineTuneRun } from './finetune-start.ts';
 import { trainRun } from './train.ts';
 
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
@@ -207,6 +210,33 @@ describe('fine-tuning runs', () => {
     });
     expect(missing.status).toBe(400);
     expect(missing.body.error).toMatchObject({ details: { field: 'fromRun' } });
+  });
+
+  it('refuses a fine-tuning whose activations exceed EDGEHEAD_FINETUNE_MAX_BYTES, queueing nothing', async () => {
+    const t = ctx();
+    const runs = async () => (await t.deps.sql<{ n: number }[]>`select count(*)::int as n from runs`)[0]?.n;
+    const before = await runs();
+    // 96 images x the cut (conv1's 16x16x4 floats) = 393216 bytes
+    const bounded = (maxActivationBytes: number) => ({
+      ...t.deps,
+      env: { ...t.deps.env, fineTune: { maxActivationBytes } },
+    });
+    const request = fineTuneRunRequest.parse({
+      kind: 'finetune',
+      fromRun: headRunId,
+      unfreeze: ['features'],
+    });
+    const refused = await startFineTuneRun(bounded(393_215), request).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ApiError);
+    expect(refused).toMatchObject({
+      status: 400,
+      details: { field: 'fromRun', bytes: 393_216, limit: 393_215 },
+    });
+    expect((refused as Error).message).toMatch(/over EDGEHEAD_FINETUNE_MAX_BYTES/);
+    expect(await runs()).toBe(before);
+    const accepted = await startFineTuneRun(bounded(393_216), request);
+    expect(accepted.status).toBe('queued');
+    await cancelRun(t.deps.db, accepted.id);
   });
 
   it('trains the top and the head, stores the weights, a new feature set with its vectors and a head that names it', async () => {

@@ -34,6 +34,8 @@ export interface RunDeps {
     userBackbones?: readonly { name: string; preprocessing: Preprocessing }[];
     /** Policy the training queue is created with when this process creates it. */
     training?: TrainingQueueOptions;
+    /** Bounds of fine-tuning runs (EDGEHEAD_FINETUNE_MAX_BYTES). */
+    fineTune?: { maxActivationBytes: number };
   };
 }
 
