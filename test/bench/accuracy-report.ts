@@ -13,8 +13,9 @@
  * no-top file, downloaded once into bench-results/weights (which needs internet).
  * and split, MobileNet v1 pooled, the recipe for 2 epochs. Without the dataset it reports itself skipped.
  * Augmentation rows (`+ augmentation (k=3)`, `(k=10)`; ACCURACY_AUGMENT=3,10, empty for none): k seeded
- * copies of every training image (the preset keras-vgg16-augmentation, seed 0, `augmentImage` as the gpu
- * service runs it) through the same frozen base, cached beside the plain features; the head (on
+ * copies of every training image (the preset keras-vgg16-augmentation, seed 0, with ACCURACY_AUGMENT_CONFIG's
+ * overrides; `augmentImage` as the gpu service runs it) through the same frozen base, cached beside the plain
+ * features; the head (on
  * average-pooled vectors; ACCURACY_AUGMENT_INPUT=flatten for the flattened map) draws the original or one
  * copy per image each epoch; validation and test are plain.
  * Their extraction minutes are the plain extraction's plus the copies' (copy i does not depend on k, so k=10
@@ -94,6 +95,51 @@ const fineTuneLearningRate = envNumber(
 const unfreeze = list('ACCURACY_UNFREEZE', ['last-block']);
 /** Copies per training image of the `+ augmentation + fine-tuning` row (0: no such row). */
 const fineTuneCopies = envNumber('ACCURACY_FINETUNE_AUGMENT', 3, 1);
+
+/**
+ * Training images per class the rows learn from (ACCURACY_TRAIN_PER_CLASS, e.g. 100; all by default): fewer
+ * shows how augmentation and fine-tuning fare when data is scarce. Validation and test stay whole.
+ */
+const trainPerClass = envNumber(
+  'ACCURACY_TRAIN_PER_CLASS',
+  Number.POSITIVE_INFINITY,
+  Number.POSITIVE_INFINITY,
+);
+
+/** The first `perClass` training rows of each class, in their order. */
+function keptTrainRows(labels: ArrayLike<number>, perClass: number): Int32Array {
+  const seen = new Map<number, number>();
+  const kept: number[] = [];
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i] as number;
+    const count = seen.get(label) ?? 0;
+    if (count < perClass) kept.push(i);
+    seen.set(label, count + 1);
+  }
+  return Int32Array.from(kept);
+}
+
+/** Items `kept` of a row-major matrix holding `rowsPerItem` rows of `dim` values per item. */
+function keptRows(features: Float32Array, dim: number, kept: Int32Array, rowsPerItem = 1): Float32Array {
+  const size = dim * rowsPerItem;
+  const out = new Float32Array(kept.length * size);
+  for (const [i, item] of kept.entries())
+    out.set(features.subarray(item * size, (item + 1) * size), i * size);
+  return out;
+}
+
+/**
+ * The augmentation of every augmented row: the recipe's preset, seed 0, with the overrides of
+ * ACCURACY_AUGMENT_CONFIG (JSON of `augmentationRequest` fields, e.g. {"rotation":0,"zoom":0.1}).
+ */
+const augmentOverrides = JSON.parse(benchEnv.ACCURACY_AUGMENT_CONFIG ?? '{}') as Record<string, unknown>;
+const augmentation = (copies: number) =>
+  augmentationRequest.parse({ preset: 'keras-vgg16-augmentation', seed: 0, ...augmentOverrides, copies });
+/** Cache names of copies made with overrides carry them (the recipe's copies keep their old names). */
+const augmentationTag =
+  Object.keys(augmentOverrides).length === 0
+    ? ''
+    : `.${createHash('sha256').update(JSON.stringify(augmentOverrides)).digest('hex').slice(0, 12)}`;
 
 /** The head input of the augmentation rows: average-pooled vectors, or the flattened feature map. */
 const augmentInput = benchEnv.ACCURACY_AUGMENT_INPUT === 'flatten' ? 'flatten' : 'avg';
@@ -234,7 +280,7 @@ async function augmentedFeatures(
   maxCopies: number,
   input: 'avg' | 'flatten',
 ): Promise<{ features: Float32Array; copies: number; seconds: Record<number, number> }> {
-  const name = `${backbone}.augmented-${maxCopies}${input === 'flatten' ? '.flatten' : ''}`;
+  const name = `${backbone}.augmented-${maxCopies}${input === 'flatten' ? '.flatten' : ''}${augmentationTag}`;
   const metaFile = path.join(cacheDir, `${name}.json`);
   const bin = path.join(cacheDir, `${name}.train.f32`);
   if (existsSync(metaFile)) {
@@ -244,11 +290,7 @@ async function augmentedFeatures(
     return { features, copies: maxCopies, seconds: meta.seconds };
   }
   const spec = getBackboneSpec(backbone);
-  const config = augmentationRequest.parse({
-    preset: 'keras-vgg16-augmentation',
-    copies: maxCopies,
-    seed: 0,
-  });
+  const config = augmentation(maxCopies);
   const items = await listImages('train');
   const pool = await createExtractorPool({
     backbone,
@@ -341,7 +383,11 @@ interface Row {
 }
 
 const named = (r: Row) =>
-  r.augmentation > 0 ? `${r.backbone} + augmentation (k=${r.augmentation})` : r.backbone;
+  [
+    r.backbone,
+    ...(Number.isFinite(trainPerClass) ? [`(${trainPerClass} training images per class)`] : []),
+    ...(r.augmentation > 0 ? [`+ augmentation (k=${r.augmentation})`] : []),
+  ].join(' ');
 
 async function run(
   backbone: string,
@@ -415,7 +461,16 @@ async function main(): Promise<void> {
   const extraction: Record<string, number> = {};
   const fineTunes: Record<string, Awaited<ReturnType<typeof fineTuneRow>>> = {};
   for (const backbone of backbones) {
-    const data = await features(backbone);
+    const all = await features(backbone);
+    const kept = keptTrainRows(all.train.labels, trainPerClass);
+    const data = {
+      ...all,
+      train: {
+        features: keptRows(all.train.features, all.train.features.length / all.train.labels.length, kept),
+        labels: Array.from(kept, (i) => all.train.labels[i] as number),
+        featureShape: all.train.featureShape,
+      },
+    };
     extraction[backbone] = data.extractSeconds;
     const minutes = data.extractSeconds / 60;
     for (const pooling of poolings) {
@@ -435,7 +490,9 @@ async function main(): Promise<void> {
     const maxCopies = copyCounts.at(-1);
     if (maxCopies !== undefined) {
       // + augmentation: pooled vectors by default (10 unpooled copies of 2000 MobileNet v1 maps: 3 GB)
-      const copies = await augmentedFeatures(backbone, maxCopies, augmentInput);
+      const allCopies = await augmentedFeatures(backbone, maxCopies, augmentInput);
+      const copyLength = allCopies.features.length / (all.train.labels.length * maxCopies);
+      const copies = { ...allCopies, features: keptRows(allCopies.features, copyLength, kept, maxCopies) };
       const inputs =
         augmentInput === 'flatten'
           ? data
@@ -479,6 +536,7 @@ async function main(): Promise<void> {
       const images = Object.fromEntries(
         await Promise.all(SPLITS.map(async (s) => [s, await listImages(s)] as const)),
       ) as Record<Split, { file: string; label: number }[]>;
+      images.train = Array.from(kept, (i) => images.train[i] as { file: string; label: number });
       const tuned = await fineTuneRow({
         backbone,
         weights: weightsOf(backbone),
@@ -489,15 +547,7 @@ async function main(): Promise<void> {
         epochs: fineTuneEpochs,
         learningRate: fineTuneLearningRate,
         classes: CLASSES,
-        ...(fineTuneCopies > 0
-          ? {
-              augment: augmentationRequest.parse({
-                preset: 'keras-vgg16-augmentation',
-                copies: fineTuneCopies,
-                seed: 0,
-              }),
-            }
-          : {}),
+        ...(fineTuneCopies > 0 ? { augment: augmentation(fineTuneCopies) } : {}),
       });
       const plain = tuned.variants.find((v) => v.copies === 0);
       for (const variant of tuned.variants) {
@@ -648,8 +698,10 @@ async function main(): Promise<void> {
         vgg16FineTuning: VGG16_FINETUNE_ANCHOR,
       },
       copyCounts,
+      augmentation: augmentation(1),
       extractionSeconds: extraction,
       imagesPerClass: PER_CLASS,
+      trainPerClass,
       rows: rows.map(({ testCorrect: _, ...r }) => r),
       fineTuning: Object.fromEntries(
         Object.entries(fineTunes).map(([b, { headOnly, variants, ...t }]) => [
