@@ -25,6 +25,21 @@ describe('augmentation config', () => {
     );
   });
 
+  it('has a light preset: mirror, small zoom and shifts, no rotation or shear', () => {
+    expect(augmentationRequest.parse({ preset: 'edgehead-light', copies: 3 })).toEqual({
+      copies: 3,
+      seed: 0,
+      rotation: 0,
+      widthShift: 0.1,
+      heightShift: 0.1,
+      shear: 0,
+      zoom: 0.1,
+      horizontalFlip: true,
+      fillMode: 'nearest',
+    });
+    expect(fieldsOf({ preset: 'edgehead-heavy' })).toEqual(['preset']);
+  });
+
   it('lets explicit fields override the preset', () => {
     expect(augmentationRequest.parse({ copies: 10, seed: 1, fillMode: 'reflect' })).toMatchObject({
       copies: 10,

@@ -8,6 +8,8 @@ export type FillMode = z.infer<typeof fillMode>;
 export const augmentationPresetName = z.enum([
   // The Keras recipe's ImageDataGenerator for the training images (data augmentation variant).
   'keras-vgg16-augmentation',
+  // Changes that keep a photo a plausible photo: mirror, small zoom and shifts (no rotation, no shear).
+  'edgehead-light',
 ]);
 export type AugmentationPresetName = z.infer<typeof augmentationPresetName>;
 
@@ -64,6 +66,19 @@ export const augmentationPresets: Readonly<Record<AugmentationPresetName, Augmen
     heightShift: 0.2,
     shear: 0.2,
     zoom: 0.2,
+    horizontalFlip: true,
+    fillMode: 'nearest',
+  },
+  // Measured on pooled MobileNet v1 features of 200 training photos: the recipe's settings move test accuracy
+  // by +0.003 (within chance), these by +0.012 with 10 copies (README, "Data augmentation, cached").
+  'edgehead-light': {
+    copies: 10,
+    seed: 0,
+    rotation: 0,
+    widthShift: 0.1,
+    heightShift: 0.1,
+    shear: 0,
+    zoom: 0.1,
     horizontalFlip: true,
     fillMode: 'nearest',
   },

@@ -40,7 +40,8 @@ const demoOptions = {
   }),
   augment: flag(
     '--augment [key=value,...]',
-    'train on an augmented feature set: k seeded copies of every training image (e.g. copies=10)',
+    'train on an augmented feature set: k seeded copies of every training image (e.g. copies=10 or ' +
+      'preset=edgehead-light)',
     augmentFlag,
     { fallback: 'no augmentation; the flag alone: preset keras-vgg16-augmentation (5 copies)' },
   ),

@@ -249,8 +249,8 @@ export const extract = defineCommand({
     augment: flag(
       '--augment [key=value,...]',
       'also extract k seeded augmented copies of every training image (validation/test never), e.g. ' +
-        'copies=5,seed=1; keys: preset, copies (1-50), seed, rotation, widthShift, heightShift, shear, zoom, ' +
-        'horizontalFlip, fillMode',
+        'copies=5,seed=1 or preset=edgehead-light; keys: preset (keras-vgg16-augmentation, edgehead-light), ' +
+        'copies (1-50), seed, rotation, widthShift, heightShift, shear, zoom, horizontalFlip, fillMode',
       augmentFlag,
       { fallback: 'no augmentation; the flag alone: preset keras-vgg16-augmentation (5 copies, seed 0)' },
     ),
