@@ -15,15 +15,14 @@
  * Augmentation rows (`+ augmentation (k=3)`, `(k=10)`; ACCURACY_AUGMENT=3,10, empty for none): k seeded
  * copies of every training image (the preset keras-vgg16-augmentation, seed 0, with ACCURACY_AUGMENT_CONFIG's
  * overrides; `augmentImage` as the gpu service runs it) through the same frozen base, cached beside the plain
- * features; the head (on
- * average-pooled vectors; ACCURACY_AUGMENT_INPUT=flatten for the flattened map) draws the original or one
- * copy per image each epoch; validation and test are plain.
+ * features; the head (on average-pooled vectors; ACCURACY_AUGMENT_INPUT=flatten for the flattened map) draws
+ * the original or one copy per image each epoch; validation and test are plain.
  * Their extraction minutes are the plain extraction's plus the copies' (copy i does not depend on k, so k=10
  * extends k=3's copies).
  * `+ fine-tuning` rows (one per backbone; ACCURACY_FINETUNE=0 leaves them out): the recipe head on the
  * avg-pooled features, then the backbone's last block (ACCURACY_UNFREEZE, default the `last-block` preset)
- * trained with it at RMSprop 1e-5 (ACCURACY_FINETUNE_LR) for ACCURACY_FINETUNE_EPOCHS (default 20; 2 in smoke mode) on activations
- * at the cut computed once (lib/finetune-row.ts); s/epoch is then the fine-tuning epoch. With
+ * trained with it at RMSprop 1e-5 (ACCURACY_FINETUNE_LR) for ACCURACY_FINETUNE_EPOCHS (default 20; 2 in
+ * smoke mode) on activations at the cut computed once (lib/finetune-row.ts); s/epoch is then the fine-tuning epoch. With
  * ACCURACY_FINETUNE_AUGMENT=k (default 3, 0 for none) a `+ augmentation (k) + fine-tuning` row fine-tunes
  * the same head (trained on plain features) again on the activations of k copies of every training image
  * (as the augmentation rows'), compared with the fine-tuning without them (paired, the last column); its
@@ -382,6 +381,9 @@ interface Row {
   versusUnaugmented: PairedDifference | null;
 }
 
+/** An accuracy that a run can have produced: a number in [0, 1]. */
+const inUnit = (v: number) => Number.isFinite(v) && v >= 0 && v <= 1;
+
 const named = (r: Row) =>
   [
     r.backbone,
@@ -477,7 +479,6 @@ async function main(): Promise<void> {
       for (const preset of presets) {
         const row = await run(backbone, data, pooling, preset, minutes);
         rows.push(row);
-        const inUnit = (v: number) => Number.isFinite(v) && v >= 0 && v <= 1;
         report.check(
           row.epochs > 0 && inUnit(row.validationAccuracy) && inUnit(row.testAccuracy),
           `${backbone} ${pooling} ${preset}: ${row.epochs} epochs, val ${row.validationAccuracy}, test ${row.testAccuracy}`,
@@ -517,7 +518,6 @@ async function main(): Promise<void> {
           );
           row.versusHeadOnly = headOnly ? pairedDifference(row.testCorrect, headOnly.testCorrect) : null;
           rows.push(row);
-          const inUnit = (v: number) => Number.isFinite(v) && v >= 0 && v <= 1;
           report.check(
             row.epochs > 0 &&
               inUnit(row.validationAccuracy) &&
@@ -550,12 +550,14 @@ async function main(): Promise<void> {
         ...(fineTuneCopies > 0 ? { augment: augmentation(fineTuneCopies) } : {}),
       });
       const plain = tuned.variants.find((v) => v.copies === 0);
+      const lr = fineTuneLearningRate === FINE_TUNE_RECIPE.learningRate ? '' : `, lr ${fineTuneLearningRate}`;
+      const preset = `+ fine-tuning (${unfreeze.join(',')}${lr})`;
       for (const variant of tuned.variants) {
         const row: Row = {
           backbone,
           augmentation: variant.copies,
           pooling: 'avg',
-          preset: `+ fine-tuning (${[unfreeze.join(','), ...(fineTuneLearningRate === FINE_TUNE_RECIPE.learningRate ? [] : [`lr ${fineTuneLearningRate}`])].join(', ')})`,
+          preset,
           extractMinutes: minutes + variant.copySeconds / 60,
           epochs: variant.epochs,
           status: variant.status,
@@ -572,7 +574,6 @@ async function main(): Promise<void> {
             variant.copies > 0 && plain ? pairedDifference(variant.testCorrect, plain.testCorrect) : null,
         };
         rows.push(row);
-        const inUnit = (v: number) => Number.isFinite(v) && v >= 0 && v <= 1;
         report.check(
           row.epochs === fineTuneEpochs && inUnit(row.validationAccuracy) && inUnit(row.testAccuracy),
           `${named(row)} ${row.preset}: ${row.epochs}/${fineTuneEpochs} epochs, val ${row.validationAccuracy}, test ${row.testAccuracy}`,

@@ -108,7 +108,7 @@ export async function fineTuneRow(input: FineTuneRowInput): Promise<FineTuneRowR
     const model = backbone.model as tf.LayersModel;
     const layers = expandUnfreeze(input.backbone, input.unfreeze);
     const split = splitBackbone(model, layers);
-    const { cutShape } = split;
+    const { cutShape, unfrozen, cutLayer } = split;
     const len = cutShape.reduce((a, b) => a * b, 1);
     const activate = (pixels: Uint8Array[], augment?: AugmentRequest) =>
       frozenActivations(split.frozen, pixels, {
@@ -156,8 +156,6 @@ export async function fineTuneRow(input: FineTuneRowInput): Promise<FineTuneRowR
     split.dispose();
     const labels = (s: Split) => Int32Array.from(input.images[s], (it) => it.label);
     const variants: FineTuneVariant[] = [];
-    let unfrozen: string[] = layers;
-    let cutLayer = '';
     for (const copies of augmented ? [undefined, augmented] : [undefined]) {
       const tuned = await fineTune(
         {
@@ -177,7 +175,6 @@ export async function fineTuneRow(input: FineTuneRowInput): Promise<FineTuneRowR
         },
       );
       try {
-        ({ unfrozen, cutLayer } = tuned);
         // the tuned backbone's features: its top over the cached activations
         const top = splitBackbone(tuned.backbone, tuned.unfrozen);
         const featuresOf = (s: Split): FeatureSplit => {
